@@ -1,0 +1,149 @@
+//! What an archived record's object carries besides its bytes: the one place that knows the
+//! metadata names, for S3 (`x-amz-meta-*`) and Azure (`x-ms-meta-*`) alike.
+
+use crate::ETag;
+use sha2::{Digest, Sha256};
+
+/// Metadata names, after the store's prefix.
+const SHA256: &str = "tiergate-sha256";
+const SIZE: &str = "tiergate-size";
+const CONTENT_TYPE: &str = "tiergate-content-type";
+
+/// The metadata stored with a record's object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// SHA-256 (hex) of the record's original bytes.
+    pub sha256: String,
+    /// Length of the record's original bytes.
+    pub size: u64,
+    /// The record's content type.
+    pub content_type: String,
+}
+
+/// Why an object cannot be served as the record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    /// A metadata field is absent.
+    #[error("object lacks metadata {0}")]
+    MissingMeta(&'static str),
+    /// The size field is not a number.
+    #[error("object metadata {SIZE} is not a number: {0:?}")]
+    BadSize(String),
+    /// The bytes do not match the recorded size.
+    #[error("object holds {actual} bytes, its metadata says {expected}")]
+    SizeMismatch {
+        /// From metadata.
+        expected: u64,
+        /// Read.
+        actual: u64,
+    },
+    /// The bytes do not match the recorded hash.
+    #[error("object bytes hash to {actual}, its metadata says {expected}")]
+    HashMismatch {
+        /// From metadata.
+        expected: String,
+        /// Read.
+        actual: String,
+    },
+}
+
+impl ObjectMeta {
+    /// Metadata describing `body`.
+    pub fn describe(body: &[u8], content_type: &str) -> Self {
+        Self {
+            sha256: hex::encode(Sha256::digest(body)),
+            size: body.len() as u64,
+            content_type: content_type.to_owned(),
+        }
+    }
+
+    /// The headers that carry this metadata, with the store's prefix (`x-amz-meta-`).
+    pub fn to_headers(&self, prefix: &str) -> Vec<(String, String)> {
+        vec![
+            (format!("{prefix}{SHA256}"), self.sha256.clone()),
+            (format!("{prefix}{SIZE}"), self.size.to_string()),
+            (format!("{prefix}{CONTENT_TYPE}"), self.content_type.clone()),
+        ]
+    }
+
+    /// Reads the metadata back from response headers, looked up by lowercase name.
+    pub fn from_headers<'h>(
+        prefix: &str,
+        header: impl Fn(&str) -> Option<&'h str>,
+    ) -> Result<Self, ObjectError> {
+        let get = |name: &'static str| {
+            header(&format!("{prefix}{name}")).ok_or(ObjectError::MissingMeta(name))
+        };
+        let size = get(SIZE)?;
+        Ok(Self {
+            sha256: get(SHA256)?.to_owned(),
+            size: size
+                .parse()
+                .map_err(|_| ObjectError::BadSize(size.to_owned()))?,
+            content_type: get(CONTENT_TYPE)?.to_owned(),
+        })
+    }
+
+    /// Checks that `body` is the record this metadata describes.
+    pub fn verify(&self, body: &[u8]) -> Result<(), ObjectError> {
+        if body.len() as u64 != self.size {
+            return Err(ObjectError::SizeMismatch {
+                expected: self.size,
+                actual: body.len() as u64,
+            });
+        }
+        let actual = hex::encode(Sha256::digest(body));
+        if actual != self.sha256 {
+            return Err(ObjectError::HashMismatch {
+                expected: self.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// The record's entity tag.
+    pub fn etag(&self) -> ETag {
+        ETag::from_sha256_hex(&self.sha256)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_round_trips_through_headers() {
+        let meta = ObjectMeta::describe(b"{\"id\":1}", "application/json");
+        let headers = meta.to_headers("x-amz-meta-");
+        let back = ObjectMeta::from_headers("x-amz-meta-", |name| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        })
+        .unwrap();
+        assert_eq!(back, meta);
+        assert_eq!(meta.etag(), ETag::of(b"{\"id\":1}"));
+    }
+
+    #[test]
+    fn verify_catches_truncation_and_corruption() {
+        let meta = ObjectMeta::describe(b"abcdef", "text/plain");
+        assert!(meta.verify(b"abcdef").is_ok());
+        assert!(matches!(
+            meta.verify(b"abcde"),
+            Err(ObjectError::SizeMismatch { .. })
+        ));
+        assert!(matches!(
+            meta.verify(b"abcdeX"),
+            Err(ObjectError::HashMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_metadata_is_named() {
+        let err = ObjectMeta::from_headers("x-amz-meta-", |_| None).unwrap_err();
+        assert_eq!(err, ObjectError::MissingMeta(SIZE));
+    }
+}

@@ -1,0 +1,40 @@
+//! tiergate's logic, with no I/O: everything the edge component (and later the archiver)
+//! decides, as plain functions and small state types that are tested natively.
+//!
+//! The components are thin adapters: they perform the I/O the core asks for (KV lookups,
+//! signed HTTP requests, calls to the next hop) and feed the results back in. Time is always
+//! passed in, never read here, so tests control it.
+//!
+//! - [`record_id`]: what a record id may look like ([`RecordId`]).
+//! - [`route`]: which requests are record reads or writes ([`RecordRoute`], [`RequestKind`]).
+//! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
+//! - [`blob_object`]: the metadata stored with an archived record ([`ObjectMeta`]).
+//! - [`cache_entry`]: the value stored in the edge KV cache, with its expiry ([`CacheEntry`]).
+//! - [`etag`]: stable entity tags and `if-none-match` ([`ETag`]).
+//! - [`read_plan`]: what to answer when a tier fails ([`ReadPlan`]).
+//! - [`s3`]: SigV4 presigned URLs for S3-compatible storage ([`S3Signer`], [`SignedUrl`]).
+//! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
+//! - [`server_timing`]: the `server-timing` header.
+
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod blob_key;
+pub mod blob_object;
+pub mod cache_entry;
+pub mod etag;
+pub mod read_plan;
+pub mod record_id;
+pub mod route;
+pub mod s3;
+pub mod server_timing;
+pub mod settings;
+
+pub use blob_key::BlobKey;
+pub use blob_object::ObjectMeta;
+pub use cache_entry::CacheEntry;
+pub use etag::ETag;
+pub use read_plan::{BlobMiss, OriginOutcome, ReadPlan, Source, Verdict};
+pub use record_id::RecordId;
+pub use route::{RecordRoute, RequestKind};
+pub use s3::{S3Signer, SignedUrl};
+pub use settings::EdgeSettings;

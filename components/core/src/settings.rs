@@ -1,0 +1,276 @@
+//! The edge's settings. Both hosts hand them over as named string variables (Spin
+//! variables, or the tiergate host's config file mapped onto the same names), so one
+//! `.wasm` runs unchanged in either. [`names`] is the one list of those names.
+
+use crate::cache_entry::MAX_OVERHEAD;
+use crate::route::{RecordRoute, RouteError};
+use crate::s3::{S3Error, S3Signer};
+use std::time::Duration;
+
+/// Variable names. Spin requires lowercase letters, digits and underscores.
+pub mod names {
+    /// Route pattern of records, such as `/records/{id}`.
+    pub const RECORD_ROUTE: &str = "record_route";
+    /// Seconds a cached record is served before it is fetched again.
+    pub const CACHE_TTL_SECONDS: &str = "cache_ttl_seconds";
+    /// Largest record body that is cached, in bytes.
+    pub const CACHE_MAX_RECORD_BYTES: &str = "cache_max_record_bytes";
+    /// Whether records served by the origin are cached (`true`/`false`).
+    pub const CACHE_ORIGIN_READS: &str = "cache_origin_reads";
+    /// `s3` or `none`.
+    pub const BLOB_BACKEND: &str = "blob_backend";
+    /// Blob storage endpoint URL.
+    pub const BLOB_ENDPOINT: &str = "blob_endpoint";
+    /// Bucket name.
+    pub const BLOB_BUCKET: &str = "blob_bucket";
+    /// Region used in signatures.
+    pub const BLOB_REGION: &str = "blob_region";
+    /// `true` for path-style URLs (most S3-compatible servers), `false` for virtual hosts.
+    pub const BLOB_PATH_STYLE: &str = "blob_path_style";
+    /// Access key id (a secret in Spin).
+    pub const BLOB_ACCESS_KEY_ID: &str = "blob_access_key_id";
+    /// Secret access key (a secret in Spin).
+    pub const BLOB_SECRET_ACCESS_KEY: &str = "blob_secret_access_key";
+    /// Seconds a signed URL stays valid.
+    pub const BLOB_URL_EXPIRY_SECONDS: &str = "blob_url_expiry_seconds";
+    /// Milliseconds to wait for blob storage before going on to the origin.
+    pub const BLOB_TIMEOUT_MS: &str = "blob_timeout_ms";
+
+    /// Every name the edge reads.
+    pub const ALL: &[&str] = &[
+        RECORD_ROUTE,
+        CACHE_TTL_SECONDS,
+        CACHE_MAX_RECORD_BYTES,
+        CACHE_ORIGIN_READS,
+        BLOB_BACKEND,
+        BLOB_ENDPOINT,
+        BLOB_BUCKET,
+        BLOB_REGION,
+        BLOB_PATH_STYLE,
+        BLOB_ACCESS_KEY_ID,
+        BLOB_SECRET_ACCESS_KEY,
+        BLOB_URL_EXPIRY_SECONDS,
+        BLOB_TIMEOUT_MS,
+    ];
+}
+
+/// Spin's key-value value limit; the default cache limit leaves room for the entry header.
+pub const KV_VALUE_LIMIT: usize = 1024 * 1024;
+
+/// The edge's settings.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Which paths are records.
+    pub route: RecordRoute,
+    /// How long a cached record is served.
+    pub cache_ttl: Duration,
+    /// Largest record body that is cached.
+    pub cache_max_record_bytes: usize,
+    /// Whether records served by the origin are cached.
+    pub cache_origin_reads: bool,
+    /// Blob storage, if any.
+    pub blob: Option<BlobSettings>,
+}
+
+/// How the edge reaches blob storage.
+#[derive(Debug, Clone)]
+pub struct BlobSettings {
+    /// Signs the URLs.
+    pub signer: S3Signer,
+    /// How long a signed URL is valid.
+    pub url_expiry: Duration,
+    /// How long to wait for storage before going on to the origin.
+    pub timeout: Duration,
+}
+
+/// A setting that cannot be used, by name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// A value does not parse.
+    #[error("setting {name} = {value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A value needed by another is absent.
+    #[error("setting {name} is required when {because}")]
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// Why it is needed.
+        because: &'static str,
+    },
+    /// The record route is malformed.
+    #[error("setting record_route: {0}")]
+    Route(#[from] RouteError),
+    /// The blob endpoint is unusable.
+    #[error("blob settings: {0}")]
+    Blob(#[from] S3Error),
+}
+
+impl EdgeSettings {
+    /// Reads the settings through `get`, which returns a variable's value if it is set.
+    pub fn from_variables(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let route = match get(names::RECORD_ROUTE) {
+            Some(pattern) => RecordRoute::parse(&pattern)?,
+            None => RecordRoute::default(),
+        };
+        let blob = match get(names::BLOB_BACKEND).as_deref().unwrap_or("none") {
+            "none" => None,
+            "s3" => {
+                let required = |name| {
+                    get(name).ok_or(SettingsError::Missing {
+                        name,
+                        because: "blob_backend is s3",
+                    })
+                };
+                let signer = S3Signer::new(
+                    &required(names::BLOB_ENDPOINT)?,
+                    &required(names::BLOB_BUCKET)?,
+                    &get(names::BLOB_REGION).unwrap_or_else(|| "us-east-1".into()),
+                    parse(&get, names::BLOB_PATH_STYLE, true, parse_bool)?,
+                    &required(names::BLOB_ACCESS_KEY_ID)?,
+                    &required(names::BLOB_SECRET_ACCESS_KEY)?,
+                )?;
+                Some(BlobSettings {
+                    signer,
+                    url_expiry: Duration::from_secs(parse(
+                        &get,
+                        names::BLOB_URL_EXPIRY_SECONDS,
+                        60,
+                        |v| parse_in_range(v, 1, 604_800),
+                    )?),
+                    timeout: Duration::from_millis(parse(
+                        &get,
+                        names::BLOB_TIMEOUT_MS,
+                        2_000,
+                        |v| parse_in_range(v, 1, 600_000),
+                    )?),
+                })
+            }
+            other => {
+                return Err(SettingsError::Invalid {
+                    name: names::BLOB_BACKEND,
+                    value: other.to_owned(),
+                    reason: "expected \"s3\" or \"none\"".into(),
+                });
+            }
+        };
+        Ok(Self {
+            route,
+            cache_ttl: Duration::from_secs(parse(&get, names::CACHE_TTL_SECONDS, 3_600, |v| {
+                parse_in_range(v, 1, u64::from(u32::MAX))
+            })?),
+            cache_max_record_bytes: parse(
+                &get,
+                names::CACHE_MAX_RECORD_BYTES,
+                KV_VALUE_LIMIT - MAX_OVERHEAD,
+                |v| parse_in_range(v, 0, u64::MAX).map(|n| n as usize),
+            )?,
+            cache_origin_reads: parse(&get, names::CACHE_ORIGIN_READS, true, parse_bool)?,
+            blob,
+        })
+    }
+}
+
+fn parse<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, SettingsError> {
+    match get(name) {
+        None => Ok(default),
+        Some(value) => parse(value.trim()).map_err(|reason| SettingsError::Invalid {
+            name,
+            value,
+            reason,
+        }),
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_in_range(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<EdgeSettings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EdgeSettings::from_variables(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.route, RecordRoute::default());
+        assert_eq!(s.cache_ttl, Duration::from_secs(3600));
+        assert_eq!(s.cache_max_record_bytes, KV_VALUE_LIMIT - MAX_OVERHEAD);
+        assert!(s.cache_origin_reads);
+        assert!(s.blob.is_none());
+    }
+
+    #[test]
+    fn s3_backend_needs_its_endpoint_and_credentials() {
+        let err = settings(&[("blob_backend", "s3")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting blob_endpoint is required when blob_backend is s3"
+        );
+        let s = settings(&[
+            ("blob_backend", "s3"),
+            ("blob_endpoint", "http://127.0.0.1:9000"),
+            ("blob_bucket", "records"),
+            ("blob_access_key_id", "k"),
+            ("blob_secret_access_key", "s"),
+            ("blob_timeout_ms", "250"),
+        ])
+        .unwrap();
+        assert_eq!(s.blob.unwrap().timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = settings(&[("cache_ttl_seconds", "soon")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting cache_ttl_seconds = \"soon\": expected a whole number from 1 to 4294967295"
+        );
+        let err = settings(&[("blob_backend", "gcs")]).unwrap_err();
+        assert!(err.to_string().contains("blob_backend"), "{err}");
+        let err = settings(&[("record_route", "/records")]).unwrap_err();
+        assert!(err.to_string().contains("record_route"), "{err}");
+    }
+
+    #[test]
+    fn every_name_is_a_valid_spin_variable_name() {
+        for name in names::ALL {
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
+            assert!(name.starts_with(|c: char| c.is_ascii_lowercase()));
+        }
+    }
+}
