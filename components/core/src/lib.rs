@@ -33,7 +33,7 @@ pub use blob_key::BlobKey;
 pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
 pub use etag::ETag;
-pub use read_plan::{BlobMiss, OriginOutcome, ReadPlan, Source, Verdict};
+pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};
 pub use record_id::RecordId;
 pub use route::{RecordRoute, RequestKind};
 pub use s3::{S3Signer, SignedUrl};

@@ -47,29 +47,31 @@ pub enum BlobMiss {
     Unavailable(String),
 }
 
-/// What the origin did.
+/// Why the origin gave no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OriginOutcome {
-    /// It answered with this status.
-    Answered(u16),
+pub enum OriginFailure {
     /// It did not answer in time.
     TimedOut(String),
-    /// It could not be reached or failed mid-response.
+    /// It could not be reached, or failed mid-response.
     Unreachable(String),
 }
 
-/// What the edge answers once the origin has been asked.
+/// An answer the edge makes up because the tiers needed are down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// 502, 503 or 504.
+    pub status: u16,
+    /// Which tier failed, and what that means for the caller.
+    pub message: String,
+}
+
+/// What the edge does with the origin's response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Pass the origin's response on as it is.
+    /// Pass it on as it is.
     UseOrigin,
-    /// The tiers needed for an answer are down: answer `status` with `message`.
-    Fail {
-        /// 502, 503 or 504.
-        status: u16,
-        /// Which tier failed, and what that means for the caller.
-        message: String,
-    },
+    /// Answer with a failure instead.
+    Fail(Failure),
 }
 
 /// The state of one record read after the cache and blob tiers have missed.
@@ -84,34 +86,39 @@ impl ReadPlan {
         Self { blob }
     }
 
-    /// Decides the answer from what the origin did.
-    pub fn after_origin(&self, record: &str, origin: &OriginOutcome) -> Verdict {
-        let absent = matches!(origin, OriginOutcome::Answered(404 | 410));
-        match (&self.blob, origin) {
+    /// Decides what to do with the origin's answer, `status`.
+    pub fn after_origin_status(&self, record: &str, status: u16) -> Verdict {
+        match &self.blob {
             // A storage outage hides archived records: the origin's "not found" is not the truth.
-            (BlobMiss::Unavailable(why), _) if absent => Verdict::Fail {
+            BlobMiss::Unavailable(why) if matches!(status, 404 | 410) => Verdict::Fail(Failure {
                 status: 503,
                 message: format!(
                     "record {record}: blob storage is unavailable ({why}) and the origin does \
                      not have it, so it may be archived; retry later"
                 ),
-            },
-            (_, OriginOutcome::Answered(_)) => Verdict::UseOrigin,
+            }),
+            _ => Verdict::UseOrigin,
+        }
+    }
+
+    /// The answer when the origin gave none.
+    pub fn after_origin_failure(&self, record: &str, origin: &OriginFailure) -> Failure {
+        match (&self.blob, origin) {
             (
                 BlobMiss::Unavailable(why),
-                OriginOutcome::TimedOut(o) | OriginOutcome::Unreachable(o),
-            ) => Verdict::Fail {
+                OriginFailure::TimedOut(o) | OriginFailure::Unreachable(o),
+            ) => Failure {
                 status: 503,
                 message: format!(
                     "record {record}: blob storage is unavailable ({why}) and the origin \
                          is unavailable ({o}); retry later"
                 ),
             },
-            (_, OriginOutcome::TimedOut(o)) => Verdict::Fail {
+            (_, OriginFailure::TimedOut(o)) => Failure {
                 status: 504,
                 message: format!("record {record}: the origin did not answer in time ({o})"),
             },
-            (_, OriginOutcome::Unreachable(o)) => Verdict::Fail {
+            (_, OriginFailure::Unreachable(o)) => Failure {
                 status: 502,
                 message: format!("record {record}: the origin is unreachable ({o})"),
             },
@@ -123,61 +130,52 @@ impl ReadPlan {
 mod tests {
     use super::*;
     use BlobMiss::*;
-    use OriginOutcome::*;
+    use OriginFailure::*;
 
-    fn verdict(blob: BlobMiss, origin: OriginOutcome) -> Verdict {
-        ReadPlan::after_blob(blob).after_origin("INV-1", &origin)
-    }
-
-    fn status(v: Verdict) -> Option<u16> {
-        match v {
-            Verdict::UseOrigin => None,
-            Verdict::Fail { status, .. } => Some(status),
-        }
+    fn plan(blob: BlobMiss) -> ReadPlan {
+        ReadPlan::after_blob(blob)
     }
 
     #[test]
     fn origin_answers_pass_through_when_blob_storage_is_sure() {
         for blob in [Disabled, NotFound] {
             for code in [200, 404, 410, 500] {
-                assert_eq!(verdict(blob.clone(), Answered(code)), Verdict::UseOrigin);
+                assert_eq!(
+                    plan(blob.clone()).after_origin_status("INV-1", code),
+                    Verdict::UseOrigin
+                );
             }
         }
-    }
-
-    #[test]
-    fn a_storage_outage_never_turns_into_404() {
-        for code in [404, 410] {
-            let v = verdict(Unavailable("403 from storage".into()), Answered(code));
-            assert_eq!(status(v.clone()), Some(503));
-            let Verdict::Fail { message, .. } = v else {
-                unreachable!()
-            };
-            assert!(
-                message.contains("INV-1") && message.contains("403 from storage"),
-                "{message}"
-            );
-        }
         assert_eq!(
-            verdict(Unavailable("x".into()), Answered(200)),
+            plan(Unavailable("x".into())).after_origin_status("INV-1", 200),
             Verdict::UseOrigin
         );
     }
 
     #[test]
+    fn a_storage_outage_never_turns_into_404() {
+        for code in [404, 410] {
+            let v = plan(Unavailable("403 from storage".into())).after_origin_status("INV-1", code);
+            let Verdict::Fail(Failure { status, message }) = v else {
+                panic!("origin {code} during a storage outage must not pass through");
+            };
+            assert_eq!(status, 503);
+            assert!(
+                message.contains("INV-1") && message.contains("403 from storage"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
     fn a_missing_origin_is_502_or_504_and_both_down_is_503() {
+        let status = |blob, failure| plan(blob).after_origin_failure("INV-1", &failure).status;
+        assert_eq!(status(NotFound, Unreachable("refused".into())), 502);
+        assert_eq!(status(Disabled, TimedOut("5s".into())), 504);
         assert_eq!(
-            status(verdict(NotFound, Unreachable("refused".into()))),
-            Some(502)
+            status(Unavailable("x".into()), Unreachable("y".into())),
+            503
         );
-        assert_eq!(status(verdict(Disabled, TimedOut("5s".into()))), Some(504));
-        assert_eq!(
-            status(verdict(Unavailable("x".into()), Unreachable("y".into()))),
-            Some(503)
-        );
-        assert_eq!(
-            status(verdict(Unavailable("x".into()), TimedOut("y".into()))),
-            Some(503)
-        );
+        assert_eq!(status(Unavailable("x".into()), TimedOut("y".into())), 503);
     }
 }

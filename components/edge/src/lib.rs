@@ -1,0 +1,41 @@
+//! tiergate's edge: a `wasi:http` middleware component (WASIp3) that sits in front of a
+//! record API. Record reads are answered from the edge KV cache, then from blob storage
+//! through a short-lived signed URL, then from the next hop (the origin); record writes go
+//! to the origin and drop the cached copy; everything else passes through untouched.
+//!
+//! The decisions live in `tiergate-core`; this crate performs the I/O they call for:
+//! - [`read`]: the read path, tier by tier;
+//! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
+//! - [`reply`]: the responses the edge builds itself;
+//! - [`settings`]: the settings, read once per instance from Spin variables.
+
+mod blob;
+mod cache;
+mod origin;
+mod read;
+mod reply;
+mod settings;
+
+use spin_sdk::http::Request;
+use spin_sdk::http_service;
+use spin_sdk::wasip3::http::types::{ErrorCode, Response};
+use tiergate_core::RequestKind;
+
+#[http_service]
+async fn handle(request: Request) -> Result<Response, ErrorCode> {
+    let settings = match settings::load().await {
+        Ok(settings) => settings,
+        Err(message) => return reply::misconfigured(message),
+    };
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    match settings.route.classify(request.method().as_str(), path) {
+        RequestKind::Pass => origin::forward(request).await,
+        RequestKind::BadId(error) => reply::bad_id(&error),
+        RequestKind::Write(id) => {
+            let response = origin::forward(request).await;
+            cache::forget(&id).await;
+            response
+        }
+        RequestKind::Read { id, head } => read::serve(settings, request, &id, head).await,
+    }
+}

@@ -1,0 +1,68 @@
+//! The blob storage tier: one signed GET per read, nothing else.
+
+use crate::read::Record;
+use bytes::Bytes;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{EmptyBody, Method, StatusCode};
+use spin_sdk::wasip3::http::types::RequestOptions;
+use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use std::time::SystemTime;
+use tiergate_core::read_plan::BlobMiss;
+use tiergate_core::s3::META_PREFIX;
+use tiergate_core::settings::BlobSettings;
+use tiergate_core::{BlobKey, ObjectMeta, RecordId};
+
+/// Fetches and verifies the archived copy of `id`.
+pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMiss> {
+    let key = BlobKey::for_record(id);
+    let url = blob
+        .signer
+        .presign_get(&key, SystemTime::now(), blob.url_expiry);
+    let options = RequestOptions::new();
+    let timeout = Some(blob.timeout.as_nanos() as u64);
+    // A host that cannot enforce timeouts still serves; the read is just not bounded.
+    let _ = options.set_connect_timeout(timeout);
+    let _ = options.set_first_byte_timeout(timeout);
+    let _ = options.set_between_bytes_timeout(timeout);
+    let request = http::Request::builder()
+        .method(Method::GET)
+        .uri(url.expose())
+        .extension(RequestOptionsExtension(options))
+        .body(EmptyBody::new())
+        .map_err(|e| BlobMiss::Unavailable(format!("cannot build request for {url}: {e}")))?;
+
+    let response = spin_sdk::http::send(request)
+        .await
+        .map_err(|e| BlobMiss::Unavailable(format!("GET {key} failed: {e:?}")))?;
+    match response.status() {
+        StatusCode::OK => {}
+        StatusCode::NOT_FOUND => return Err(BlobMiss::NotFound),
+        StatusCode::FORBIDDEN => {
+            return Err(BlobMiss::Unavailable(format!(
+                "GET {key}: 403 from storage (signature refused: wrong key, expired or clock skew?)"
+            )));
+        }
+        status => {
+            return Err(BlobMiss::Unavailable(format!(
+                "GET {key}: {status} from storage"
+            )));
+        }
+    }
+    let headers = response.headers().clone();
+    let meta = ObjectMeta::from_headers(META_PREFIX, |name| {
+        headers.get(name).and_then(|v| v.to_str().ok())
+    })
+    .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
+    let body: Bytes = response
+        .into_body()
+        .bytes()
+        .await
+        .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
+    meta.verify(&body)
+        .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
+    Ok(Record {
+        etag: meta.etag(),
+        content_type: meta.content_type,
+        body,
+    })
+}

@@ -1,0 +1,57 @@
+//! The origin tier: the next hop of the middleware chain.
+
+use crate::reply;
+use spin_sdk::http::{EmptyBody, IntoResponse, Request};
+use spin_sdk::wasip3::http::types::{ErrorCode, Response};
+use spin_sdk::wasip3::http_compat::IncomingResponseBody;
+use tiergate_core::read_plan::OriginFailure;
+
+/// Request headers dropped when the edge asks the origin for a whole record: the edge
+/// answers conditionals itself, with its own tags, and always needs the full body.
+const DROPPED_ON_READ: &[&str] = &[
+    "if-none-match",
+    "if-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+];
+
+/// Passes `request` to the next hop and its response back, both untouched.
+pub async fn forward(request: Request) -> Result<Response, ErrorCode> {
+    match spin_sdk::http::next(request).await {
+        // An unstarted body goes back as the same handle: no copy through the guest.
+        Ok(response) => response.into_response(),
+        Err(e) => reply::failure(502, &format!("the origin is unreachable ({e:?})"), None),
+    }
+}
+
+/// Asks the next hop for a record, as the client asked but without conditionals.
+pub async fn read(
+    request: &Request,
+    method: http::Method,
+) -> Result<http::Response<IncomingResponseBody>, OriginFailure> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(request.uri().clone());
+    for (name, value) in request.headers() {
+        if !DROPPED_ON_READ.contains(&name.as_str()) {
+            builder = builder.header(name, value);
+        }
+    }
+    let request = builder
+        .body(EmptyBody::new())
+        .map_err(|e| OriginFailure::Unreachable(format!("cannot forward the request: {e}")))?;
+    spin_sdk::http::next(request).await.map_err(outcome_of)
+}
+
+/// Classifies a failed exchange with the origin.
+pub fn outcome_of(error: ErrorCode) -> OriginFailure {
+    match error {
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::HttpResponseTimeout
+        | ErrorCode::DnsTimeout => OriginFailure::TimedOut(format!("{error:?}")),
+        other => OriginFailure::Unreachable(format!("{other:?}")),
+    }
+}

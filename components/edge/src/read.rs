@@ -1,0 +1,155 @@
+//! The read path: cache, then blob storage, then the origin (DESIGN.md, "Read path").
+
+use crate::{blob, cache, origin, reply};
+use bytes::Bytes;
+use spin_sdk::http::Request;
+use spin_sdk::http::StatusCode;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::wasip3::http::types::{ErrorCode, Response};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tiergate_core::server_timing::ServerTiming;
+use tiergate_core::{
+    BlobMiss, ETag, EdgeSettings, OriginFailure, ReadPlan, RecordId, Source, Verdict,
+};
+
+/// A record's bytes and what is served with them.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The record's bytes.
+    pub body: Bytes,
+    /// Its content type.
+    pub content_type: String,
+    /// Its entity tag.
+    pub etag: ETag,
+}
+
+/// Serves a `GET` or `HEAD` of record `id`.
+pub async fn serve(
+    settings: &EdgeSettings,
+    request: Request,
+    id: &RecordId,
+    head: bool,
+) -> Result<Response, ErrorCode> {
+    let answer = reply::Answer {
+        head,
+        if_none_match: request
+            .headers()
+            .get(http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+    };
+    let mut timing = ServerTiming::default();
+    let now = unix_now();
+
+    let started = Instant::now();
+    let cached = cache::lookup(id, now).await;
+    timing.record("cache", started.elapsed());
+    if let Some(record) = cached {
+        return answer.record(Source::Cache, &record, None, &timing);
+    }
+
+    let miss = match &settings.blob {
+        None => BlobMiss::Disabled,
+        Some(blob) => {
+            let started = Instant::now();
+            let fetched = blob::fetch(blob, id).await;
+            timing.record("blob", started.elapsed());
+            match fetched {
+                Ok(record) => {
+                    fill(settings, id, &record, now).await;
+                    return answer.record(Source::Blob, &record, None, &timing);
+                }
+                Err(miss) => {
+                    if let BlobMiss::Unavailable(why) = &miss {
+                        eprintln!("tiergate edge: record {id}: blob storage failed: {why}");
+                    }
+                    miss
+                }
+            }
+        }
+    };
+    let plan = ReadPlan::after_blob(miss);
+
+    let started = Instant::now();
+    let method = if head {
+        http::Method::HEAD
+    } else {
+        http::Method::GET
+    };
+    let fetched = origin::read(&request, method).await;
+    let response = match fetched {
+        Ok(response) => response,
+        Err(outcome) => {
+            timing.record("origin", started.elapsed());
+            return fail(&plan, id, &outcome, &timing);
+        }
+    };
+    let status = response.status();
+    let too_big_to_cache =
+        content_length(&response).is_some_and(|len| len > settings.cache_max_record_bytes as u64);
+    if status != StatusCode::OK || head || too_big_to_cache {
+        timing.record("origin", started.elapsed());
+        return match plan.after_origin_status(id.as_str(), status.as_u16()) {
+            Verdict::UseOrigin => reply::relay(response, Source::Origin, &timing),
+            Verdict::Fail(failure) => {
+                reply::failure(failure.status, &failure.message, Some(&timing))
+            }
+        };
+    }
+
+    let (parts, body) = response.into_parts();
+    let body = match body.bytes().await {
+        Ok(body) => body,
+        Err(e) => {
+            timing.record("origin", started.elapsed());
+            let outcome = OriginFailure::Unreachable(format!("response body failed: {e:?}"));
+            return fail(&plan, id, &outcome, &timing);
+        }
+    };
+    timing.record("origin", started.elapsed());
+    let record = Record {
+        etag: ETag::of(&body),
+        content_type: parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        body,
+    };
+    if settings.cache_origin_reads {
+        fill(settings, id, &record, now).await;
+    }
+    answer.record(Source::Origin, &record, Some(parts.headers), &timing)
+}
+
+async fn fill(settings: &EdgeSettings, id: &RecordId, record: &Record, now: u64) {
+    if record.body.len() <= settings.cache_max_record_bytes {
+        cache::store(id, record, now + settings.cache_ttl.as_secs()).await;
+    }
+}
+
+fn fail(
+    plan: &ReadPlan,
+    id: &RecordId,
+    outcome: &OriginFailure,
+    timing: &ServerTiming,
+) -> Result<Response, ErrorCode> {
+    let failure = plan.after_origin_failure(id.as_str(), outcome);
+    reply::failure(failure.status, &failure.message, Some(timing))
+}
+
+fn content_length<B>(response: &http::Response<B>) -> Option<u64> {
+    response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

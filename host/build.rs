@@ -1,0 +1,49 @@
+//! Builds the edge component for wasm32-wasip2 and hands its path to the crate, which embeds
+//! it: one `tiergate` binary carries the component it serves.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let workspace = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
+        .parent()
+        .expect("host/ sits in the workspace")
+        .to_owned();
+    // A target dir of its own: the outer build holds the lock on the main one.
+    let target_dir = workspace.join("target").join("components");
+    for watched in ["components/edge", "components/core", "wit", "Cargo.lock"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--package",
+            "tiergate-edge",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Flags meant for the host build (coverage, clippy, sanitizers) must not leak into wasm.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .expect("running cargo to build the edge component");
+    assert!(
+        status.success(),
+        "building the edge component failed; is the wasm32-wasip2 target installed? \
+         (rustup target add wasm32-wasip2)"
+    );
+    let wasm = target_dir.join("wasm32-wasip2/release/tiergate_edge.wasm");
+    println!("cargo:rustc-env=TIERGATE_EDGE_WASM={}", wasm.display());
+}

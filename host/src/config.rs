@@ -1,0 +1,389 @@
+//! The host's configuration: one TOML file (see `tiergate.example.toml`), secrets from the
+//! environment. Everything is checked at load, so a bad value stops the start with an error
+//! that names its key, rather than failing requests later.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tiergate_core::EdgeSettings;
+use tiergate_core::settings::names;
+
+/// Environment variable holding the blob access key id.
+pub const ENV_BLOB_ACCESS_KEY_ID: &str = "TIERGATE_BLOB_ACCESS_KEY_ID";
+/// Environment variable holding the blob secret access key.
+pub const ENV_BLOB_SECRET_ACCESS_KEY: &str = "TIERGATE_BLOB_SECRET_ACCESS_KEY";
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or has unknown keys or wrong types.
+    #[error("config: {0}")]
+    Syntax(#[from] toml::de::Error),
+    /// A value parses but is unusable.
+    #[error("config key {key}: {reason}")]
+    Invalid {
+        /// Dotted key, such as `origin.url`.
+        key: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// A secret is missing from the environment.
+    #[error("{key} needs the environment variable {var}")]
+    MissingSecret {
+        /// The setting that needs it.
+        key: &'static str,
+        /// The variable.
+        var: &'static str,
+    },
+}
+
+/// The host's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the edge listens.
+    pub listen: SocketAddr,
+    /// The origin API: the edge's next hop.
+    pub origin: OriginConfig,
+    /// The edge cache.
+    pub cache: CacheConfig,
+    /// The edge component's variables, by the names it reads (`tiergate_core::settings::names`).
+    pub edge_variables: HashMap<String, String>,
+    /// The blob endpoint the component may reach, as `scheme://host:port`, if any.
+    pub blob_endpoint: Option<url::Url>,
+}
+
+/// The origin API.
+#[derive(Debug, Clone)]
+pub struct OriginConfig {
+    /// Base URL; the request's path and query are appended.
+    pub url: url::Url,
+    /// How long to wait for the origin's response headers.
+    pub timeout: Duration,
+}
+
+/// Which KV backend holds the edge cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheBackend {
+    /// In process memory, bounded by `budget_bytes`, least recently used evicted first.
+    Memory,
+    /// On disk in a redb file, bounded by `budget_bytes` likewise; survives restarts.
+    Redb(PathBuf),
+}
+
+/// The edge cache's store.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Where entries live.
+    pub backend: CacheBackend,
+    /// Most bytes (keys and values) held; older entries are evicted beyond it.
+    pub budget_bytes: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    server: ServerSection,
+    origin: Option<OriginSection>,
+    #[serde(default)]
+    edge: EdgeSection,
+    #[serde(default)]
+    cache: CacheSection,
+    blob: Option<BlobSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    #[serde(default = "default_listen")]
+    listen: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginSection {
+    url: String,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EdgeSection {
+    record_route: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CacheSection {
+    backend: Option<String>,
+    path: Option<PathBuf>,
+    budget_bytes: Option<u64>,
+    ttl_seconds: Option<u64>,
+    max_record_bytes: Option<u64>,
+    cache_origin_reads: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlobSection {
+    backend: String,
+    endpoint: Option<String>,
+    bucket: Option<String>,
+    region: Option<String>,
+    path_style: Option<bool>,
+    url_expiry_seconds: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+/// Default cache budget: 256 MiB, about 850 records of 300 KB.
+const DEFAULT_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
+
+impl Config {
+    /// Reads and checks the file at `path`; secrets come from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, |var| std::env::var(var).ok())
+    }
+
+    /// Parses and checks TOML `text`; secrets come from `env`.
+    pub fn from_toml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file: File = toml::from_str(text)?;
+        let listen = file
+            .server
+            .listen
+            .parse()
+            .map_err(|e| ConfigError::Invalid {
+                key: "server.listen",
+                reason: format!(
+                    "{:?} is not an address like 127.0.0.1:8080 ({e})",
+                    file.server.listen
+                ),
+            })?;
+        let origin = file.origin.ok_or(ConfigError::Invalid {
+            key: "origin.url",
+            reason: "missing: the URL of the API the edge sits in front of".into(),
+        })?;
+        let origin = OriginConfig {
+            url: http_url("origin.url", &origin.url)?,
+            timeout: Duration::from_millis(origin.timeout_ms.unwrap_or(30_000)),
+        };
+
+        let cache = CacheConfig {
+            backend: match (
+                file.cache.backend.as_deref().unwrap_or("memory"),
+                file.cache.path,
+            ) {
+                ("memory", None) => CacheBackend::Memory,
+                ("memory", Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        key: "cache.path",
+                        reason: "only the redb backend keeps a file".into(),
+                    });
+                }
+                ("redb", Some(path)) => CacheBackend::Redb(path),
+                ("redb", None) => {
+                    return Err(ConfigError::Invalid {
+                        key: "cache.path",
+                        reason: "the redb backend needs the path of its file".into(),
+                    });
+                }
+                (other, _) => {
+                    return Err(ConfigError::Invalid {
+                        key: "cache.backend",
+                        reason: format!("{other:?}: expected \"memory\" or \"redb\""),
+                    });
+                }
+            },
+            budget_bytes: file.cache.budget_bytes.unwrap_or(DEFAULT_BUDGET_BYTES),
+        };
+
+        let mut vars = HashMap::new();
+        let mut set = |name: &str, value: String| {
+            vars.insert(name.to_owned(), value);
+        };
+        if let Some(route) = file.edge.record_route {
+            set(names::RECORD_ROUTE, route);
+        }
+        if let Some(ttl) = file.cache.ttl_seconds {
+            set(names::CACHE_TTL_SECONDS, ttl.to_string());
+        }
+        if let Some(max) = file.cache.max_record_bytes {
+            set(names::CACHE_MAX_RECORD_BYTES, max.to_string());
+        }
+        if let Some(on) = file.cache.cache_origin_reads {
+            set(names::CACHE_ORIGIN_READS, on.to_string());
+        }
+        let mut blob_endpoint = None;
+        match file.blob {
+            None => {}
+            Some(blob) if blob.backend == "none" => set(names::BLOB_BACKEND, "none".into()),
+            Some(blob) if blob.backend == "s3" => {
+                let endpoint = blob.endpoint.ok_or(ConfigError::Invalid {
+                    key: "blob.endpoint",
+                    reason: "missing: the S3 endpoint URL".into(),
+                })?;
+                blob_endpoint = Some(http_url("blob.endpoint", &endpoint)?);
+                set(names::BLOB_BACKEND, "s3".into());
+                set(names::BLOB_ENDPOINT, endpoint);
+                set(
+                    names::BLOB_BUCKET,
+                    blob.bucket.ok_or(ConfigError::Invalid {
+                        key: "blob.bucket",
+                        reason: "missing: the bucket that holds archived records".into(),
+                    })?,
+                );
+                if let Some(region) = blob.region {
+                    set(names::BLOB_REGION, region);
+                }
+                if let Some(path_style) = blob.path_style {
+                    set(names::BLOB_PATH_STYLE, path_style.to_string());
+                }
+                if let Some(expiry) = blob.url_expiry_seconds {
+                    set(names::BLOB_URL_EXPIRY_SECONDS, expiry.to_string());
+                }
+                if let Some(timeout) = blob.timeout_ms {
+                    set(names::BLOB_TIMEOUT_MS, timeout.to_string());
+                }
+                for (name, var, key) in [
+                    (
+                        names::BLOB_ACCESS_KEY_ID,
+                        ENV_BLOB_ACCESS_KEY_ID,
+                        "blob credentials",
+                    ),
+                    (
+                        names::BLOB_SECRET_ACCESS_KEY,
+                        ENV_BLOB_SECRET_ACCESS_KEY,
+                        "blob credentials",
+                    ),
+                ] {
+                    set(
+                        name,
+                        env(var).ok_or(ConfigError::MissingSecret { key, var })?,
+                    );
+                }
+            }
+            Some(blob) => {
+                return Err(ConfigError::Invalid {
+                    key: "blob.backend",
+                    reason: format!("{:?}: expected \"s3\" or \"none\"", blob.backend),
+                });
+            }
+        }
+        // The component would refuse these at its first request; refuse them now instead.
+        EdgeSettings::from_variables(|name| vars.get(name).cloned()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "edge/cache/blob",
+                reason: e.to_string(),
+            }
+        })?;
+
+        Ok(Self {
+            listen,
+            origin,
+            cache,
+            edge_variables: vars,
+            blob_endpoint,
+        })
+    }
+}
+
+fn http_url(key: &'static str, text: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(text).map_err(|e| ConfigError::Invalid {
+        key,
+        reason: format!("{text:?} is not a URL ({e})"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::Invalid {
+            key,
+            reason: format!("{text:?} must be an http:// or https:// URL with a host"),
+        });
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(var: &str) -> Option<String> {
+        Some(format!("value-of-{var}"))
+    }
+
+    #[test]
+    fn minimal_config_needs_only_the_origin() {
+        let config = Config::from_toml("[origin]\nurl = \"http://127.0.0.1:3000\"\n", env).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.cache.backend, CacheBackend::Memory);
+        assert!(config.edge_variables.is_empty());
+        assert!(config.blob_endpoint.is_none());
+    }
+
+    #[test]
+    fn s3_blob_settings_become_component_variables_with_secrets_from_env() {
+        let config = Config::from_toml(
+            r#"
+            [origin]
+            url = "http://127.0.0.1:3000"
+            [blob]
+            backend = "s3"
+            endpoint = "http://127.0.0.1:9000"
+            bucket = "records"
+            timeout_ms = 250
+            "#,
+            env,
+        )
+        .unwrap();
+        let v = &config.edge_variables;
+        assert_eq!(v["blob_bucket"], "records");
+        assert_eq!(v["blob_timeout_ms"], "250");
+        assert_eq!(
+            v["blob_secret_access_key"],
+            "value-of-TIERGATE_BLOB_SECRET_ACCESS_KEY"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = |text: &str| Config::from_toml(text, |_| None).unwrap_err().to_string();
+        assert!(err("").contains("origin.url"));
+        assert!(err("[origin]\nurl = \"ftp://x\"").contains("origin.url"));
+        assert!(err("[origin]\nurl = \"http://x\"\n[cache]\nttl = 5").contains("ttl"));
+        assert!(
+            err("[origin]\nurl = \"http://x\"\n[cache]\nbackend = \"redb\"").contains("cache.path")
+        );
+        let missing = err(
+            "[origin]\nurl = \"http://x\"\n[blob]\nbackend = \"s3\"\nendpoint = \"http://y\"\nbucket = \"b\"",
+        );
+        assert!(missing.contains("TIERGATE_BLOB_ACCESS_KEY_ID"), "{missing}");
+        let bad_ttl = err("[origin]\nurl = \"http://x\"\n[cache]\nttl_seconds = 0");
+        assert!(bad_ttl.contains("cache_ttl_seconds"), "{bad_ttl}");
+    }
+}

@@ -1,0 +1,57 @@
+//! The edge cache's key-value store: one trait, chosen by config, nothing else knowing which.
+//!
+//! The edge KV is a bounded hot cache, never the archive (DESIGN.md): every backend holds at
+//! most `budget_bytes` of keys and values and evicts to stay under it.
+
+mod memory;
+mod redb_file;
+
+pub use memory::MemoryKv;
+pub use redb_file::RedbKv;
+
+use crate::config::{CacheBackend, CacheConfig};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Why a KV operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// The value alone is larger than the whole budget.
+    #[error("value of {size} bytes exceeds the cache budget of {budget} bytes")]
+    TooLarge {
+        /// Key and value bytes.
+        size: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// The backend's storage failed.
+    #[error("cache storage failed: {0}")]
+    Storage(String),
+}
+
+/// A bounded key-value store.
+pub trait KvBackend: Send + Sync + 'static {
+    /// The value of `key`, if any.
+    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError>;
+    /// Sets `key` to `value`, evicting other entries to stay within the budget.
+    fn set(&self, key: &str, value: Bytes) -> Result<(), KvError>;
+    /// Removes `key`; absent keys are not an error.
+    fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Whether `key` is present.
+    fn exists(&self, key: &str) -> Result<bool, KvError>;
+    /// Every key.
+    fn keys(&self) -> Result<Vec<String>, KvError>;
+}
+
+/// Opens the backend the config names.
+pub fn open(config: &CacheConfig) -> Result<Arc<dyn KvBackend>, KvError> {
+    Ok(match &config.backend {
+        CacheBackend::Memory => Arc::new(MemoryKv::new(config.budget_bytes)),
+        CacheBackend::Redb(path) => Arc::new(RedbKv::open(path, config.budget_bytes)?),
+    })
+}
+
+/// Bytes an entry counts against the budget.
+fn entry_size(key: &str, value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64
+}

@@ -1,0 +1,124 @@
+//! The default cache store: process memory, least recently used evicted first.
+
+use super::{KvBackend, KvError, entry_size};
+use bytes::Bytes;
+use lru::LruCache;
+use std::sync::Mutex;
+
+/// An in-memory LRU bounded by bytes. Values are `Bytes`, so a hit hands out a reference
+/// to the stored value rather than a copy.
+pub struct MemoryKv {
+    budget: u64,
+    state: Mutex<State>,
+}
+
+struct State {
+    entries: LruCache<String, Bytes>,
+    used: u64,
+}
+
+impl MemoryKv {
+    /// An empty store holding at most `budget` bytes.
+    pub fn new(budget: u64) -> Self {
+        Self {
+            budget,
+            state: Mutex::new(State {
+                entries: LruCache::unbounded(),
+                used: 0,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves a consistent map: every update is one call.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl KvBackend for MemoryKv {
+    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        Ok(self.state().entries.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
+        let size = entry_size(key, &value);
+        if size > self.budget {
+            return Err(KvError::TooLarge {
+                size,
+                budget: self.budget,
+            });
+        }
+        let mut state = self.state();
+        if let Some(old) = state.entries.put(key.to_owned(), value) {
+            state.used -= entry_size(key, &old);
+        }
+        state.used += size;
+        while state.used > self.budget {
+            let (evicted_key, evicted) = state.entries.pop_lru().expect("used > 0 means entries");
+            state.used -= entry_size(&evicted_key, &evicted);
+        }
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        let mut state = self.state();
+        if let Some(old) = state.entries.pop(key) {
+            state.used -= entry_size(key, &old);
+        }
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, KvError> {
+        Ok(self.state().entries.contains(key))
+    }
+
+    fn keys(&self) -> Result<Vec<String>, KvError> {
+        Ok(self
+            .state()
+            .entries
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evicts_least_recently_used_to_stay_within_budget() {
+        let kv = MemoryKv::new(30);
+        kv.set("a", Bytes::from_static(&[0; 9])).unwrap();
+        kv.set("b", Bytes::from_static(&[0; 9])).unwrap();
+        kv.get("a").unwrap();
+        kv.set("c", Bytes::from_static(&[0; 9])).unwrap();
+        assert!(kv.exists("a").unwrap() && kv.exists("c").unwrap());
+        assert!(!kv.exists("b").unwrap(), "b was least recently used");
+        assert!(kv.state().used <= 30);
+    }
+
+    #[test]
+    fn replacing_and_deleting_keep_the_byte_count() {
+        let kv = MemoryKv::new(100);
+        kv.set("a", Bytes::from_static(&[0; 50])).unwrap();
+        kv.set("a", Bytes::from_static(&[0; 10])).unwrap();
+        assert_eq!(kv.state().used, 11);
+        kv.delete("a").unwrap();
+        assert_eq!(kv.state().used, 0);
+    }
+
+    #[test]
+    fn a_value_over_the_whole_budget_is_refused() {
+        let kv = MemoryKv::new(10);
+        assert!(matches!(
+            kv.set("a", Bytes::from_static(&[0; 10])),
+            Err(KvError::TooLarge {
+                size: 11,
+                budget: 10
+            })
+        ));
+    }
+}

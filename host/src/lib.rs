@@ -1,0 +1,24 @@
+//! The tiergate host: serves the edge component over HTTP on wasmtime, and provides what
+//! the component imports.
+//!
+//! - [`config`]: the TOML configuration, checked at load;
+//! - [`server`]: the HTTP front and its shutdown;
+//! - [`kv`]: the edge cache's stores (memory, redb) behind one trait;
+//! - `runtime`: the engine, the linker and the per-instance store;
+//! - `next_hop`: the middleware's next hop, a reverse proxy to the origin;
+//! - `outbound`: the pooled client and where components may send requests;
+//! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
+
+pub mod config;
+pub mod kv;
+pub mod server;
+
+mod bindings;
+mod host_kv;
+mod host_variables;
+mod next_hop;
+mod outbound;
+mod runtime;
+
+pub use config::{Config, ConfigError};
+pub use server::{RunningServer, Server};

@@ -1,0 +1,104 @@
+//! Outbound HTTP from the components: one pooled keep-alive client, and the policy of where
+//! the guest may go (only the configured blob endpoint).
+
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// What a sender hands back besides the response: the I/O driving it, which pooled
+/// connections do not need.
+type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+/// How long to wait for a TCP (and TLS) connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pooled keep-alive HTTP/1.1 client, shared by every instance. wasmtime's default sender
+/// opens a connection per request; reuse matters for latency and for origins that answer
+/// before reading a request body.
+#[derive(Clone)]
+pub struct HttpClient(Client<Connector, WasiBody>);
+
+impl HttpClient {
+    /// A client with an idle pool per host.
+    pub fn new() -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Self(
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(256)
+                .build(https),
+        )
+    }
+
+    /// Sends `request`, waiting at most `timeout` for the response headers.
+    pub async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        timeout: Duration,
+    ) -> Result<http::Response<WasiBody>, Error> {
+        match tokio::time::timeout(timeout, self.0.request(request)).await {
+            Err(_) => Err(Error::HttpResponseTimeout),
+            Ok(Err(e)) if e.is_connect() => Err(Error::ConnectionRefused),
+            Ok(Err(e)) => Err(Error::InternalError(Some(e.to_string()))),
+            Ok(Ok(response)) => Ok(response.map(|body| body.map_err(Error::from).boxed_unsync())),
+        }
+    }
+}
+
+/// The `wasi:http/client` policy of one instance.
+pub struct Outbound {
+    /// Shared client.
+    pub client: HttpClient,
+    /// `host:port` the guest may reach (the blob endpoint), if any.
+    pub allowed_authority: Option<String>,
+    /// Timeout when the guest sets none.
+    pub default_timeout: Duration,
+}
+
+impl WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send> {
+        drop(fut);
+        let allowed = request
+            .uri()
+            .authority()
+            .is_some_and(|a| Some(a.as_str()) == self.allowed_authority.as_deref());
+        let client = self.client.clone();
+        let timeout = options
+            .and_then(|o| o.first_byte_timeout)
+            .unwrap_or(self.default_timeout);
+        Box::new(async move {
+            if !allowed {
+                return Err(Error::HttpRequestDenied);
+            }
+            let response = client.send(request, timeout).await?;
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
+        })
+    }
+}
+
+/// `host:port` of `url`, as requests carry it in their authority.
+pub fn authority_of(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}

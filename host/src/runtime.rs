@@ -1,0 +1,248 @@
+//! The wasmtime side: one engine, the edge component compiled once, a linker with WASI
+//! (p2 for Rust's std, p3 for HTTP) and tiergate's own imports, and the per-instance store.
+
+use crate::config::Config;
+use crate::host_kv::{Kv, KvView};
+use crate::host_variables::{Variables, VariablesView};
+use crate::kv::KvBackend;
+use crate::next_hop::{NextHop, Origin};
+use crate::outbound::{HttpClient, Outbound, authority_of};
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreContextMut,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::handler::{
+    HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
+};
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// The edge component, built by `build.rs` and embedded in the binary.
+pub const EDGE_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_EDGE_WASM"));
+
+/// Requests one instance serves before it is replaced, and at once: wasmtime serve's p3
+/// defaults, which keep instance state (and its memory) from growing without bound.
+const REQUESTS_PER_INSTANCE: usize = 128;
+const CONCURRENT_PER_INSTANCE: usize = 16;
+/// How long an idle instance is kept for the next request.
+const IDLE_INSTANCE: Duration = Duration::from_secs(10);
+/// Instances the pooling allocator reserves room for.
+const POOLED_INSTANCES: u32 = 256;
+
+/// What every instance shares.
+pub struct Shared {
+    /// The edge cache.
+    pub kv: Arc<dyn KvBackend>,
+    /// The component's settings.
+    pub variables: HashMap<String, String>,
+    /// The next hop.
+    pub origin: Origin,
+    /// Outbound client and policy.
+    client: HttpClient,
+    blob_authority: Option<String>,
+    /// Longest a request may take inside the component.
+    request_timeout: Duration,
+}
+
+/// The data of one instance's store.
+pub struct StoreData {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    outbound: Outbound,
+    shared: Arc<Shared>,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for StoreData {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The compiled edge, ready to instantiate per worker.
+pub struct EdgeRuntime {
+    engine: Engine,
+    pre: ProxyPre<StoreData>,
+    shared: Arc<Shared>,
+}
+
+impl EdgeRuntime {
+    /// Compiles the embedded edge component and links it.
+    pub fn new(config: &Config, kv: Arc<dyn KvBackend>) -> wasmtime::Result<Self> {
+        let mut pooling = PoolingAllocationConfig::default();
+        pooling
+            .total_component_instances(POOLED_INSTANCES)
+            .total_core_instances(POOLED_INSTANCES * 4)
+            .total_memories(POOLED_INSTANCES * 2)
+            .total_tables(POOLED_INSTANCES * 4)
+            .max_memory_size(256 << 20);
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model_async(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let engine = Engine::new(&wasm)?;
+        let component =
+            Component::new(&engine, EDGE_COMPONENT).context("compiling the edge component")?;
+
+        let mut linker = Linker::<StoreData>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        crate::bindings::wasi::http::handler::add_to_linker::<_, NextHop>(&mut linker, |d| {
+            &d.shared.origin
+        })?;
+        crate::bindings::spin::key_value::key_value::add_to_linker::<_, Kv>(&mut linker, |d| {
+            KvView {
+                table: &mut d.table,
+                kv: &d.shared.kv,
+            }
+        })?;
+        crate::bindings::spin::variables::variables::add_to_linker::<_, Variables>(
+            &mut linker,
+            |d| VariablesView(&d.shared.variables),
+        )?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .context("linking the edge component")?;
+        let pre =
+            ProxyPre::P3(ServicePre::new(pre).context("the edge must export wasi:http/handler")?);
+
+        let client = HttpClient::new();
+        let shared = Arc::new(Shared {
+            kv,
+            variables: config.edge_variables.clone(),
+            origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?,
+            client,
+            blob_authority: config.blob_endpoint.as_ref().map(authority_of),
+            request_timeout: config.origin.timeout + Duration::from_secs(30),
+        });
+        Ok(Self {
+            engine,
+            pre,
+            shared,
+        })
+    }
+}
+
+impl HandlerState for EdgeRuntime {
+    type StoreData = StoreData;
+    type WorkerExpiration = Expiration;
+    type WorkerState = Worker;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<StoreData, Expiration, Worker>> {
+        let data = StoreData {
+            wasi: WasiCtx::builder().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: Outbound {
+                client: self.shared.client.clone(),
+                allowed_authority: self.shared.blob_authority.clone(),
+                default_timeout: self.shared.request_timeout,
+            },
+            shared: self.shared.clone(),
+        };
+        let mut store = Store::new(&self.engine, data);
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            proxy,
+            view: |d: &mut StoreData| d.http(),
+            expiration: Expiration::new(self.shared.request_timeout),
+            state: Worker {
+                request_timeout: self.shared.request_timeout,
+            },
+        })
+    }
+}
+
+/// When a worker stops taking requests.
+pub struct Worker {
+    request_timeout: Duration,
+}
+
+impl WorkerState for Worker {
+    type StoreData = StoreData;
+    type RequestData = ();
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= REQUESTS_PER_INSTANCE {
+            ShouldAccept::Never
+        } else if concurrent >= CONCURRENT_PER_INSTANCE {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        _: StoreContextMut<'_, StoreData>,
+        _: (),
+        _: wasmtime::component::GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        Box::pin(tokio::time::sleep(self.request_timeout))
+    }
+
+    fn drop(&self, _: Store<StoreData>, result: wasmtime::Result<()>) {
+        if let Err(e) = result {
+            tracing::warn!(error = %format!("{e:#}"), "edge instance ended with an error");
+        }
+    }
+}
+
+/// When a worker's instance is dropped: idle too long, or a request over its deadline
+/// (enforced here too, as the handler docs ask, since a busy guest can starve the inner loop).
+pub struct Expiration {
+    request_timeout: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Expiration {
+    fn new(request_timeout: Duration) -> Self {
+        Self {
+            request_timeout,
+            timer: Box::pin(tokio::time::sleep(IDLE_INSTANCE)),
+        }
+    }
+}
+
+impl WorkerExpiration for Expiration {
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        status: WorkerStatus,
+        start: Instant,
+    ) -> Poll<()> {
+        let limit = match status {
+            WorkerStatus::Idle => IDLE_INSTANCE,
+            WorkerStatus::Requests | WorkerStatus::PostReturn => self.request_timeout,
+        };
+        let deadline = start + limit;
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        self.timer.as_mut().reset(deadline.into());
+        // Registers the waker for the deadline; the answer is taken from the clock above.
+        let _ = self.timer.as_mut().poll(cx);
+        Poll::Pending
+    }
+}
