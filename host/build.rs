@@ -9,8 +9,12 @@ fn main() {
         .parent()
         .expect("host/ sits in the workspace")
         .to_owned();
-    // A target dir of its own: the outer build holds the lock on the main one.
-    let target_dir = workspace.join("target").join("components");
+    // A target dir of its own (the outer build holds the lock on the main one), under the
+    // outer build's target dir when one is set.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from)
+        .join("components");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     for watched in ["components/edge", "components/core", "wit", "Cargo.lock"] {
         println!(
             "cargo:rerun-if-changed={}",
@@ -24,7 +28,8 @@ fn main() {
             "build",
             "--package",
             "tiergate-edge",
-            "--release",
+            "--profile",
+            "component",
             "--target",
             "wasm32-wasip2",
         ])
@@ -44,6 +49,6 @@ fn main() {
         "building the edge component failed; is the wasm32-wasip2 target installed? \
          (rustup target add wasm32-wasip2)"
     );
-    let wasm = target_dir.join("wasm32-wasip2/release/tiergate_edge.wasm");
+    let wasm = target_dir.join("wasm32-wasip2/component/tiergate_edge.wasm");
     println!("cargo:rustc-env=TIERGATE_EDGE_WASM={}", wasm.display());
 }

@@ -371,6 +371,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads() {
+        let config = Config::from_toml(include_str!("../../tiergate.example.toml"), env).unwrap();
+        assert_eq!(
+            config.blob_endpoint.unwrap().as_str(),
+            "https://s3.eu-west-1.amazonaws.com/"
+        );
+        assert_eq!(config.edge_variables["cache_max_record_bytes"], "1048052");
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = |text: &str| Config::from_toml(text, |_| None).unwrap_err().to_string();
         assert!(err("").contains("origin.url"));

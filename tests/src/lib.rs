@@ -1,1 +1,34 @@
+//! End-to-end harness of tiergate: the real host running the real edge component, in front of
+//! real servers on loopback ports, each test with its own fresh set.
+//!
+//! - [`origin`]: the origin API, over an in-memory record map, counting what reaches it.
+//! - [`blob_store`]: blob storage, s3s-fs in-process checking SigV4 signatures; archiving
+//!   records as the archiver does; a store that never answers.
+//! - [`gate`]: tiergate itself, configured through its TOML config.
+//! - [`stack`]: all three started together.
+//! - [`assertions`]: served-from-tier and outage checks with messages naming record and tier.
+//! - [`records`]: billing-like records of an exact size, deterministic from a seed.
+//! - [`client`]: an HTTP client that reads whole answers.
+//! - [`scratch_dir`]: directories owned by a test (storage roots, cache files).
+//!
+//! The tests themselves are in `tests/`.
 
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod assertions;
+pub mod blob_store;
+pub mod client;
+pub mod gate;
+mod loopback;
+pub mod origin;
+pub mod records;
+pub mod scratch_dir;
+pub mod stack;
+
+pub use blob_store::{BlobStore, StalledBlobStore};
+pub use client::{HttpClient, Reply};
+pub use gate::{CacheBackend, Gate, GateConfig};
+pub use origin::Origin;
+pub use records::billing_record;
+pub use scratch_dir::ScratchDir;
+pub use stack::Stack;

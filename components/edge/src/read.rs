@@ -84,9 +84,7 @@ pub async fn serve(
         }
     };
     let status = response.status();
-    let too_big_to_cache =
-        content_length(&response).is_some_and(|len| len > settings.cache_max_record_bytes as u64);
-    if status != StatusCode::OK || head || too_big_to_cache {
+    if status != StatusCode::OK || head {
         timing.record("origin", started.elapsed());
         return match plan.after_origin_status(id.as_str(), status.as_u16()) {
             Verdict::UseOrigin => reply::relay(response, Source::Origin, &timing),
@@ -96,6 +94,7 @@ pub async fn serve(
         };
     }
 
+    // Read whole even when too large to cache: the tag must be the same from every tier.
     let (parts, body) = response.into_parts();
     let body = match body.bytes().await {
         Ok(body) => body,
@@ -136,16 +135,6 @@ fn fail(
 ) -> Result<Response, ErrorCode> {
     let failure = plan.after_origin_failure(id.as_str(), outcome);
     reply::failure(failure.status, &failure.message, Some(timing))
-}
-
-fn content_length<B>(response: &http::Response<B>) -> Option<u64> {
-    response
-        .headers()
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 fn unix_now() -> u64 {

@@ -1,0 +1,183 @@
+//! Blob storage for the tests: s3s-fs, the S3-compatible server over a directory, run
+//! in-process with SigV4 checking on, as its own binary wires it (`FileSystem` behind an
+//! `S3ServiceBuilder` with `SimpleAuth`). Also a stand-in for storage that hangs.
+
+use crate::client::HttpClient;
+use crate::loopback::LoopbackServer;
+use crate::scratch_dir::ScratchDir;
+use anyhow::{Context as _, ensure};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::service::{Service, service_fn};
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+use tiergate_core::{BlobKey, ObjectMeta, RecordId, S3Signer};
+use tokio::io::AsyncReadExt as _;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// The access key id the store accepts (and tiergate is given).
+pub const ACCESS_KEY_ID: &str = "tiergate-test-key";
+/// The secret that goes with [`ACCESS_KEY_ID`].
+pub const SECRET_ACCESS_KEY: &str = "tiergate-test-secret-0123456789";
+/// The bucket archived records go to.
+pub const BUCKET: &str = "records";
+/// The region signatures are made for.
+pub const REGION: &str = "us-east-1";
+
+/// How long the harness's own signed URLs stay valid.
+const URL_EXPIRY: Duration = Duration::from_secs(60);
+
+/// An s3s-fs server on a free loopback port over a fresh directory, holding [`BUCKET`].
+/// Stop it with [`BlobStore::stop`] to make blob storage "down".
+#[derive(Debug)]
+pub struct BlobStore {
+    server: LoopbackServer,
+    requests: Arc<AtomicUsize>,
+    client: HttpClient,
+    // Last, so that the directory goes after the server that uses it.
+    _root: ScratchDir,
+}
+
+impl BlobStore {
+    /// Starts the store with an empty [`BUCKET`].
+    pub async fn start() -> anyhow::Result<Self> {
+        let root = ScratchDir::create("blob")?;
+        // s3s-fs keeps each bucket as a directory under its root.
+        std::fs::create_dir(root.path().join(BUCKET))
+            .with_context(|| format!("creating bucket directory in {}", root.path().display()))?;
+        let fs = s3s_fs::FileSystem::new(root.path())
+            .map_err(|e| anyhow::anyhow!("s3s-fs refused {}: {e:?}", root.path().display()))?;
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+        let s3 = builder.build();
+
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        let service = service_fn(move |request: Request<Incoming>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            // The hyper entry point (the inherent `call` takes an s3s body).
+            Service::call(&s3, request)
+        });
+        let server = LoopbackServer::start(service).await?;
+        Ok(Self {
+            server,
+            requests,
+            client: HttpClient::new(),
+            _root: root,
+        })
+    }
+
+    /// The endpoint URL, such as `http://127.0.0.1:40124`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    /// A signer with the store's credentials, as tiergate is configured with them.
+    pub fn signer(&self) -> S3Signer {
+        S3Signer::new(
+            &self.endpoint(),
+            BUCKET,
+            REGION,
+            true,
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+        )
+        .expect("the store's own endpoint is usable")
+    }
+
+    /// Archives record `id` as the archiver does: its bytes as they are, under
+    /// [`BlobKey::for_record`], with [`ObjectMeta`] metadata, through a presigned PUT.
+    pub async fn archive(&self, id: &str, body: &[u8], content_type: &str) -> anyhow::Result<()> {
+        let id = RecordId::parse(id)?;
+        let key = BlobKey::for_record(&id);
+        let meta = ObjectMeta::describe(body, content_type);
+        let put = self
+            .signer()
+            .presign_put(&key, &meta, SystemTime::now(), URL_EXPIRY);
+        let mut request = Request::put(put.url.expose());
+        for (name, value) in &put.headers {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::copy_from_slice(body)))?;
+        let reply = self
+            .client
+            .send(request)
+            .await
+            .with_context(|| format!("archiving record {id}: PUT {key}"))?;
+        ensure!(
+            reply.status == http::StatusCode::OK,
+            "archiving record {id}: PUT {key} answered {}: {}",
+            reply.status,
+            reply.text()
+        );
+        Ok(())
+    }
+
+    /// How many requests reached the store, signed correctly or not.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Takes blob storage down: its port refuses connections from now on.
+    pub async fn stop(&mut self) {
+        self.server.stop().await;
+    }
+}
+
+/// Blob storage that accepts connections, reads requests and never answers: what a hung
+/// storage node looks like to the edge.
+#[derive(Debug)]
+pub struct StalledBlobStore {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl StalledBlobStore {
+    /// Starts listening on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        let task = tokio::spawn(async move {
+            // Owned here, so that aborting this task closes every held connection.
+            let mut held = JoinSet::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.spawn(async move {
+                    let mut sink = [0u8; 4096];
+                    while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            connections,
+            task,
+        })
+    }
+
+    /// The endpoint URL to configure as blob storage.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many connections were opened to it.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for StalledBlobStore {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

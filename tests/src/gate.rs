@@ -1,0 +1,189 @@
+//! tiergate itself: the real host (`tiergate::Server`) running the real edge component,
+//! configured through the same TOML an operator writes, in front of the test servers.
+
+use crate::blob_store::{ACCESS_KEY_ID, BUCKET, REGION, SECRET_ACCESS_KEY};
+use crate::client::{HttpClient, Reply};
+use anyhow::anyhow;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use tiergate::config::{ENV_BLOB_ACCESS_KEY_ID, ENV_BLOB_SECRET_ACCESS_KEY};
+
+/// The cache backend tiergate keeps records in.
+#[derive(Debug, Clone)]
+pub enum CacheBackend {
+    /// In the host's memory.
+    Memory,
+    /// In a redb file at this path.
+    Redb(PathBuf),
+}
+
+/// The settings of one tiergate under test, written out as its config file. Defaults are
+/// tiergate's own, except a 10 s origin timeout, so that a hung origin fails a test quickly.
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    origin_url: String,
+    record_route: String,
+    blob_endpoint: Option<String>,
+    blob_secret: String,
+    blob_timeout_ms: u64,
+    cache_backend: CacheBackend,
+    cache_ttl_seconds: u64,
+    cache_max_record_bytes: u64,
+}
+
+impl GateConfig {
+    /// tiergate in front of the origin at `origin_url`, with no blob storage.
+    pub fn new(origin_url: impl Into<String>) -> Self {
+        Self {
+            origin_url: origin_url.into(),
+            record_route: "/records/{id}".to_owned(),
+            blob_endpoint: None,
+            blob_secret: SECRET_ACCESS_KEY.to_owned(),
+            blob_timeout_ms: 2_000,
+            cache_backend: CacheBackend::Memory,
+            cache_ttl_seconds: 3_600,
+            cache_max_record_bytes: 1_048_000,
+        }
+    }
+
+    /// Treats paths matching `pattern` as records; everything else passes through.
+    pub fn record_route(mut self, pattern: impl Into<String>) -> Self {
+        self.record_route = pattern.into();
+        self
+    }
+
+    /// Reads archived records from the S3-compatible storage at `endpoint`.
+    pub fn blob_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.blob_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Signs blob URLs with this secret instead of the store's.
+    pub fn blob_secret(mut self, secret: impl Into<String>) -> Self {
+        self.blob_secret = secret.into();
+        self
+    }
+
+    /// Gives up on blob storage after this long.
+    pub fn blob_timeout_ms(mut self, ms: u64) -> Self {
+        self.blob_timeout_ms = ms;
+        self
+    }
+
+    /// Keeps cached records in this backend.
+    pub fn cache_backend(mut self, backend: CacheBackend) -> Self {
+        self.cache_backend = backend;
+        self
+    }
+
+    /// Serves a cached record for this long.
+    pub fn cache_ttl_seconds(mut self, seconds: u64) -> Self {
+        self.cache_ttl_seconds = seconds;
+        self
+    }
+
+    /// Caches records up to this size only.
+    pub fn cache_max_record_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_record_bytes = bytes;
+        self
+    }
+
+    /// The config file.
+    pub fn to_toml(&self) -> String {
+        let mut toml = format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+
+[origin]
+url = "{origin}"
+timeout_ms = 10000
+
+[edge]
+record_route = "{route}"
+
+[cache]
+{backend}budget_bytes = 268435456
+ttl_seconds = {ttl}
+max_record_bytes = {max}
+cache_origin_reads = true
+"#,
+            origin = self.origin_url,
+            route = self.record_route,
+            backend = match &self.cache_backend {
+                CacheBackend::Memory => "backend = \"memory\"\n".to_owned(),
+                // A literal string: no escapes to get wrong in a path.
+                CacheBackend::Redb(path) => {
+                    format!("backend = \"redb\"\npath = '{}'\n", path.display())
+                }
+            },
+            ttl = self.cache_ttl_seconds,
+            max = self.cache_max_record_bytes,
+        );
+        if let Some(endpoint) = &self.blob_endpoint {
+            let _ = write!(
+                toml,
+                r#"
+[blob]
+backend = "s3"
+endpoint = "{endpoint}"
+bucket = "{BUCKET}"
+region = "{REGION}"
+path_style = true
+url_expiry_seconds = 60
+timeout_ms = {timeout}
+"#,
+                timeout = self.blob_timeout_ms,
+            );
+        }
+        toml
+    }
+}
+
+/// A running tiergate and a client that talks to it.
+#[derive(Debug)]
+pub struct Gate {
+    server: tiergate::RunningServer,
+    client: HttpClient,
+}
+
+impl Gate {
+    /// Starts tiergate with `config`; the blob credentials come through its environment
+    /// lookup, as in production. It serves as soon as this returns.
+    pub async fn start(config: &GateConfig) -> anyhow::Result<Self> {
+        let toml = config.to_toml();
+        let secret = config.blob_secret.clone();
+        let env = move |name: &str| match name {
+            ENV_BLOB_ACCESS_KEY_ID => Some(ACCESS_KEY_ID.to_owned()),
+            ENV_BLOB_SECRET_ACCESS_KEY => Some(secret.clone()),
+            _ => None,
+        };
+        let parsed = tiergate::Config::from_toml(&toml, env)
+            .map_err(|e| anyhow!("tiergate refused the test config: {e}\n{toml}"))?;
+        let server = tiergate::Server::start(parsed).await?;
+        Ok(Self {
+            server,
+            client: HttpClient::new(),
+        })
+    }
+
+    /// The URL of `path_and_query` on this tiergate.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{path_and_query}", self.server.local_addr())
+    }
+
+    /// `GET path_and_query`.
+    pub async fn get(&self, path_and_query: &str) -> anyhow::Result<Reply> {
+        self.client.get(&self.url(path_and_query)).await
+    }
+
+    /// Sends `request`, whose URI is a path and query on this tiergate.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> anyhow::Result<Reply> {
+        let (mut parts, body) = request.into_parts();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        parts.uri = self.url(path_and_query).parse()?;
+        self.client.send(Request::from_parts(parts, body)).await
+    }
+}

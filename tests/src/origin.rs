@@ -1,0 +1,230 @@
+//! The origin API that tiergate sits in front of: a real HTTP server over an in-memory record
+//! map, plus routes that show what a passed-through request looked like when it arrived.
+//!
+//! Routes:
+//! - `GET`/`HEAD`/`PUT`/`DELETE /records/{id}`: the records (404 for an absent one; `PUT`
+//!   stores the body with the request's content type and answers 204).
+//! - any method on `/echo`: answers 200 with the request body as it arrived, its content type,
+//!   `x-echo-method`, `x-echo-path-and-query`, and every `x-test-*` request header echoed
+//!   under its own name.
+//! - `GET /status/{code}`: answers `code`, with `x-origin-status: {code}`.
+//!
+//! Every request is counted by path (query excluded), so tests can show which requests
+//! reached the origin and which did not.
+
+use crate::loopback::LoopbackServer;
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+/// A record as the origin holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The record's bytes.
+    pub body: Bytes,
+    /// Its content type.
+    pub content_type: String,
+}
+
+/// The origin server. Stop it with [`Origin::stop`] to make the origin "down".
+#[derive(Debug)]
+pub struct Origin {
+    server: LoopbackServer,
+    state: Arc<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    records: Mutex<HashMap<String, StoredRecord>>,
+    requests: Mutex<HashMap<String, usize>>,
+}
+
+const RECORDS_PREFIX: &str = "/records/";
+const STATUS_PREFIX: &str = "/status/";
+
+impl Origin {
+    /// Starts an origin with no records on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let state = Arc::new(State::default());
+        let handler_state = Arc::clone(&state);
+        let service = service_fn(move |request| {
+            let state = Arc::clone(&handler_state);
+            async move { Ok::<_, Infallible>(state.handle(request).await) }
+        });
+        let server = LoopbackServer::start(service).await?;
+        Ok(Self { server, state })
+    }
+
+    /// The base URL, such as `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    /// Puts (or replaces) record `id`.
+    pub fn insert(&self, id: &str, body: impl Into<Bytes>, content_type: &str) {
+        let record = StoredRecord {
+            body: body.into(),
+            content_type: content_type.to_owned(),
+        };
+        lock(&self.state.records).insert(id.to_owned(), record);
+    }
+
+    /// Record `id` as the origin holds it now.
+    pub fn record(&self, id: &str) -> Option<StoredRecord> {
+        lock(&self.state.records).get(id).cloned()
+    }
+
+    /// How many requests for `path` (query excluded) arrived, whatever their method.
+    pub fn requests_to(&self, path: &str) -> usize {
+        lock(&self.state.requests).get(path).copied().unwrap_or(0)
+    }
+
+    /// How many requests arrived in all.
+    pub fn total_requests(&self) -> usize {
+        lock(&self.state.requests).values().sum()
+    }
+
+    /// Takes the origin down: its port refuses connections from now on.
+    pub async fn stop(&mut self) {
+        self.server.stop().await;
+    }
+}
+
+impl State {
+    async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = request.uri().path().to_owned();
+        *lock(&self.requests).entry(path.clone()).or_default() += 1;
+
+        if path == "/echo" {
+            return echo(request).await;
+        }
+        if let Some(code) = path.strip_prefix(STATUS_PREFIX) {
+            return status(code);
+        }
+        if let Some(id) = path.strip_prefix(RECORDS_PREFIX) {
+            return self.record(id, request).await;
+        }
+        text(
+            StatusCode::NOT_FOUND,
+            format!("origin: no route for {path}"),
+        )
+    }
+
+    async fn record(&self, id: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        match *request.method() {
+            Method::GET | Method::HEAD => {
+                let head = request.method() == Method::HEAD;
+                let Some(record) = lock(&self.records).get(id).cloned() else {
+                    return text(StatusCode::NOT_FOUND, format!("origin: no record {id}"));
+                };
+                let length = record.body.len();
+                let body = if head { Bytes::new() } else { record.body };
+                Response::builder()
+                    .header(header::CONTENT_TYPE, record.content_type)
+                    .header(header::CONTENT_LENGTH, length)
+                    .body(Full::new(body))
+                    .expect("origin record response is valid")
+            }
+            Method::PUT => {
+                let content_type = request
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                let body = match request.into_body().collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(e) => {
+                        return text(StatusCode::BAD_REQUEST, format!("origin: body failed: {e}"));
+                    }
+                };
+                let record = StoredRecord { body, content_type };
+                lock(&self.records).insert(id.to_owned(), record);
+                empty(StatusCode::NO_CONTENT)
+            }
+            Method::DELETE => match lock(&self.records).remove(id) {
+                Some(_) => empty(StatusCode::NO_CONTENT),
+                None => text(StatusCode::NOT_FOUND, format!("origin: no record {id}")),
+            },
+            ref other => text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("origin: {other} is not allowed on records"),
+            ),
+        }
+    }
+}
+
+async fn echo(request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("origin: body failed: {e}")),
+    };
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut response = Response::builder()
+        .header("x-echo-method", parts.method.as_str())
+        .header("x-echo-path-and-query", path_and_query);
+    if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
+        response = response.header(header::CONTENT_TYPE, content_type);
+    }
+    for (name, value) in &parts.headers {
+        if name.as_str().starts_with("x-test-") {
+            response = response.header(name, value);
+        }
+    }
+    response
+        .body(Full::new(body))
+        .expect("echo response is valid")
+}
+
+fn status(code: &str) -> Response<Full<Bytes>> {
+    let Some(status) = code
+        .parse()
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .filter(|s| !s.is_informational())
+    else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("origin: {code:?} is not a final status"),
+        );
+    };
+    let mut response = if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+        empty(status)
+    } else {
+        text(status, format!("origin: status {code}"))
+    };
+    response.headers_mut().insert(
+        "x-origin-status",
+        HeaderValue::from_str(code).expect("a parsed status is a valid header value"),
+    );
+    response
+}
+
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body)))
+        .expect("text response is valid")
+}
+
+fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::new()))
+        .expect("empty response is valid")
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A test that panicked while holding the lock already failed; its data is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
