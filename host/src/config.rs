@@ -14,6 +14,8 @@ use tiergate_core::settings::names;
 pub const ENV_BLOB_ACCESS_KEY_ID: &str = "TIERGATE_BLOB_ACCESS_KEY_ID";
 /// Environment variable holding the blob secret access key.
 pub const ENV_BLOB_SECRET_ACCESS_KEY: &str = "TIERGATE_BLOB_SECRET_ACCESS_KEY";
+/// Environment variable holding the Azure storage account key (base64).
+pub const ENV_BLOB_ACCOUNT_KEY: &str = "TIERGATE_BLOB_ACCOUNT_KEY";
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +154,8 @@ struct BlobSection {
     endpoint: Option<String>,
     bucket: Option<String>,
     region: Option<String>,
+    account: Option<String>,
+    container: Option<String>,
     path_style: Option<bool>,
     url_expiry_seconds: Option<u64>,
     timeout_ms: Option<u64>,
@@ -242,59 +246,86 @@ impl Config {
             set(names::CACHE_ORIGIN_READS, on.to_string());
         }
         let mut blob_endpoint = None;
-        match file.blob {
-            None => {}
-            Some(blob) if blob.backend == "none" => set(names::BLOB_BACKEND, "none".into()),
-            Some(blob) if blob.backend == "s3" => {
+        if let Some(blob) = file.blob {
+            let backend = blob.backend.as_str();
+            if !matches!(backend, "s3" | "azure" | "none") {
+                return Err(ConfigError::Invalid {
+                    key: "blob.backend",
+                    reason: format!("{backend:?}: expected \"s3\", \"azure\" or \"none\""),
+                });
+            }
+            set(names::BLOB_BACKEND, backend.to_owned());
+            if backend != "none" {
                 let endpoint = blob.endpoint.ok_or(ConfigError::Invalid {
                     key: "blob.endpoint",
-                    reason: "missing: the S3 endpoint URL".into(),
+                    reason: "missing: the URL of the blob store".into(),
                 })?;
                 blob_endpoint = Some(http_url("blob.endpoint", &endpoint)?);
-                set(names::BLOB_BACKEND, "s3".into());
                 set(names::BLOB_ENDPOINT, endpoint);
-                set(
-                    names::BLOB_BUCKET,
-                    blob.bucket.ok_or(ConfigError::Invalid {
-                        key: "blob.bucket",
-                        reason: "missing: the bucket that holds archived records".into(),
-                    })?,
-                );
-                if let Some(region) = blob.region {
-                    set(names::BLOB_REGION, region);
-                }
-                if let Some(path_style) = blob.path_style {
-                    set(names::BLOB_PATH_STYLE, path_style.to_string());
-                }
                 if let Some(expiry) = blob.url_expiry_seconds {
                     set(names::BLOB_URL_EXPIRY_SECONDS, expiry.to_string());
                 }
                 if let Some(timeout) = blob.timeout_ms {
                     set(names::BLOB_TIMEOUT_MS, timeout.to_string());
                 }
-                for (name, var, key) in [
-                    (
-                        names::BLOB_ACCESS_KEY_ID,
-                        ENV_BLOB_ACCESS_KEY_ID,
-                        "blob credentials",
-                    ),
-                    (
-                        names::BLOB_SECRET_ACCESS_KEY,
-                        ENV_BLOB_SECRET_ACCESS_KEY,
-                        "blob credentials",
-                    ),
-                ] {
-                    set(
-                        name,
-                        env(var).ok_or(ConfigError::MissingSecret { key, var })?,
-                    );
-                }
             }
-            Some(blob) => {
-                return Err(ConfigError::Invalid {
-                    key: "blob.backend",
-                    reason: format!("{:?}: expected \"s3\" or \"none\"", blob.backend),
-                });
+            // Each backend's own keys; a key of the other backend is a mistake worth naming.
+            let only = |key: &'static str, present: bool, wanted: &str| {
+                if present && backend != wanted {
+                    Err(ConfigError::Invalid {
+                        key,
+                        reason: format!("applies to backend = \"{wanted}\" only"),
+                    })
+                } else {
+                    Ok(())
+                }
+            };
+            only("blob.bucket", blob.bucket.is_some(), "s3")?;
+            only("blob.region", blob.region.is_some(), "s3")?;
+            only("blob.path_style", blob.path_style.is_some(), "s3")?;
+            only("blob.account", blob.account.is_some(), "azure")?;
+            only("blob.container", blob.container.is_some(), "azure")?;
+            let secrets: &[(&str, &str)] = match backend {
+                "s3" => {
+                    set(
+                        names::BLOB_BUCKET,
+                        blob.bucket.ok_or(ConfigError::Invalid {
+                            key: "blob.bucket",
+                            reason: "missing: the bucket that holds archived records".into(),
+                        })?,
+                    );
+                    if let Some(region) = blob.region {
+                        set(names::BLOB_REGION, region);
+                    }
+                    if let Some(path_style) = blob.path_style {
+                        set(names::BLOB_PATH_STYLE, path_style.to_string());
+                    }
+                    &[
+                        (names::BLOB_ACCESS_KEY_ID, ENV_BLOB_ACCESS_KEY_ID),
+                        (names::BLOB_SECRET_ACCESS_KEY, ENV_BLOB_SECRET_ACCESS_KEY),
+                    ]
+                }
+                "azure" => {
+                    for (key, name, value) in [
+                        ("blob.account", names::BLOB_ACCOUNT, blob.account),
+                        ("blob.container", names::BLOB_CONTAINER, blob.container),
+                    ] {
+                        let value = value.ok_or(ConfigError::Invalid {
+                            key,
+                            reason: "missing: required with backend = \"azure\"".into(),
+                        })?;
+                        set(name, value);
+                    }
+                    &[(names::BLOB_ACCOUNT_KEY, ENV_BLOB_ACCOUNT_KEY)]
+                }
+                _ => &[],
+            };
+            for &(name, var) in secrets {
+                let value = env(var).ok_or(ConfigError::MissingSecret {
+                    key: "blob credentials",
+                    var,
+                })?;
+                set(name, value);
             }
         }
         // The component would refuse these at its first request; refuse them now instead.
@@ -368,6 +399,31 @@ mod tests {
             v["blob_secret_access_key"],
             "value-of-TIERGATE_BLOB_SECRET_ACCESS_KEY"
         );
+    }
+
+    #[test]
+    fn azure_blob_settings_take_the_account_key_from_env() {
+        let text = r#"
+            [origin]
+            url = "http://127.0.0.1:3000"
+            [blob]
+            backend = "azure"
+            endpoint = "http://127.0.0.1:10000/devstoreaccount1"
+            account = "devstoreaccount1"
+            container = "records"
+            "#;
+        let key = |var: &str| (var == ENV_BLOB_ACCOUNT_KEY).then(|| "a2V5".to_owned());
+        let config = Config::from_toml(text, key).unwrap();
+        assert_eq!(config.edge_variables["blob_account_key"], "a2V5");
+        assert_eq!(config.edge_variables["blob_container"], "records");
+        let err = Config::from_toml(text, |_| None).unwrap_err().to_string();
+        assert!(err.contains("TIERGATE_BLOB_ACCOUNT_KEY"), "{err}");
+        let bad_key = |_: &str| Some("not base64!".to_owned());
+        let err = Config::from_toml(text, bad_key).unwrap_err().to_string();
+        assert!(err.contains("not valid base64"), "{err}");
+        let mixed = text.replace("container = \"records\"", "bucket = \"records\"");
+        let err = Config::from_toml(&mixed, key).unwrap_err().to_string();
+        assert!(err.contains("blob.bucket") && err.contains("s3"), "{err}");
     }
 
     #[test]

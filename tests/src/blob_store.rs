@@ -6,8 +6,6 @@ use crate::client::HttpClient;
 use crate::loopback::LoopbackServer;
 use crate::scratch_dir::ScratchDir;
 use anyhow::{Context as _, ensure};
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper::service::{Service, service_fn};
@@ -101,14 +99,9 @@ impl BlobStore {
         let put = self
             .signer()
             .presign_put(&key, &meta, SystemTime::now(), URL_EXPIRY);
-        let mut request = Request::put(put.url.expose());
-        for (name, value) in &put.headers {
-            request = request.header(name, value);
-        }
-        let request = request.body(Full::new(Bytes::copy_from_slice(body)))?;
         let reply = self
             .client
-            .send(request)
+            .put_signed(&put, body)
             .await
             .with_context(|| format!("archiving record {id}: PUT {key}"))?;
         ensure!(

@@ -9,6 +9,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
+use tiergate_core::SignedPut;
 
 /// Longest a test waits for one whole answer: a hung server fails the test with a message
 /// instead of hanging the run.
@@ -79,6 +80,16 @@ impl HttpClient {
             .await
             .with_context(|| format!("{what}: no whole answer within {ANSWER_TIMEOUT:?}"))?
             .with_context(|| format!("{what} failed"))
+    }
+
+    /// Sends `body` with a presigned PUT: its URL and the headers it must carry.
+    pub async fn put_signed(&self, put: &SignedPut, body: &[u8]) -> anyhow::Result<Reply> {
+        let mut request = Request::put(put.url.expose());
+        for (name, value) in &put.headers {
+            request = request.header(name, value);
+        }
+        self.send(request.body(Full::new(Bytes::copy_from_slice(body)))?)
+            .await
     }
 
     /// `GET url`.

@@ -1,6 +1,7 @@
 //! tiergate itself: the real host (`tiergate::Server`) running the real edge component,
 //! configured through the same TOML an operator writes, in front of the test servers.
 
+use crate::azurite;
 use crate::blob_store::{ACCESS_KEY_ID, BUCKET, REGION, SECRET_ACCESS_KEY};
 use crate::client::{HttpClient, Reply};
 use anyhow::anyhow;
@@ -9,7 +10,7 @@ use http_body_util::Full;
 use hyper::Request;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use tiergate::config::{ENV_BLOB_ACCESS_KEY_ID, ENV_BLOB_SECRET_ACCESS_KEY};
+use tiergate::config::{ENV_BLOB_ACCESS_KEY_ID, ENV_BLOB_ACCOUNT_KEY, ENV_BLOB_SECRET_ACCESS_KEY};
 
 /// The cache backend tiergate keeps records in.
 #[derive(Debug, Clone)]
@@ -26,8 +27,8 @@ pub enum CacheBackend {
 pub struct GateConfig {
     origin_url: String,
     record_route: String,
-    blob_endpoint: Option<String>,
-    blob_secret: String,
+    blob: Option<BlobTarget>,
+    blob_secret: Option<String>,
     blob_timeout_ms: u64,
     cache_backend: CacheBackend,
     cache_ttl_seconds: u64,
@@ -40,8 +41,8 @@ impl GateConfig {
         Self {
             origin_url: origin_url.into(),
             record_route: "/records/{id}".to_owned(),
-            blob_endpoint: None,
-            blob_secret: SECRET_ACCESS_KEY.to_owned(),
+            blob: None,
+            blob_secret: None,
             blob_timeout_ms: 2_000,
             cache_backend: CacheBackend::Memory,
             cache_ttl_seconds: 3_600,
@@ -57,13 +58,21 @@ impl GateConfig {
 
     /// Reads archived records from the S3-compatible storage at `endpoint`.
     pub fn blob_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.blob_endpoint = Some(endpoint.into());
+        self.blob = Some(BlobTarget::S3(endpoint.into()));
         self
     }
 
-    /// Signs blob URLs with this secret instead of the store's.
+    /// Reads archived records from Azure Blob Storage (Azurite) at the account endpoint
+    /// `endpoint`, container [`azurite::CONTAINER`].
+    pub fn azure_blob(mut self, endpoint: impl Into<String>) -> Self {
+        self.blob = Some(BlobTarget::Azure(endpoint.into()));
+        self
+    }
+
+    /// Signs blob URLs with this secret (S3 secret key or Azure account key) instead of
+    /// the store's.
     pub fn blob_secret(mut self, secret: impl Into<String>) -> Self {
-        self.blob_secret = secret.into();
+        self.blob_secret = Some(secret.into());
         self
     }
 
@@ -122,24 +131,35 @@ cache_origin_reads = true
             ttl = self.cache_ttl_seconds,
             max = self.cache_max_record_bytes,
         );
-        if let Some(endpoint) = &self.blob_endpoint {
-            let _ = write!(
-                toml,
-                r#"
-[blob]
-backend = "s3"
-endpoint = "{endpoint}"
-bucket = "{BUCKET}"
-region = "{REGION}"
-path_style = true
-url_expiry_seconds = 60
-timeout_ms = {timeout}
-"#,
-                timeout = self.blob_timeout_ms,
-            );
-        }
+        let backend = match &self.blob {
+            None => return toml,
+            Some(BlobTarget::S3(endpoint)) => format!(
+                "backend = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{BUCKET}\"\n\
+                 region = \"{REGION}\"\npath_style = true\n"
+            ),
+            Some(BlobTarget::Azure(endpoint)) => format!(
+                "backend = \"azure\"\nendpoint = \"{endpoint}\"\naccount = \"{}\"\n\
+                 container = \"{}\"\n",
+                azurite::ACCOUNT,
+                azurite::CONTAINER
+            ),
+        };
+        let _ = write!(
+            toml,
+            "\n[blob]\n{backend}url_expiry_seconds = 60\ntimeout_ms = {}\n",
+            self.blob_timeout_ms
+        );
         toml
     }
+}
+
+/// The blob store tiergate reads archived records from.
+#[derive(Debug, Clone)]
+enum BlobTarget {
+    /// S3-compatible storage at this endpoint.
+    S3(String),
+    /// Azure Blob Storage at this account endpoint.
+    Azure(String),
 }
 
 /// A running tiergate and a client that talks to it.
@@ -157,7 +177,16 @@ impl Gate {
         let secret = config.blob_secret.clone();
         let env = move |name: &str| match name {
             ENV_BLOB_ACCESS_KEY_ID => Some(ACCESS_KEY_ID.to_owned()),
-            ENV_BLOB_SECRET_ACCESS_KEY => Some(secret.clone()),
+            ENV_BLOB_SECRET_ACCESS_KEY => Some(
+                secret
+                    .clone()
+                    .unwrap_or_else(|| SECRET_ACCESS_KEY.to_owned()),
+            ),
+            ENV_BLOB_ACCOUNT_KEY => Some(
+                secret
+                    .clone()
+                    .unwrap_or_else(|| azurite::ACCOUNT_KEY.to_owned()),
+            ),
             _ => None,
         };
         let parsed = tiergate::Config::from_toml(&toml, env)

@@ -2,6 +2,7 @@
 //! real servers on loopback ports, each test with its own fresh set.
 //!
 //! - [`origin`]: the origin API, over an in-memory record map, counting what reaches it.
+//! - [`azurite`]: Azure Blob Storage, Azurite started per test where it is installed.
 //! - [`blob_store`]: blob storage, s3s-fs in-process checking SigV4 signatures; archiving
 //!   records as the archiver does; a store that never answers.
 //! - [`gate`]: tiergate itself, configured through its TOML config.
@@ -16,6 +17,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod assertions;
+pub mod azurite;
 pub mod blob_store;
 pub mod client;
 pub mod gate;
@@ -25,6 +27,7 @@ pub mod records;
 pub mod scratch_dir;
 pub mod stack;
 
+pub use azurite::Azurite;
 pub use blob_store::{BlobStore, StalledBlobStore};
 pub use client::{HttpClient, Reply};
 pub use gate::{CacheBackend, Gate, GateConfig};

@@ -4,10 +4,11 @@
 use crate::ETag;
 use sha2::{Digest, Sha256};
 
-/// Metadata names, after the store's prefix.
-const SHA256: &str = "tiergate-sha256";
-const SIZE: &str = "tiergate-size";
-const CONTENT_TYPE: &str = "tiergate-content-type";
+/// Metadata names, after the store's prefix: lowercase letters and digits only, because Azure
+/// takes only C# identifiers (no hyphens) and some proxies drop headers with underscores.
+const SHA256: &str = "tiergatesha256";
+const SIZE: &str = "tiergatesize";
+const CONTENT_TYPE: &str = "tiergatecontenttype";
 
 /// The metadata stored with a record's object.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,12 +12,16 @@
 //! - [`cache_entry`]: the value stored in the edge KV cache, with its expiry ([`CacheEntry`]).
 //! - [`etag`]: stable entity tags and `if-none-match` ([`ETag`]).
 //! - [`read_plan`]: what to answer when a tier fails ([`ReadPlan`]).
-//! - [`s3`]: SigV4 presigned URLs for S3-compatible storage ([`S3Signer`], [`SignedUrl`]).
+//! - [`blob_backend`]: the blob stores behind one type ([`BlobBackend`]);
+//!   [`s3`]: SigV4 presigned URLs ([`S3Signer`]); [`azure`]: Azure service SAS
+//!   ([`AzureSigner`]); [`signed_url`]: URLs that carry their signature ([`SignedUrl`]).
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
 
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod azure;
+pub mod blob_backend;
 pub mod blob_key;
 pub mod blob_object;
 pub mod cache_entry;
@@ -28,7 +32,10 @@ pub mod route;
 pub mod s3;
 pub mod server_timing;
 pub mod settings;
+pub mod signed_url;
 
+pub use azure::AzureSigner;
+pub use blob_backend::BlobBackend;
 pub use blob_key::BlobKey;
 pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
@@ -36,5 +43,6 @@ pub use etag::ETag;
 pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};
 pub use record_id::RecordId;
 pub use route::{RecordRoute, RequestKind};
-pub use s3::{S3Signer, SignedUrl};
+pub use s3::S3Signer;
 pub use settings::EdgeSettings;
+pub use signed_url::{SignedPut, SignedUrl};

@@ -2,9 +2,9 @@
 
 use crate::BlobKey;
 use crate::blob_object::ObjectMeta;
+use crate::signed_url::{SignedPut, SignedUrl, timestamp};
 use rusty_s3::actions::{GetObject, PutObject, S3Action};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 /// The prefix S3 gives user metadata headers.
@@ -15,20 +15,6 @@ pub const META_PREFIX: &str = "x-amz-meta-";
 pub struct S3Signer {
     bucket: Bucket,
     credentials: Credentials,
-}
-
-/// A URL whose query carries a signature: it grants access until it expires, so it is never
-/// printed. `Debug` and `Display` show it without its query.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SignedUrl(url::Url);
-
-/// A presigned PUT: the URL and the headers it was signed with, which the request must send.
-#[derive(Debug, Clone)]
-pub struct SignedPut {
-    /// Where to send the body.
-    pub url: SignedUrl,
-    /// Headers covered by the signature.
-    pub headers: Vec<(String, String)>,
 }
 
 /// Why the blob settings cannot sign requests.
@@ -79,7 +65,7 @@ impl S3Signer {
     /// A GET of `key`, valid for `expires_in` from `now`.
     pub fn presign_get(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key.as_str());
-        SignedUrl(action.sign_with_time(expires_in, &timestamp(now)))
+        SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now)))
     }
 
     /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`.
@@ -96,35 +82,9 @@ impl S3Signer {
             action.headers_mut().insert(name.clone(), value.clone());
         }
         SignedPut {
-            url: SignedUrl(action.sign_with_time(expires_in, &timestamp(now))),
+            url: SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now))),
             headers,
         }
-    }
-}
-
-fn timestamp(now: SystemTime) -> jiff::Timestamp {
-    // A clock before 1970 or after 9999 is a broken host; sign at the epoch and let storage refuse.
-    jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-}
-
-impl SignedUrl {
-    /// The full URL, signature included: for sending, never for printing.
-    pub fn expose(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-impl fmt::Display for SignedUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = self.0.clone();
-        shown.set_query(None);
-        write!(f, "{shown}?<signature>")
-    }
-}
-
-impl fmt::Debug for SignedUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SignedUrl({self})")
     }
 }
 

@@ -2,6 +2,8 @@
 //! variables, or the tiergate host's config file mapped onto the same names), so one
 //! `.wasm` runs unchanged in either. [`names`] is the one list of those names.
 
+use crate::azure::{AzureError, AzureSigner};
+use crate::blob_backend::BlobBackend;
 use crate::cache_entry::MAX_OVERHEAD;
 use crate::route::{RecordRoute, RouteError};
 use crate::s3::{S3Error, S3Signer};
@@ -17,12 +19,18 @@ pub mod names {
     pub const CACHE_MAX_RECORD_BYTES: &str = "cache_max_record_bytes";
     /// Whether records served by the origin are cached (`true`/`false`).
     pub const CACHE_ORIGIN_READS: &str = "cache_origin_reads";
-    /// `s3` or `none`.
+    /// `s3`, `azure` or `none`.
     pub const BLOB_BACKEND: &str = "blob_backend";
-    /// Blob storage endpoint URL.
+    /// Blob storage endpoint URL (for Azure, the account's blob endpoint).
     pub const BLOB_ENDPOINT: &str = "blob_endpoint";
-    /// Bucket name.
+    /// S3 bucket name.
     pub const BLOB_BUCKET: &str = "blob_bucket";
+    /// Azure storage account name.
+    pub const BLOB_ACCOUNT: &str = "blob_account";
+    /// Azure container name.
+    pub const BLOB_CONTAINER: &str = "blob_container";
+    /// Azure account key, base64 (a secret in Spin).
+    pub const BLOB_ACCOUNT_KEY: &str = "blob_account_key";
     /// Region used in signatures.
     pub const BLOB_REGION: &str = "blob_region";
     /// `true` for path-style URLs (most S3-compatible servers), `false` for virtual hosts.
@@ -45,6 +53,9 @@ pub mod names {
         BLOB_BACKEND,
         BLOB_ENDPOINT,
         BLOB_BUCKET,
+        BLOB_ACCOUNT,
+        BLOB_CONTAINER,
+        BLOB_ACCOUNT_KEY,
         BLOB_REGION,
         BLOB_PATH_STYLE,
         BLOB_ACCESS_KEY_ID,
@@ -75,8 +86,8 @@ pub struct EdgeSettings {
 /// How the edge reaches blob storage.
 #[derive(Debug, Clone)]
 pub struct BlobSettings {
-    /// Signs the URLs.
-    pub signer: S3Signer,
+    /// The store, which signs the URLs.
+    pub backend: BlobBackend,
     /// How long a signed URL is valid.
     pub url_expiry: Duration,
     /// How long to wait for storage before going on to the origin.
@@ -107,9 +118,12 @@ pub enum SettingsError {
     /// The record route is malformed.
     #[error("setting record_route: {0}")]
     Route(#[from] RouteError),
-    /// The blob endpoint is unusable.
+    /// The S3 settings are unusable.
     #[error("blob settings: {0}")]
-    Blob(#[from] S3Error),
+    S3(#[from] S3Error),
+    /// The Azure settings are unusable.
+    #[error("blob settings: {0}")]
+    Azure(#[from] AzureError),
 }
 
 impl EdgeSettings {
@@ -119,46 +133,50 @@ impl EdgeSettings {
             Some(pattern) => RecordRoute::parse(&pattern)?,
             None => RecordRoute::default(),
         };
-        let blob = match get(names::BLOB_BACKEND).as_deref().unwrap_or("none") {
+        let backend = match get(names::BLOB_BACKEND).as_deref().unwrap_or("none") {
             "none" => None,
             "s3" => {
-                let required = |name| {
-                    get(name).ok_or(SettingsError::Missing {
-                        name,
-                        because: "blob_backend is s3",
-                    })
-                };
-                let signer = S3Signer::new(
+                let required = required(&get, "blob_backend is s3");
+                Some(BlobBackend::S3(S3Signer::new(
                     &required(names::BLOB_ENDPOINT)?,
                     &required(names::BLOB_BUCKET)?,
                     &get(names::BLOB_REGION).unwrap_or_else(|| "us-east-1".into()),
                     parse(&get, names::BLOB_PATH_STYLE, true, parse_bool)?,
                     &required(names::BLOB_ACCESS_KEY_ID)?,
                     &required(names::BLOB_SECRET_ACCESS_KEY)?,
-                )?;
-                Some(BlobSettings {
-                    signer,
-                    url_expiry: Duration::from_secs(parse(
-                        &get,
-                        names::BLOB_URL_EXPIRY_SECONDS,
-                        60,
-                        |v| parse_in_range(v, 1, 604_800),
-                    )?),
-                    timeout: Duration::from_millis(parse(
-                        &get,
-                        names::BLOB_TIMEOUT_MS,
-                        2_000,
-                        |v| parse_in_range(v, 1, 600_000),
-                    )?),
-                })
+                )?))
+            }
+            "azure" => {
+                let required = required(&get, "blob_backend is azure");
+                Some(BlobBackend::Azure(AzureSigner::new(
+                    &required(names::BLOB_ENDPOINT)?,
+                    &required(names::BLOB_ACCOUNT)?,
+                    &required(names::BLOB_CONTAINER)?,
+                    &required(names::BLOB_ACCOUNT_KEY)?,
+                )?))
             }
             other => {
                 return Err(SettingsError::Invalid {
                     name: names::BLOB_BACKEND,
                     value: other.to_owned(),
-                    reason: "expected \"s3\" or \"none\"".into(),
+                    reason: "expected \"s3\", \"azure\" or \"none\"".into(),
                 });
             }
+        };
+        let blob = match backend {
+            None => None,
+            Some(backend) => Some(BlobSettings {
+                backend,
+                url_expiry: Duration::from_secs(parse(
+                    &get,
+                    names::BLOB_URL_EXPIRY_SECONDS,
+                    60,
+                    |v| parse_in_range(v, 1, 604_800),
+                )?),
+                timeout: Duration::from_millis(parse(&get, names::BLOB_TIMEOUT_MS, 2_000, |v| {
+                    parse_in_range(v, 1, 600_000)
+                })?),
+            }),
         };
         Ok(Self {
             route,
@@ -175,6 +193,14 @@ impl EdgeSettings {
             blob,
         })
     }
+}
+
+/// A lookup of settings that `because` makes required.
+fn required<'g>(
+    get: &'g impl Fn(&str) -> Option<String>,
+    because: &'static str,
+) -> impl Fn(&'static str) -> Result<String, SettingsError> + 'g {
+    move |name| get(name).ok_or(SettingsError::Missing { name, because })
 }
 
 fn parse<T>(
@@ -248,6 +274,26 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.blob.unwrap().timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn azure_backend_needs_account_container_and_a_base64_key() {
+        let err =
+            settings(&[("blob_backend", "azure"), ("blob_endpoint", "http://h")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting blob_account is required when blob_backend is azure"
+        );
+        let base = [
+            ("blob_backend", "azure"),
+            ("blob_endpoint", "http://127.0.0.1:10000/devstoreaccount1"),
+            ("blob_account", "devstoreaccount1"),
+            ("blob_container", "records"),
+        ];
+        let err = settings(&[&base[..], &[("blob_account_key", "%%%")]].concat()).unwrap_err();
+        assert!(err.to_string().contains("not valid base64"), "{err}");
+        let s = settings(&[&base[..], &[("blob_account_key", "a2V5")]].concat()).unwrap();
+        assert_eq!(s.blob.unwrap().backend.meta_prefix(), "x-ms-meta-");
     }
 
     #[test]

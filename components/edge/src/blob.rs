@@ -8,7 +8,6 @@ use spin_sdk::wasip3::http::types::RequestOptions;
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
 use std::time::SystemTime;
 use tiergate_core::read_plan::BlobMiss;
-use tiergate_core::s3::META_PREFIX;
 use tiergate_core::settings::BlobSettings;
 use tiergate_core::{BlobKey, ObjectMeta, RecordId};
 
@@ -16,7 +15,7 @@ use tiergate_core::{BlobKey, ObjectMeta, RecordId};
 pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMiss> {
     let key = BlobKey::for_record(id);
     let url = blob
-        .signer
+        .backend
         .presign_get(&key, SystemTime::now(), blob.url_expiry);
     let options = RequestOptions::new();
     let timeout = Some(blob.timeout.as_nanos() as u64);
@@ -49,7 +48,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
         }
     }
     let headers = response.headers().clone();
-    let meta = ObjectMeta::from_headers(META_PREFIX, |name| {
+    let meta = ObjectMeta::from_headers(blob.backend.meta_prefix(), |name| {
         headers.get(name).and_then(|v| v.to_str().ok())
     })
     .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;

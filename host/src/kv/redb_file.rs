@@ -137,11 +137,12 @@ mod tests {
         let path = dir.join("cache.redb");
         let _ = std::fs::remove_file(&path);
         {
-            let kv = RedbKv::open(&path, 30).unwrap();
+            // Entries of 10 bytes: two fit in 25, the third evicts one.
+            let kv = RedbKv::open(&path, 25).unwrap();
             kv.set("a", Bytes::from_static(&[1; 9])).unwrap();
             kv.set("b", Bytes::from_static(&[2; 9])).unwrap();
         }
-        let kv = RedbKv::open(&path, 30).unwrap();
+        let kv = RedbKv::open(&path, 25).unwrap();
         assert_eq!(kv.get("a").unwrap().unwrap(), Bytes::from_static(&[1; 9]));
         kv.set("c", Bytes::from_static(&[3; 9])).unwrap();
         assert!(!kv.exists("a").unwrap(), "a was written first");

@@ -1,0 +1,49 @@
+//! The blob stores tiergate signs for, behind one type: the edge and the archiver ask for a
+//! signed URL and the metadata prefix, and never know which store is behind them.
+
+use crate::azure::{self, AzureSigner};
+use crate::s3::{self, S3Signer};
+use crate::signed_url::{SignedPut, SignedUrl};
+use crate::{BlobKey, ObjectMeta};
+use std::time::{Duration, SystemTime};
+
+/// A configured blob store.
+#[derive(Debug, Clone)]
+pub enum BlobBackend {
+    /// S3 or an S3-compatible store, with SigV4 presigned URLs.
+    S3(S3Signer),
+    /// Azure Blob Storage (or Azurite), with service SAS URLs.
+    Azure(AzureSigner),
+}
+
+impl BlobBackend {
+    /// A GET of `key`, valid for `expires_in` from `now`, with read access only.
+    pub fn presign_get(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
+        match self {
+            Self::S3(signer) => signer.presign_get(key, now, expires_in),
+            Self::Azure(signer) => signer.presign_get(key, now, expires_in),
+        }
+    }
+
+    /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`.
+    pub fn presign_put(
+        &self,
+        key: &BlobKey,
+        meta: &ObjectMeta,
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> SignedPut {
+        match self {
+            Self::S3(signer) => signer.presign_put(key, meta, now, expires_in),
+            Self::Azure(signer) => signer.presign_put(key, meta, now, expires_in),
+        }
+    }
+
+    /// The prefix of user metadata headers in this store.
+    pub fn meta_prefix(&self) -> &'static str {
+        match self {
+            Self::S3(_) => s3::META_PREFIX,
+            Self::Azure(_) => azure::META_PREFIX,
+        }
+    }
+}
