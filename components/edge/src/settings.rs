@@ -11,9 +11,11 @@ pub async fn load() -> Result<&'static EdgeSettings, &'static str> {
     if SETTINGS.get().is_none() {
         let mut values = Vec::with_capacity(names::ALL.len());
         for &name in names::ALL {
-            // Unset variables are errors in Spin and absent in the tiergate host: both mean
-            // "use the default".
-            if let Ok(value) = spin_sdk::variables::get(name).await {
+            // Undeclared variables are errors in Spin, unset ones absent in the tiergate host,
+            // and optional Spin variables default to "": all three mean "use the default".
+            if let Ok(value) = spin_sdk::variables::get(name).await
+                && !value.is_empty()
+            {
                 values.push((name, value));
             }
         }
