@@ -55,3 +55,12 @@ pub fn open(config: &CacheConfig) -> Result<Arc<dyn KvBackend>, KvError> {
 fn entry_size(key: &str, value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
 }
+
+/// The entry's size, if it can fit in `budget` at all.
+fn fitting_size(key: &str, value: &[u8], budget: u64) -> Result<u64, KvError> {
+    let size = entry_size(key, value);
+    if size > budget {
+        return Err(KvError::TooLarge { size, budget });
+    }
+    Ok(size)
+}

@@ -1,6 +1,6 @@
 //! The default cache store: process memory, least recently used evicted first.
 
-use super::{KvBackend, KvError, entry_size};
+use super::{KvBackend, KvError, entry_size, fitting_size};
 use bytes::Bytes;
 use lru::LruCache;
 use std::sync::Mutex;
@@ -43,13 +43,7 @@ impl KvBackend for MemoryKv {
     }
 
     fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
-        let size = entry_size(key, &value);
-        if size > self.budget {
-            return Err(KvError::TooLarge {
-                size,
-                budget: self.budget,
-            });
-        }
+        let size = fitting_size(key, &value, self.budget)?;
         let mut state = self.state();
         if let Some(old) = state.entries.put(key.to_owned(), value) {
             state.used -= entry_size(key, &old);

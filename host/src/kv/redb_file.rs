@@ -1,7 +1,7 @@
 //! A cache store on disk (redb) that survives restarts. Entries are evicted oldest-written
 //! first: tracking reads would turn every cache hit into a disk write.
 
-use super::{KvBackend, KvError, entry_size};
+use super::{KvBackend, KvError, entry_size, fitting_size};
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
@@ -61,13 +61,7 @@ impl KvBackend for RedbKv {
     }
 
     fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
-        let size = entry_size(key, &value);
-        if size > self.budget {
-            return Err(KvError::TooLarge {
-                size,
-                budget: self.budget,
-            });
-        }
+        let size = fitting_size(key, &value, self.budget)?;
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let (mut used, seq) = *counters;
         let txn = self.db.begin_write().map_err(storage)?;
