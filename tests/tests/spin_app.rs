@@ -3,6 +3,7 @@
 //! the harness's origin and s3s-fs. Needs a `spin` (4.1 or later) on PATH, or `TIERGATE_SPIN`
 //! naming one; without it the test says SKIPPED and passes.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,12 +12,14 @@ use tiergate_tests::blob_store::{ACCESS_KEY_ID, BUCKET, SECRET_ACCESS_KEY};
 use tiergate_tests::records::{CONTENT_TYPE, LARGE_RECORD_BYTES};
 use tiergate_tests::{BlobStore, HttpClient, Origin, ScratchDir, billing_record};
 
-/// A `spin up` that is stopped when dropped.
+/// A `spin up` in a process group of its own, stopped with its children (`spin up` runs the
+/// trigger as a child process) when dropped.
 struct SpinUp(Child);
 
 impl Drop for SpinUp {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.0.wait();
     }
 }
@@ -75,6 +78,7 @@ async fn spin_serves_records_from_blob_cache_and_origin_and_passes_the_rest() ->
             .env("SPIN_VARIABLE_BLOB_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("SPIN_VARIABLE_BLOB_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .stdin(Stdio::null())
+            .process_group(0)
             .spawn()?,
     );
     let deadline = Instant::now() + Duration::from_secs(60);
