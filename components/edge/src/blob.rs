@@ -47,13 +47,12 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
             )));
         }
     }
-    let headers = response.headers().clone();
+    let (parts, body) = response.into_parts();
     let meta = ObjectMeta::from_headers(blob.backend.meta_prefix(), |name| {
-        headers.get(name).and_then(|v| v.to_str().ok())
+        parts.headers.get(name).and_then(|v| v.to_str().ok())
     })
     .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
-    let body: Bytes = response
-        .into_body()
+    let body: Bytes = body
         .bytes()
         .await
         .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
