@@ -27,6 +27,8 @@ pub enum Access {
     Read,
     /// Read, create and write the blob (the archiver writes, then reads back to verify).
     ReadCreateWrite,
+    /// Delete the blob (the archiver removes a stale copy).
+    Delete,
 }
 
 impl Access {
@@ -35,6 +37,7 @@ impl Access {
         match self {
             Self::Read => "r",
             Self::ReadCreateWrite => "rcw",
+            Self::Delete => "d",
         }
     }
 }
@@ -131,6 +134,16 @@ impl AzureSigner {
             url: self.sign(key, Access::ReadCreateWrite, now, expires_in),
             headers,
         }
+    }
+
+    /// A DELETE of `key`, valid for `expires_in` from `now`.
+    pub fn presign_delete(
+        &self,
+        key: &BlobKey,
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> SignedUrl {
+        self.sign(key, Access::Delete, now, expires_in)
     }
 
     /// A URL for `key` granting `access` until `now + expires_in`.

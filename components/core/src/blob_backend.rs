@@ -39,6 +39,19 @@ impl BlobBackend {
         }
     }
 
+    /// A DELETE of `key`, valid for `expires_in` from `now`.
+    pub fn presign_delete(
+        &self,
+        key: &BlobKey,
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> SignedUrl {
+        match self {
+            Self::S3(signer) => signer.presign_delete(key, now, expires_in),
+            Self::Azure(signer) => signer.presign_delete(key, now, expires_in),
+        }
+    }
+
     /// The prefix of user metadata headers in this store.
     pub fn meta_prefix(&self) -> &'static str {
         match self {

@@ -1,14 +1,18 @@
 //! What an archived record's object carries besides its bytes: the one place that knows the
 //! metadata names, for S3 (`x-amz-meta-*`) and Azure (`x-ms-meta-*`) alike.
 
-use crate::ETag;
+use crate::encoding::DecodeError;
+use crate::{ETag, Encoding};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Metadata names, after the store's prefix: lowercase letters and digits only, because Azure
 /// takes only C# identifiers (no hyphens) and some proxies drop headers with underscores.
 const SHA256: &str = "tiergatesha256";
 const SIZE: &str = "tiergatesize";
 const CONTENT_TYPE: &str = "tiergatecontenttype";
+const ENCODING: &str = "tiergateencoding";
+const VERSION: &str = "tiergateversion";
 
 /// The metadata stored with a record's object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +23,10 @@ pub struct ObjectMeta {
     pub size: u64,
     /// The record's content type.
     pub content_type: String,
+    /// How the object's bytes encode the record's.
+    pub encoding: Encoding,
+    /// The version of the record the copy was made from, when the archiver wrote it.
+    pub version: Option<String>,
 }
 
 /// Why an object cannot be served as the record.
@@ -38,6 +46,12 @@ pub enum ObjectError {
         /// Read.
         actual: u64,
     },
+    /// The encoding is not one tiergate reads.
+    #[error("object metadata {ENCODING}: {0}")]
+    BadEncoding(#[from] crate::encoding::UnknownEncoding),
+    /// The bytes do not decode.
+    #[error("object bytes: {0}")]
+    Decode(#[from] DecodeError),
     /// The bytes do not match the recorded hash.
     #[error("object bytes hash to {actual}, its metadata says {expected}")]
     HashMismatch {
@@ -49,22 +63,29 @@ pub enum ObjectError {
 }
 
 impl ObjectMeta {
-    /// Metadata describing `body`.
+    /// Metadata describing `body`, stored as is.
     pub fn describe(body: &[u8], content_type: &str) -> Self {
         Self {
             sha256: hex::encode(Sha256::digest(body)),
             size: body.len() as u64,
             content_type: content_type.to_owned(),
+            encoding: Encoding::Identity,
+            version: None,
         }
     }
 
     /// The headers that carry this metadata, with the store's prefix (`x-amz-meta-`).
     pub fn to_headers(&self, prefix: &str) -> Vec<(String, String)> {
-        vec![
+        let mut headers = vec![
             (format!("{prefix}{SHA256}"), self.sha256.clone()),
             (format!("{prefix}{SIZE}"), self.size.to_string()),
             (format!("{prefix}{CONTENT_TYPE}"), self.content_type.clone()),
-        ]
+            (format!("{prefix}{ENCODING}"), self.encoding.to_string()),
+        ];
+        if let Some(version) = &self.version {
+            headers.push((format!("{prefix}{VERSION}"), version.clone()));
+        }
+        headers
     }
 
     /// Reads the metadata back from response headers, looked up by lowercase name.
@@ -82,7 +103,24 @@ impl ObjectMeta {
                 .parse()
                 .map_err(|_| ObjectError::BadSize(size.to_owned()))?,
             content_type: get(CONTENT_TYPE)?.to_owned(),
+            // Objects stored by other tools carry no encoding: they are the record's bytes.
+            encoding: match get(ENCODING) {
+                Ok(name) => name.parse()?,
+                Err(_) => Encoding::Identity,
+            },
+            version: get(VERSION).ok().map(str::to_owned),
         })
+    }
+
+    /// The record's bytes from the object's `stored` bytes: decoded, then checked against
+    /// the recorded size and hash.
+    pub fn open<'s>(&self, stored: &'s [u8]) -> Result<Cow<'s, [u8]>, ObjectError> {
+        let record = match self.encoding {
+            Encoding::Identity => Cow::Borrowed(stored),
+            encoding => Cow::Owned(encoding.decode(stored, self.size)?),
+        };
+        self.verify(&record)?;
+        Ok(record)
     }
 
     /// Checks that `body` is the record this metadata describes.
@@ -139,6 +177,33 @@ mod tests {
         assert!(matches!(
             meta.verify(b"abcdeX"),
             Err(ObjectError::HashMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn open_decodes_and_checks_the_record() {
+        let record = br#"{"id":"INV-1","lines":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}"#;
+        let meta = ObjectMeta {
+            encoding: Encoding::Lz4,
+            version: Some("7".into()),
+            ..ObjectMeta::describe(record, "application/json")
+        };
+        let headers = meta.to_headers("x-ms-meta-");
+        let back = ObjectMeta::from_headers("x-ms-meta-", |name| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        })
+        .unwrap();
+        assert_eq!(back, meta);
+        let stored = Encoding::Lz4.encode(record);
+        assert_eq!(&*meta.open(&stored).unwrap(), record);
+        let wrong = Encoding::Lz4.encode(b"{\"id\":\"INV-2\"}");
+        assert!(meta.open(&wrong).is_err());
+        assert!(matches!(
+            ObjectMeta::describe(record, "application/json").open(&stored),
+            Err(ObjectError::SizeMismatch { .. })
         ));
     }
 

@@ -1,16 +1,19 @@
-//! tiergate's logic, with no I/O: everything the edge component (and later the archiver)
-//! decides, as plain functions and small state types that are tested natively.
+//! tiergate's logic, with no I/O: everything the edge and archiver components decide, as
+//! plain functions and small state types that are tested natively.
 //!
 //! The components are thin adapters: they perform the I/O the core asks for (KV lookups,
 //! signed HTTP requests, calls to the next hop) and feed the results back in. Time is always
 //! passed in, never read here, so tests control it.
 //!
+//! - [`archival`]: the archival protocol's decisions ([`PreparedCopy`], [`CopyFacts`]).
 //! - [`record_id`]: what a record id may look like ([`RecordId`]).
 //! - [`route`]: which requests are record reads or writes ([`RecordRoute`], [`RequestKind`]).
 //! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
 //! - [`blob_object`]: the metadata stored with an archived record ([`ObjectMeta`]).
 //! - [`cache_entry`]: the value stored in the edge KV cache, with its expiry ([`CacheEntry`]).
+//! - [`encoding`]: how archived records are stored, compressed ([`Encoding`]).
 //! - [`etag`]: stable entity tags and `if-none-match` ([`ETag`]).
+//! - [`ledger`]: the states of a record in tiergate's ledger ([`LedgerState`]).
 //! - [`read_plan`]: what to answer when a tier fails ([`ReadPlan`]).
 //! - [`blob_backend`]: the blob stores behind one type ([`BlobBackend`]);
 //!   [`s3`]: SigV4 presigned URLs ([`S3Signer`]); [`azure`]: Azure service SAS
@@ -20,12 +23,15 @@
 
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod archival;
 pub mod azure;
 pub mod blob_backend;
 pub mod blob_key;
 pub mod blob_object;
 pub mod cache_entry;
+pub mod encoding;
 pub mod etag;
+pub mod ledger;
 pub mod read_plan;
 pub mod record_id;
 pub mod route;
@@ -34,15 +40,18 @@ pub mod server_timing;
 pub mod settings;
 pub mod signed_url;
 
+pub use archival::{CopyFacts, PreparedCopy};
 pub use azure::AzureSigner;
 pub use blob_backend::BlobBackend;
 pub use blob_key::BlobKey;
 pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
+pub use encoding::Encoding;
 pub use etag::ETag;
+pub use ledger::LedgerState;
 pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};
 pub use record_id::RecordId;
 pub use route::{RecordRoute, RequestKind};
 pub use s3::S3Signer;
-pub use settings::EdgeSettings;
+pub use settings::{ArchiverSettings, EdgeSettings};
 pub use signed_url::{SignedPut, SignedUrl};

@@ -3,7 +3,7 @@
 use crate::BlobKey;
 use crate::blob_object::ObjectMeta;
 use crate::signed_url::{SignedPut, SignedUrl, timestamp};
-use rusty_s3::actions::{GetObject, PutObject, S3Action};
+use rusty_s3::actions::{DeleteObject, GetObject, PutObject, S3Action};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::time::{Duration, SystemTime};
 
@@ -65,6 +65,17 @@ impl S3Signer {
     /// A GET of `key`, valid for `expires_in` from `now`.
     pub fn presign_get(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key.as_str());
+        SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now)))
+    }
+
+    /// A DELETE of `key`, valid for `expires_in` from `now`.
+    pub fn presign_delete(
+        &self,
+        key: &BlobKey,
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> SignedUrl {
+        let action = DeleteObject::new(&self.bucket, Some(&self.credentials), key.as_str());
         SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now)))
     }
 

@@ -1,7 +1,8 @@
-//! The edge's settings. Both hosts hand them over as named string variables (Spin
+//! The components' settings. Both hosts hand them over as named string variables (Spin
 //! variables, or the tiergate host's config file mapped onto the same names), so one
 //! `.wasm` runs unchanged in either. [`names`] is the one list of those names.
 
+use crate::Encoding;
 use crate::azure::{AzureError, AzureSigner};
 use crate::blob_backend::BlobBackend;
 use crate::cache_entry::MAX_OVERHEAD;
@@ -44,8 +45,23 @@ pub mod names {
     /// Milliseconds to wait for blob storage before going on to the origin.
     pub const BLOB_TIMEOUT_MS: &str = "blob_timeout_ms";
 
+    /// Days since a record last changed after which it is archived.
+    pub const ARCHIVE_AFTER_DAYS: &str = "archive_after_days";
+    /// Seconds an archived record stays in the hot database before its row is deleted.
+    pub const ARCHIVE_GRACE_SECONDS: &str = "archive_grace_seconds";
+    /// Records claimed at a time.
+    pub const ARCHIVE_BATCH_SIZE: &str = "archive_batch_size";
+    /// Records copied at once.
+    pub const ARCHIVE_CONCURRENCY: &str = "archive_concurrency";
+    /// Most records one run copies (0: no limit).
+    pub const ARCHIVE_MAX_RECORDS: &str = "archive_max_records";
+    /// How archived records are stored: `lz4`, `gzip`, `zstd` or `identity`.
+    pub const ARCHIVE_ENCODING: &str = "archive_encoding";
+    /// Seconds before a record that failed is tried again.
+    pub const ARCHIVE_RETRY_SECONDS: &str = "archive_retry_seconds";
+
     /// Every name the edge reads.
-    pub const ALL: &[&str] = &[
+    pub const EDGE: &[&str] = &[
         RECORD_ROUTE,
         CACHE_TTL_SECONDS,
         CACHE_MAX_RECORD_BYTES,
@@ -62,6 +78,17 @@ pub mod names {
         BLOB_SECRET_ACCESS_KEY,
         BLOB_URL_EXPIRY_SECONDS,
         BLOB_TIMEOUT_MS,
+    ];
+
+    /// Every name the archiver reads beyond the blob settings it shares with the edge.
+    pub const ARCHIVER: &[&str] = &[
+        ARCHIVE_AFTER_DAYS,
+        ARCHIVE_GRACE_SECONDS,
+        ARCHIVE_BATCH_SIZE,
+        ARCHIVE_CONCURRENCY,
+        ARCHIVE_MAX_RECORDS,
+        ARCHIVE_ENCODING,
+        ARCHIVE_RETRY_SECONDS,
     ];
 }
 
@@ -92,6 +119,68 @@ pub struct BlobSettings {
     pub url_expiry: Duration,
     /// How long to wait for storage before going on to the origin.
     pub timeout: Duration,
+}
+
+/// The archiver's settings.
+#[derive(Debug, Clone)]
+pub struct ArchiverSettings {
+    /// Where copies go.
+    pub blob: BlobSettings,
+    /// How long after its last change a record is archived.
+    pub hot_window: Duration,
+    /// How long an archived record's hot row is kept before it is deleted.
+    pub grace: Duration,
+    /// Records claimed at a time.
+    pub batch_size: u32,
+    /// Records copied at once.
+    pub concurrency: usize,
+    /// Most records one run copies; none for no limit.
+    pub max_records: Option<u32>,
+    /// How copies are stored.
+    pub encoding: Encoding,
+    /// How long a record that failed waits before it is tried again.
+    pub retry_after: Duration,
+}
+
+impl ArchiverSettings {
+    /// Reads the settings through `get`, which returns a variable's value if it is set.
+    pub fn from_variables(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let blob = BlobSettings::from_variables(&get)?.ok_or(SettingsError::Missing {
+            name: names::BLOB_BACKEND,
+            because: "archiving (the archiver copies records to blob storage)",
+        })?;
+        const DAY: u64 = 86_400;
+        Ok(Self {
+            blob,
+            hot_window: Duration::from_secs(
+                DAY * parse(&get, names::ARCHIVE_AFTER_DAYS, 90, |v| {
+                    parse_in_range(v, 1, 36_500)
+                })?,
+            ),
+            grace: Duration::from_secs(parse(&get, names::ARCHIVE_GRACE_SECONDS, 7 * DAY, |v| {
+                parse_in_range(v, 0, 365 * DAY)
+            })?),
+            batch_size: parse(&get, names::ARCHIVE_BATCH_SIZE, 64, |v| {
+                parse_in_range(v, 1, 10_000).map(|n| n as u32)
+            })?,
+            concurrency: parse(&get, names::ARCHIVE_CONCURRENCY, 8, |v| {
+                parse_in_range(v, 1, 256).map(|n| n as usize)
+            })?,
+            max_records: parse(&get, names::ARCHIVE_MAX_RECORDS, None, |v| {
+                parse_in_range(v, 0, u64::from(u32::MAX)).map(|n| (n > 0).then_some(n as u32))
+            })?,
+            encoding: parse(&get, names::ARCHIVE_ENCODING, Encoding::Lz4, |v| {
+                v.parse()
+                    .map_err(|e: crate::encoding::UnknownEncoding| e.to_string())
+            })?,
+            retry_after: Duration::from_secs(parse(
+                &get,
+                names::ARCHIVE_RETRY_SECONDS,
+                300,
+                |v| parse_in_range(v, 0, 7 * DAY),
+            )?),
+        })
+    }
 }
 
 /// A setting that cannot be used, by name.
@@ -133,21 +222,44 @@ impl EdgeSettings {
             Some(pattern) => RecordRoute::parse(&pattern)?,
             None => RecordRoute::default(),
         };
+        let blob = BlobSettings::from_variables(&get)?;
+        Ok(Self {
+            route,
+            cache_ttl: Duration::from_secs(parse(&get, names::CACHE_TTL_SECONDS, 3_600, |v| {
+                parse_in_range(v, 1, u64::from(u32::MAX))
+            })?),
+            cache_max_record_bytes: parse(
+                &get,
+                names::CACHE_MAX_RECORD_BYTES,
+                KV_VALUE_LIMIT - MAX_OVERHEAD,
+                |v| parse_in_range(v, 0, u64::MAX).map(|n| n as usize),
+            )?,
+            cache_origin_reads: parse(&get, names::CACHE_ORIGIN_READS, true, parse_bool)?,
+            blob,
+        })
+    }
+}
+
+impl BlobSettings {
+    /// Reads the blob settings through `get`; none when `blob_backend` is `none` or unset.
+    pub fn from_variables(
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, SettingsError> {
         let backend = match get(names::BLOB_BACKEND).as_deref().unwrap_or("none") {
             "none" => None,
             "s3" => {
-                let required = required(&get, "blob_backend is s3");
+                let required = required(get, "blob_backend is s3");
                 Some(BlobBackend::S3(S3Signer::new(
                     &required(names::BLOB_ENDPOINT)?,
                     &required(names::BLOB_BUCKET)?,
                     &get(names::BLOB_REGION).unwrap_or_else(|| "us-east-1".into()),
-                    parse(&get, names::BLOB_PATH_STYLE, true, parse_bool)?,
+                    parse(get, names::BLOB_PATH_STYLE, true, parse_bool)?,
                     &required(names::BLOB_ACCESS_KEY_ID)?,
                     &required(names::BLOB_SECRET_ACCESS_KEY)?,
                 )?))
             }
             "azure" => {
-                let required = required(&get, "blob_backend is azure");
+                let required = required(get, "blob_backend is azure");
                 Some(BlobBackend::Azure(AzureSigner::new(
                     &required(names::BLOB_ENDPOINT)?,
                     &required(names::BLOB_ACCOUNT)?,
@@ -163,35 +275,18 @@ impl EdgeSettings {
                 });
             }
         };
-        let blob = match backend {
-            None => None,
-            Some(backend) => Some(BlobSettings {
-                backend,
-                url_expiry: Duration::from_secs(parse(
-                    &get,
-                    names::BLOB_URL_EXPIRY_SECONDS,
-                    60,
-                    |v| parse_in_range(v, 1, 604_800),
-                )?),
-                timeout: Duration::from_millis(parse(&get, names::BLOB_TIMEOUT_MS, 2_000, |v| {
-                    parse_in_range(v, 1, 600_000)
-                })?),
-            }),
+        let Some(backend) = backend else {
+            return Ok(None);
         };
-        Ok(Self {
-            route,
-            cache_ttl: Duration::from_secs(parse(&get, names::CACHE_TTL_SECONDS, 3_600, |v| {
-                parse_in_range(v, 1, u64::from(u32::MAX))
+        Ok(Some(BlobSettings {
+            backend,
+            url_expiry: Duration::from_secs(parse(get, names::BLOB_URL_EXPIRY_SECONDS, 60, |v| {
+                parse_in_range(v, 1, 604_800)
             })?),
-            cache_max_record_bytes: parse(
-                &get,
-                names::CACHE_MAX_RECORD_BYTES,
-                KV_VALUE_LIMIT - MAX_OVERHEAD,
-                |v| parse_in_range(v, 0, u64::MAX).map(|n| n as usize),
-            )?,
-            cache_origin_reads: parse(&get, names::CACHE_ORIGIN_READS, true, parse_bool)?,
-            blob,
-        })
+            timeout: Duration::from_millis(parse(get, names::BLOB_TIMEOUT_MS, 2_000, |v| {
+                parse_in_range(v, 1, 600_000)
+            })?),
+        }))
     }
 }
 
@@ -310,8 +405,41 @@ mod tests {
     }
 
     #[test]
+    fn archiver_needs_blob_storage_and_has_defaults_for_the_rest() {
+        let err = ArchiverSettings::from_variables(|_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting blob_backend is required when archiving (the archiver copies records to blob storage)"
+        );
+        let map: HashMap<&str, &str> = [
+            ("blob_backend", "s3"),
+            ("blob_endpoint", "http://127.0.0.1:9000"),
+            ("blob_bucket", "records"),
+            ("blob_access_key_id", "k"),
+            ("blob_secret_access_key", "s"),
+            ("archive_grace_seconds", "0"),
+        ]
+        .into();
+        let s = ArchiverSettings::from_variables(|n| map.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.hot_window, Duration::from_secs(90 * 86_400));
+        assert_eq!(s.grace, Duration::ZERO);
+        assert_eq!((s.batch_size, s.concurrency, s.max_records), (64, 8, None));
+        assert_eq!(s.encoding, Encoding::Lz4);
+        let bad = ArchiverSettings::from_variables(|n| match n {
+            "archive_encoding" => Some("brotli".into()),
+            other => map.get(other).map(|v| v.to_string()),
+        })
+        .unwrap_err();
+        assert!(
+            bad.to_string()
+                .starts_with("setting archive_encoding = \"brotli\""),
+            "{bad}"
+        );
+    }
+
+    #[test]
     fn every_name_is_a_valid_spin_variable_name() {
-        for name in names::ALL {
+        for name in names::EDGE.iter().chain(names::ARCHIVER) {
             assert!(
                 name.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -1,0 +1,291 @@
+//! The archival protocol's decisions, for the archiver component to act on: what a copy
+//! holds, whether a read-back copy is the record, which storage answers are worth a retry,
+//! and what a guarded delete leaves to do. The steps and their order are in DESIGN.md
+//! ("Archival"); the states in [`crate::ledger`].
+
+use crate::{BlobKey, Encoding, ObjectMeta, RecordId};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The content type of records whose table keeps none.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
+
+/// What the ledger keeps about a record's blob copy, and what a read-back must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyFacts {
+    /// Where the copy is.
+    pub key: BlobKey,
+    /// The record's version the copy was made from.
+    pub version: String,
+    /// Hex SHA-256 and length of the record's bytes.
+    pub sha256: String,
+    /// Length of the record's bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the stored (encoded) bytes.
+    pub stored_sha256: String,
+    /// Length of the stored bytes.
+    pub stored_size: u64,
+    /// How the stored bytes encode the record.
+    pub encoding: Encoding,
+}
+
+/// A record ready to be written: its object's bytes and metadata.
+#[derive(Debug)]
+pub struct PreparedCopy {
+    /// The object's metadata (signed into the PUT).
+    pub meta: ObjectMeta,
+    /// The object's bytes.
+    pub stored: Vec<u8>,
+    /// What the ledger will keep once the copy is verified.
+    pub facts: CopyFacts,
+}
+
+impl PreparedCopy {
+    /// Encodes and hashes record `id` at `version`.
+    pub fn prepare(
+        id: &RecordId,
+        version: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        encoding: Encoding,
+    ) -> Self {
+        let meta = ObjectMeta {
+            encoding,
+            version: Some(version.to_owned()),
+            ..ObjectMeta::describe(body, content_type.unwrap_or(DEFAULT_CONTENT_TYPE))
+        };
+        let stored = encoding.encode(body);
+        let facts = CopyFacts {
+            key: BlobKey::for_record(id),
+            version: version.to_owned(),
+            sha256: meta.sha256.clone(),
+            size: meta.size,
+            stored_sha256: hex::encode(Sha256::digest(&stored)),
+            stored_size: stored.len() as u64,
+            encoding,
+        };
+        Self {
+            meta,
+            stored,
+            facts,
+        }
+    }
+}
+
+/// Why a read-back copy is not the record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CopyMismatch {
+    /// The object's stored bytes differ from what was written.
+    #[error(
+        "stored object is {actual_size} bytes with SHA-256 {actual_sha256}, expected {expected_size} bytes with {expected_sha256}"
+    )]
+    Stored {
+        /// Written.
+        expected_size: u64,
+        /// Written.
+        expected_sha256: String,
+        /// Read back.
+        actual_size: u64,
+        /// Read back.
+        actual_sha256: String,
+    },
+    /// The object's metadata differs from the ledger's.
+    #[error("object metadata {field} is {actual:?}, expected {expected:?}")]
+    Meta {
+        /// Which field.
+        field: &'static str,
+        /// The ledger's.
+        expected: String,
+        /// The object's.
+        actual: String,
+    },
+    /// The object does not decode to the record.
+    #[error("object does not open to the record: {0}")]
+    Record(String),
+}
+
+impl CopyFacts {
+    /// Checks a copy read back from storage: its bytes as written, its metadata as the
+    /// ledger's, and its bytes decoding to the record's hash. Only then may the hot row go.
+    pub fn check(&self, meta: &ObjectMeta, stored: &[u8]) -> Result<(), CopyMismatch> {
+        let actual_sha256 = hex::encode(Sha256::digest(stored));
+        if stored.len() as u64 != self.stored_size || actual_sha256 != self.stored_sha256 {
+            return Err(CopyMismatch::Stored {
+                expected_size: self.stored_size,
+                expected_sha256: self.stored_sha256.clone(),
+                actual_size: stored.len() as u64,
+                actual_sha256,
+            });
+        }
+        let fields = [
+            ("sha256", &self.sha256, meta.sha256.clone()),
+            ("size", &self.size.to_string(), meta.size.to_string()),
+            (
+                "encoding",
+                &self.encoding.to_string(),
+                meta.encoding.to_string(),
+            ),
+            (
+                "version",
+                &self.version,
+                meta.version.clone().unwrap_or_default(),
+            ),
+        ];
+        for (field, expected, actual) in fields {
+            if *expected != actual {
+                return Err(CopyMismatch::Meta {
+                    field,
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+        meta.open(stored)
+            .map(drop)
+            .map_err(|e| CopyMismatch::Record(e.to_string()))
+    }
+}
+
+/// How to take a blob storage answer that is not a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Likely to pass if tried again shortly (overload, timeouts, server errors).
+    Transient,
+    /// Will fail again the same way (refused signature, bad request): report it.
+    Permanent,
+}
+
+impl Retry {
+    /// Classifies an HTTP status from blob storage.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            408 | 429 | 500..=599 => Self::Transient,
+            _ => Self::Permanent,
+        }
+    }
+}
+
+/// Attempts per storage step before the record is given up for this run.
+pub const ATTEMPTS: u32 = 4;
+
+/// The wait before retry number `attempt` (1-based) of a transient failure: exponential
+/// from 100 ms, so that four attempts span about a second and a half.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 << attempt.min(10).saturating_sub(1))
+}
+
+/// What a guarded delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The hot row is gone; the ledger says deleted.
+    Deleted,
+    /// The record changed after its copy was made.
+    Changed,
+    /// The record is under legal hold.
+    Held,
+    /// The application deleted the record.
+    Missing,
+    /// Another archiver holds the record.
+    LeaseLost,
+}
+
+/// What is left to do after a guarded delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDelete {
+    /// Drop the cached copy: the blob copy is now the record.
+    DropCachedCopy,
+    /// The copy is stale: remove it from blob storage, drop the cached copy, forget the
+    /// ledger row; the record is hot (or gone) and is archived again when it is cold again.
+    RemoveCopy,
+    /// Another archiver is on it.
+    Nothing,
+}
+
+impl DeleteOutcome {
+    /// The next step.
+    pub fn after(self) -> AfterDelete {
+        match self {
+            Self::Deleted => AfterDelete::DropCachedCopy,
+            Self::Changed | Self::Held | Self::Missing => AfterDelete::RemoveCopy,
+            Self::LeaseLost => AfterDelete::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(body: &[u8]) -> PreparedCopy {
+        PreparedCopy::prepare(
+            &RecordId::parse("INV-7").unwrap(),
+            "3",
+            None,
+            body,
+            Encoding::Lz4,
+        )
+    }
+
+    #[test]
+    fn a_copy_read_back_intact_passes() {
+        let copy = prepared(br#"{"id":"INV-7","total":"12.00","lines":[1,1,1,1,1,1,1,1]}"#);
+        assert_eq!(copy.meta.content_type, DEFAULT_CONTENT_TYPE);
+        assert_eq!(
+            copy.facts.key.as_str(),
+            BlobKey::for_record(&RecordId::parse("INV-7").unwrap()).as_str()
+        );
+        assert_eq!(copy.facts.check(&copy.meta, &copy.stored), Ok(()));
+    }
+
+    #[test]
+    fn a_truncated_or_foreign_copy_fails() {
+        let copy = prepared(br#"{"id":"INV-7","total":"12.00"}"#);
+        let short = &copy.stored[..copy.stored.len() - 1];
+        assert!(matches!(
+            copy.facts.check(&copy.meta, short),
+            Err(CopyMismatch::Stored { .. })
+        ));
+        let other = prepared(br#"{"id":"INV-7","total":"99.00"}"#);
+        assert!(matches!(
+            copy.facts.check(&other.meta, &other.stored),
+            Err(CopyMismatch::Stored { .. })
+        ));
+        let older = ObjectMeta {
+            version: Some("2".into()),
+            ..copy.meta.clone()
+        };
+        assert_eq!(
+            copy.facts.check(&older, &copy.stored),
+            Err(CopyMismatch::Meta {
+                field: "version",
+                expected: "3".into(),
+                actual: "2".into()
+            })
+        );
+    }
+
+    #[test]
+    fn only_overload_and_server_errors_are_retried() {
+        for status in [408, 429, 500, 503] {
+            assert_eq!(Retry::of_status(status), Retry::Transient, "{status}");
+        }
+        for status in [400, 403, 404, 409] {
+            assert_eq!(Retry::of_status(status), Retry::Permanent, "{status}");
+        }
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert_eq!(backoff(3), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn a_stale_copy_is_removed_and_a_deleted_row_drops_the_cache() {
+        assert_eq!(DeleteOutcome::Deleted.after(), AfterDelete::DropCachedCopy);
+        for outcome in [
+            DeleteOutcome::Changed,
+            DeleteOutcome::Held,
+            DeleteOutcome::Missing,
+        ] {
+            assert_eq!(outcome.after(), AfterDelete::RemoveCopy);
+        }
+        assert_eq!(DeleteOutcome::LeaseLost.after(), AfterDelete::Nothing);
+    }
+}

@@ -1,0 +1,181 @@
+//! The hot database as the archiver sees it: claim cold records under a lease, read them,
+//! keep tiergate's ledger, and delete a record only if it is unchanged since its copy.
+//!
+//! The host implements the archiver's `hot-store` interface with [`HotStore`]. The steps are
+//! crash-safe because each one is a single transaction guarded by the caller's [`Lease`]:
+//! a run that dies leaves rows that another run takes over once the lease has expired.
+//! The store never reads a clock; time comes in with every call.
+//!
+//! - `lib.rs`: [`HotStore`], one type over both backends, chosen by configuration.
+//! - `config.rs`: the `[hot]` section of the host's TOML file ([`HotConfig`]).
+//! - `error.rs`: [`StoreError`], split into retry-worthy and permanent.
+//! - `types.rs`: the values going in and out ([`Lease`], [`Claim`], [`ArchivedCopy`], ...).
+//! - `sql_name.rs`: configured table and column names, checked before they enter SQL.
+//! - `sqlite.rs`, `postgres.rs`: the backends; each holds all of its SQL.
+//!
+//! Ledger state names come from [`tiergate_core::LedgerState`], the one place that names them.
+
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod config;
+mod error;
+mod postgres;
+mod sql_name;
+mod sqlite;
+mod types;
+
+pub use config::{Engine, HotConfig};
+pub use error::StoreError;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use types::{
+    ArchivedCopy, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow, MAX_RUN_ERRORS,
+    RunRow, StaleCopy, StateCount, Status,
+};
+
+/// How many ids [`HotStore::count_cold`] lists: enough for `--dry-run` to show what kind of
+/// records would move, few enough for one line each on a terminal.
+pub const COLD_SAMPLE: u32 = 10;
+
+/// The records table and tiergate's ledger, in whichever database the configuration names.
+#[derive(Debug, Clone)]
+pub enum HotStore {
+    /// A local SQLite file.
+    Sqlite(SqliteStore),
+    /// A PostgreSQL server.
+    Postgres(PostgresStore),
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            HotStore::Sqlite(store) => store.$method($($arg),*).await,
+            HotStore::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl HotStore {
+    /// Connects, checks that the records table and every configured column exist (the error
+    /// names the missing one), and creates or upgrades tiergate's tables. The records table
+    /// is never altered.
+    pub async fn open(config: &HotConfig) -> Result<HotStore, StoreError> {
+        config.validate().map_err(StoreError::Invalid)?;
+        let names = config.names().map_err(StoreError::Invalid)?;
+        Ok(match config.engine {
+            Engine::Sqlite => HotStore::Sqlite(SqliteStore::open(config, names).await?),
+            Engine::Postgres => HotStore::Postgres(PostgresStore::open(config, names).await?),
+        })
+    }
+
+    /// Claims up to `limit` records that changed before `cutoff_ms`, oldest first, skipping
+    /// held and excluded ones, those without a body, and those another run holds (or that
+    /// wait for a retry, or are archived already): their ledger rows become `copying` under
+    /// `lease`, with the version to copy. Concurrent callers never get the same id.
+    pub async fn claim_cold(
+        &self,
+        lease: &Lease,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claim>, StoreError> {
+        dispatch!(self.claim_cold(lease, cutoff_ms, limit))
+    }
+
+    /// Reads a record for copying; `None` when it is not in the hot table.
+    pub async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
+        dispatch!(self.read(id))
+    }
+
+    /// Records a verified copy: the ledger row goes `copying` -> `archived`, and the lease
+    /// is released. False when the row is no longer ours to advance (the lease was taken
+    /// over): the caller must not go on with this record.
+    pub async fn mark_archived(
+        &self,
+        lease: &Lease,
+        copy: &ArchivedCopy,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.mark_archived(lease, copy))
+    }
+
+    /// After a failed copy: keeps the row `copying`, records `error`, and holds it from
+    /// every run until `retry_at_ms`, so a failing record is retried with backoff instead of
+    /// on every claim. False when the row is not ours.
+    pub async fn release(
+        &self,
+        lease: &Lease,
+        id: &str,
+        error: &str,
+        retry_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.release(lease, id, error, retry_at_ms))
+    }
+
+    /// Claims up to `limit` archived records whose grace period is over, for deletion.
+    pub async fn claim_due(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ArchivedCopy>, StoreError> {
+        dispatch!(self.claim_due(lease, limit))
+    }
+
+    /// In one transaction: if the ledger row is ours and `archived`, deletes the hot row
+    /// only if its version is still `version` and it is not held or excluded, and then marks
+    /// the ledger row `deleted`. Otherwise nothing changes and the outcome says why. The
+    /// two changes are atomic, so a crash can never leave a deleted record without a
+    /// `deleted` ledger row.
+    pub async fn delete_if_unchanged(
+        &self,
+        lease: &Lease,
+        id: &str,
+        version: &str,
+    ) -> Result<DeleteOutcome, StoreError> {
+        dispatch!(self.delete_if_unchanged(lease, id, version))
+    }
+
+    /// Claims up to `limit` ledger rows whose blob copy no longer matches the hot table, so
+    /// that the caller removes the copy and [`forget`](Self::forget)s the row: `archived` or
+    /// `copying` rows whose record is gone, changed, held or excluded, and `deleted` rows
+    /// whose id is back in the hot table.
+    pub async fn claim_stale(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<StaleCopy>, StoreError> {
+        dispatch!(self.claim_stale(lease, limit))
+    }
+
+    /// Deletes our ledger row, after the caller removed its stale copy; the record is then
+    /// hot and unclaimed again. False when the row is not ours.
+    pub async fn forget(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
+        dispatch!(self.forget(lease, id))
+    }
+
+    /// What [`claim_cold`](Self::claim_cold) would take at `now_ms` with no limit, without
+    /// taking it: for `--dry-run` and the progress bar's total.
+    pub async fn count_cold(&self, now_ms: i64, cutoff_ms: i64) -> Result<ColdCount, StoreError> {
+        dispatch!(self.count_cold(now_ms, cutoff_ms))
+    }
+
+    /// Counts and sizes per tier for `tiergate status`; sizes are computed in SQL, bodies
+    /// are not fetched.
+    pub async fn status(&self) -> Result<Status, StoreError> {
+        dispatch!(self.status())
+    }
+
+    /// Keeps the outcome of an archiver run, for `tiergate status`.
+    pub async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
+        dispatch!(self.record_run(run))
+    }
+
+    /// Up to `limit` ledger rows with ids after `after`, in id order: pages through the
+    /// whole ledger for an audit.
+    pub async fn ledger_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        dispatch!(self.ledger_page(after, limit))
+    }
+}

@@ -1,0 +1,881 @@
+//! The PostgreSQL backend: a small connection pool shared by the archiver's tasks.
+//!
+//! Archivers on several hosts share the work through row locks: a claim locks the rows it
+//! picks with `SKIP LOCKED`, so concurrent claims pass over each other's rows instead of
+//! waiting, and its ledger upsert only takes over a row whose lease is free, judged on the
+//! latest committed ledger row, so a claim that raced another one drops that row.
+
+use crate::config::{HotConfig, Names};
+use crate::error::StoreError;
+use crate::sql_name::SqlName;
+use crate::types::{
+    ArchivedCopy, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow, RunRow, StaleCopy,
+    StateCount, Status, from_sql, to_sql,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tiergate_core::LedgerState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+/// How long to wait for a new connection; a server that takes longer is treated as down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a call waits for a free pooled connection before it fails as
+/// [`StoreError::Unavailable`].
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
+/// Versions are compared as text, and a timestamp's text depends on the session: fixing
+/// the time zone and date style makes every host write and compare the same text.
+const SESSION_OPTIONS: &str = "-c TimeZone=UTC -c DateStyle=ISO";
+
+/// The version of the ledger tables this code creates and expects.
+const SCHEMA_VERSION: i32 = 1;
+
+/// The hot store on a PostgreSQL server.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    sql: Arc<Sql>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("table", &self.sql.table)
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// The statements, built once from the configured names.
+#[derive(Debug)]
+struct Sql {
+    /// What a user sees in messages: the records table's name.
+    table: String,
+    claim_cold: String,
+    read: String,
+    mark_archived: String,
+    release: String,
+    claim_due: String,
+    claim_stale: String,
+    owned_archived: String,
+    delete_record: String,
+    mark_deleted: String,
+    diagnose: String,
+    forget: String,
+    cold_totals: String,
+    cold_sample: String,
+    hot_totals: String,
+    state_totals: String,
+    last_run: String,
+    insert_run: String,
+    ledger_page: String,
+}
+
+impl PostgresStore {
+    /// Connects, checks the records table and its configured columns, and creates or
+    /// upgrades tiergate's tables.
+    pub(crate) async fn open(config: &HotConfig, names: Names) -> Result<Self, StoreError> {
+        let url = config.url.as_deref().ok_or_else(|| {
+            StoreError::Invalid("hot.url: required for engine = \"postgres\"".into())
+        })?;
+        let mut pg: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Invalid(format!("hot.url: not a PostgreSQL connection URL: {e}"))
+        })?;
+        let options = match pg.get_options() {
+            Some(theirs) => format!("{theirs} {SESSION_OPTIONS}"),
+            None => SESSION_OPTIONS.to_owned(),
+        };
+        pg.options(options);
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("tiergate");
+        }
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.try_into().unwrap_or(usize::MAX))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("hot.pool_size: {e}")))?;
+        let mut client = pool.get().await.map_err(pool_error)?;
+        let body_is_bytea = check_columns(&client, &names).await?;
+        migrate(&mut client, &names.ledger).await?;
+        let sql = Sql::new(&names, config.exclude_where.as_deref(), body_is_bytea);
+        for statement in sql.all() {
+            client.prepare_cached(statement).await.map_err(|e| {
+                StoreError::Invalid(format!(
+                    "the queries built from [hot] do not fit table {} (check hot.exclude_where and the column types): {}",
+                    names.table,
+                    describe(&e)
+                ))
+            })?;
+        }
+        Ok(Self {
+            pool,
+            sql: Arc::new(sql),
+        })
+    }
+
+    /// Runs one statement on a pooled connection; `doing` says what for, in error messages.
+    async fn query(
+        &self,
+        doing: &str,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let prepared = client
+            .prepare_cached(statement)
+            .await
+            .map_err(self.fail(doing))?;
+        client
+            .query(&prepared, params)
+            .await
+            .map_err(self.fail(doing))
+    }
+
+    /// Like [`PostgresStore::query`], for statements that return no rows.
+    async fn execute(
+        &self,
+        doing: &str,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let prepared = client
+            .prepare_cached(statement)
+            .await
+            .map_err(self.fail(doing))?;
+        client
+            .execute(&prepared, params)
+            .await
+            .map_err(self.fail(doing))
+    }
+
+    fn fail(&self, doing: &str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+        let doing = format!("{doing} ({})", self.sql.table);
+        move |e| classify(&doing, &e)
+    }
+
+    pub(crate) async fn claim_cold(
+        &self,
+        lease: &Lease,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let doing = "claiming cold records";
+        let rows = self
+            .query(
+                doing,
+                &self.sql.claim_cold,
+                &[
+                    &lease.now_ms,
+                    &cutoff_ms,
+                    &i64::from(limit),
+                    &lease.owner,
+                    &lease.until_ms(),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Claim {
+                    id: row.try_get(0)?,
+                    version: row.try_get(1)?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(self.fail(doing))
+    }
+
+    pub(crate) async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
+        let doing = "reading a record";
+        let rows = self.query(doing, &self.sql.read, &[&id]).await?;
+        rows.first()
+            .map(|row| {
+                Ok(HotRecord {
+                    id: row.try_get(0)?,
+                    version: row.try_get(1)?,
+                    changed_ms: row.try_get(2)?,
+                    content_type: row.try_get(3)?,
+                    body: row.try_get(4)?,
+                })
+            })
+            .transpose()
+            .map_err(self.fail(doing))
+    }
+
+    pub(crate) async fn mark_archived(
+        &self,
+        lease: &Lease,
+        copy: &ArchivedCopy,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .execute(
+                "marking a record archived",
+                &self.sql.mark_archived,
+                &[
+                    &copy.id,
+                    &lease.owner,
+                    &copy.version,
+                    &copy.blob_key,
+                    &copy.sha256,
+                    &to_sql(copy.size),
+                    &to_sql(copy.stored_size),
+                    &copy.stored_sha256,
+                    &copy.encoding,
+                    &copy.delete_after_ms,
+                    &lease.now_ms,
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn release(
+        &self,
+        lease: &Lease,
+        id: &str,
+        error: &str,
+        retry_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .execute(
+                "releasing a failed record",
+                &self.sql.release,
+                &[&id, &lease.owner, &error, &retry_at_ms, &lease.now_ms],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn claim_due(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ArchivedCopy>, StoreError> {
+        let doing = "claiming records due for deletion";
+        let rows = self
+            .query(
+                doing,
+                &self.sql.claim_due,
+                &[
+                    &lease.now_ms,
+                    &i64::from(limit),
+                    &lease.owner,
+                    &lease.until_ms(),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ArchivedCopy {
+                    id: row.try_get(0)?,
+                    version: row.try_get(1)?,
+                    blob_key: row.try_get(2)?,
+                    sha256: row.try_get(3)?,
+                    size: from_sql(row.try_get(4)?),
+                    stored_size: from_sql(row.try_get(5)?),
+                    stored_sha256: row.try_get(6)?,
+                    encoding: row.try_get(7)?,
+                    delete_after_ms: row.try_get(8)?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(self.fail(doing))
+    }
+
+    pub(crate) async fn delete_if_unchanged(
+        &self,
+        lease: &Lease,
+        id: &str,
+        version: &str,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let fail = self.fail("deleting an archived record");
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(&fail)?;
+        // Locks the ledger row: no other run can take it over until this commits.
+        let owned = tx
+            .prepare_cached(&self.sql.owned_archived)
+            .await
+            .map_err(&fail)?;
+        if tx
+            .query_opt(&owned, &[&id, &lease.owner])
+            .await
+            .map_err(&fail)?
+            .is_none()
+        {
+            return Ok(DeleteOutcome::LeaseLost);
+        }
+        // The version and hold checks are part of the DELETE, so a concurrent update of the
+        // record either happens first (and the row stays) or waits for this transaction.
+        let delete = tx
+            .prepare_cached(&self.sql.delete_record)
+            .await
+            .map_err(&fail)?;
+        if tx.execute(&delete, &[&id, &version]).await.map_err(&fail)? == 1 {
+            let mark = tx
+                .prepare_cached(&self.sql.mark_deleted)
+                .await
+                .map_err(&fail)?;
+            tx.execute(&mark, &[&id, &lease.now_ms])
+                .await
+                .map_err(&fail)?;
+            tx.commit().await.map_err(&fail)?;
+            return Ok(DeleteOutcome::Deleted);
+        }
+        let diagnose = tx.prepare_cached(&self.sql.diagnose).await.map_err(&fail)?;
+        let current = tx.query_opt(&diagnose, &[&id]).await.map_err(&fail)?;
+        Ok(match current {
+            None => DeleteOutcome::Missing,
+            Some(row) if row.try_get::<_, Option<&str>>(0).map_err(&fail)? != Some(version) => {
+                DeleteOutcome::Changed
+            }
+            Some(_) => DeleteOutcome::Held,
+        })
+    }
+
+    pub(crate) async fn claim_stale(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<StaleCopy>, StoreError> {
+        let doing = "claiming stale copies";
+        let rows = self
+            .query(
+                doing,
+                &self.sql.claim_stale,
+                &[
+                    &lease.now_ms,
+                    &i64::from(limit),
+                    &lease.owner,
+                    &lease.until_ms(),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StaleCopy {
+                    id: row.try_get(0).map_err(self.fail(doing))?,
+                    blob_key: row.try_get(1).map_err(self.fail(doing))?,
+                    state: state(row, 2, &self.sql.table)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn forget(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
+        let forgotten = self
+            .execute(
+                "forgetting a ledger row",
+                &self.sql.forget,
+                &[&id, &lease.owner],
+            )
+            .await?;
+        Ok(forgotten == 1)
+    }
+
+    pub(crate) async fn count_cold(
+        &self,
+        now_ms: i64,
+        cutoff_ms: i64,
+    ) -> Result<ColdCount, StoreError> {
+        let doing = "counting cold records";
+        let params: [&(dyn ToSql + Sync); 2] = [&now_ms, &cutoff_ms];
+        let totals = self.query(doing, &self.sql.cold_totals, &params).await?;
+        let sample = self.query(doing, &self.sql.cold_sample, &params).await?;
+        let (records, bytes) = totals_of(&totals).map_err(self.fail(doing))?;
+        Ok(ColdCount {
+            records,
+            bytes,
+            sample: sample
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()
+                .map_err(self.fail(doing))?,
+        })
+    }
+
+    pub(crate) async fn status(&self) -> Result<Status, StoreError> {
+        let doing = "reading the status";
+        let hot = self.query(doing, &self.sql.hot_totals, &[]).await?;
+        let (hot_records, hot_bytes) = totals_of(&hot).map_err(self.fail(doing))?;
+        let counted = self
+            .query(doing, &self.sql.state_totals, &[])
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(StateCount {
+                    state: state(row, 0, &self.sql.table)?,
+                    records: from_sql(row.try_get(1).map_err(self.fail(doing))?),
+                    bytes: from_sql(row.try_get(2).map_err(self.fail(doing))?),
+                    stored_bytes: from_sql(row.try_get(3).map_err(self.fail(doing))?),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let last_run = self
+            .query(doing, &self.sql.last_run, &[])
+            .await?
+            .first()
+            .map(run_row)
+            .transpose()
+            .map_err(self.fail(doing))?;
+        Ok(Status {
+            hot_records,
+            hot_bytes,
+            states: StateCount::every_state(counted),
+            last_run,
+        })
+    }
+
+    pub(crate) async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
+        self.execute(
+            "recording a run",
+            &self.sql.insert_run,
+            &[
+                &run.owner,
+                &run.started_ms,
+                &run.finished_ms,
+                &to_sql(run.claimed),
+                &to_sql(run.archived),
+                &to_sql(run.deleted),
+                &to_sql(run.restored),
+                &to_sql(run.failed),
+                &to_sql(run.bytes_in),
+                &to_sql(run.bytes_out),
+                &run.dry_run,
+                &run.errors_text(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn ledger_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        let doing = "reading the ledger";
+        let rows = self
+            .query(doing, &self.sql.ledger_page, &[&after, &i64::from(limit)])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let fail = self.fail(doing);
+                let attempts: i32 = row.try_get(9).map_err(&fail)?;
+                Ok(LedgerRow {
+                    id: row.try_get(0).map_err(&fail)?,
+                    state: state(row, 1, &self.sql.table)?,
+                    version: row.try_get(2).map_err(&fail)?,
+                    blob_key: row.try_get(3).map_err(&fail)?,
+                    sha256: row.try_get(4).map_err(&fail)?,
+                    size: row
+                        .try_get::<_, Option<i64>>(5)
+                        .map_err(&fail)?
+                        .map(from_sql),
+                    stored_size: row
+                        .try_get::<_, Option<i64>>(6)
+                        .map_err(&fail)?
+                        .map(from_sql),
+                    stored_sha256: row.try_get(7).map_err(&fail)?,
+                    encoding: row.try_get(8).map_err(&fail)?,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    last_error: row.try_get(10).map_err(&fail)?,
+                    lease_owner: row.try_get(11).map_err(&fail)?,
+                    lease_until: row.try_get(12).map_err(&fail)?,
+                    claimed_at: row.try_get(13).map_err(&fail)?,
+                    archived_at: row.try_get(14).map_err(&fail)?,
+                    delete_after: row.try_get(15).map_err(&fail)?,
+                    deleted_at: row.try_get(16).map_err(&fail)?,
+                    updated_at: row.try_get(17).map_err(&fail)?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Sql {
+    fn new(names: &Names, exclude_where: Option<&str>, body_is_bytea: bool) -> Self {
+        let Names {
+            table: t,
+            ledger: l,
+            ..
+        } = names;
+        let col = |name: &SqlName| format!("{t}.{name}");
+        let (id, changed) = (col(&names.id), col(&names.changed));
+        let body = if body_is_bytea {
+            col(&names.body)
+        } else {
+            format!("convert_to(CAST({} AS text), 'UTF8')", col(&names.body))
+        };
+        let changed_ms = format!("CAST(floor(extract(epoch FROM {changed}) * 1000) AS bigint)");
+        let version = format!(
+            "CAST({} AS text)",
+            col(names.version.as_ref().unwrap_or(&names.changed))
+        );
+        let content_type = names.content_type.as_ref().map_or_else(
+            || "CAST(NULL AS text)".to_owned(),
+            |c| format!("CAST({} AS text)", col(c)),
+        );
+        let mut kept_by = Vec::new();
+        if let Some(hold) = &names.hold {
+            kept_by.push(format!("COALESCE({}, FALSE)", col(hold)));
+        }
+        if let Some(predicate) = exclude_where {
+            kept_by.push(format!("COALESCE(({predicate}), FALSE)"));
+        }
+        let kept = if kept_by.is_empty() {
+            "FALSE".to_owned()
+        } else {
+            format!("({})", kept_by.join(" OR "))
+        };
+        let length = format!("octet_length({body})");
+        let [copying, archived, deleted] = LedgerState::ALL.map(LedgerState::as_str);
+        // Cold records a claim may take: $1 = now, $2 = cutoff. Only the records table is in
+        // scope at this level, so `exclude_where` sees its columns unqualified. Comparing
+        // the column itself (not its milliseconds) lets an index on it serve the query.
+        let eligible = format!(
+            "FROM {t} WHERE {changed} < to_timestamp($2::bigint / 1000.0) \
+             AND {body} IS NOT NULL AND NOT {kept} \
+             AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.id = {id} \
+             AND NOT (l.state = '{copying}' AND (l.lease_until IS NULL OR l.lease_until <= $1)))"
+        );
+        let order = format!("ORDER BY {changed}, {id}");
+        // The hot side of a ledger row, for comparing versions.
+        let hot =
+            format!("(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t}) AS h");
+        let ledger_columns = "l.id, l.state, l.version, l.blob_key, l.sha256, l.size, \
+            l.stored_size, l.stored_sha256, l.encoding, l.attempts, l.last_error, l.lease_owner, \
+            l.lease_until, l.claimed_at, l.archived_at, l.delete_after, l.deleted_at, l.updated_at";
+        let free = "(l.lease_until IS NULL OR l.lease_until <= $1)";
+        // $1 = now, $2 = limit, $3 = owner, $4 = lease until: leases the rows `picked` selects.
+        let take_leases = |picked: &str, returning: &str| {
+            format!(
+                "WITH picked AS ({picked} LIMIT $2 FOR UPDATE OF l SKIP LOCKED) \
+                 UPDATE {l} AS l SET lease_owner = $3, lease_until = $4, updated_at = $1 \
+                 FROM picked WHERE l.id = picked.id RETURNING {returning}"
+            )
+        };
+        let runs = l.with_suffix("_runs");
+        let run_columns = "owner, started_ms, finished_ms, claimed, archived, deleted, restored, \
+            failed, bytes_in, bytes_out, dry_run, errors";
+        Self {
+            table: t.to_string(),
+            // FOR NO KEY UPDATE: enough to keep concurrent claims apart, and unlike FOR
+            // UPDATE it does not block inserts elsewhere that reference a record by key.
+            claim_cold: format!(
+                "WITH candidates AS ( \
+                   SELECT {id} AS id, {version} AS version, {changed} AS changed {eligible} \
+                   {order} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
+                 claimed AS ( \
+                   INSERT INTO {l} AS l (id, state, version, attempts, lease_owner, lease_until, claimed_at, updated_at) \
+                   SELECT id, '{copying}', version, 1, $4::text, $5::bigint, $1::bigint, $1::bigint FROM candidates \
+                   ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version, \
+                     attempts = l.attempts + 1, lease_owner = EXCLUDED.lease_owner, \
+                     lease_until = EXCLUDED.lease_until, claimed_at = EXCLUDED.claimed_at, \
+                     updated_at = EXCLUDED.updated_at \
+                   WHERE l.state = '{copying}' AND {free} \
+                   RETURNING l.id, l.version) \
+                 SELECT claimed.id, claimed.version FROM claimed JOIN candidates USING (id) \
+                 ORDER BY candidates.changed, candidates.id"
+            ),
+            read: format!(
+                "SELECT CAST({id} AS text), {version}, {changed_ms}, {content_type}, {body} \
+                 FROM {t} WHERE {id} = $1"
+            ),
+            mark_archived: format!(
+                "UPDATE {l} SET state = '{archived}', version = $3, blob_key = $4, sha256 = $5, \
+                 size = $6, stored_size = $7, stored_sha256 = $8, encoding = $9, \
+                 delete_after = $10, archived_at = $11, updated_at = $11, \
+                 lease_owner = NULL, lease_until = NULL, last_error = NULL \
+                 WHERE id = $1 AND state = '{copying}' AND lease_owner = $2"
+            ),
+            release: format!(
+                "UPDATE {l} SET last_error = $3, lease_owner = NULL, lease_until = $4, updated_at = $5 \
+                 WHERE id = $1 AND state = '{copying}' AND lease_owner = $2"
+            ),
+            claim_due: take_leases(
+                &format!(
+                    "SELECT l.id FROM {l} AS l WHERE l.state = '{archived}' \
+                     AND l.delete_after <= $1 AND {free} ORDER BY l.delete_after, l.id"
+                ),
+                "l.id, l.version, l.blob_key, l.sha256, l.size, l.stored_size, \
+                 l.stored_sha256, l.encoding, l.delete_after",
+            ),
+            claim_stale: take_leases(
+                &format!(
+                    "SELECT l.id FROM {l} AS l LEFT JOIN {hot} ON h.id = l.id WHERE {free} AND ( \
+                     (l.state IN ('{copying}', '{archived}') \
+                      AND (h.id IS NULL OR h.version IS DISTINCT FROM l.version OR h.kept)) \
+                     OR (l.state = '{deleted}' AND h.id IS NOT NULL)) ORDER BY l.id"
+                ),
+                "l.id, l.blob_key, l.state",
+            ),
+            owned_archived: format!(
+                "SELECT 1 FROM {l} WHERE id = $1 AND state = '{archived}' AND lease_owner = $2 \
+                 FOR UPDATE"
+            ),
+            delete_record: format!(
+                "DELETE FROM {t} WHERE {id} = $1 AND {version} = $2 AND NOT {kept}"
+            ),
+            mark_deleted: format!(
+                "UPDATE {l} SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $2 WHERE id = $1"
+            ),
+            diagnose: format!("SELECT h.version FROM {hot} WHERE h.id = $1"),
+            forget: format!("DELETE FROM {l} WHERE id = $1 AND lease_owner = $2"),
+            cold_totals: format!(
+                "SELECT count(*), CAST(COALESCE(sum({length}), 0) AS bigint) {eligible}"
+            ),
+            cold_sample: format!(
+                "SELECT CAST({id} AS text) {eligible} {order} LIMIT {}",
+                crate::COLD_SAMPLE
+            ),
+            hot_totals: format!(
+                "SELECT count(*), CAST(COALESCE(sum({length}), 0) AS bigint) FROM {t}"
+            ),
+            state_totals: format!(
+                "SELECT state, count(*), CAST(COALESCE(sum(size), 0) AS bigint), \
+                 CAST(COALESCE(sum(stored_size), 0) AS bigint) FROM {l} GROUP BY state"
+            ),
+            last_run: format!(
+                "SELECT {run_columns} FROM {runs} ORDER BY started_ms DESC, id DESC LIMIT 1"
+            ),
+            insert_run: format!(
+                "INSERT INTO {runs} ({run_columns}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            ledger_page: format!(
+                "SELECT {ledger_columns} FROM {l} AS l WHERE $1::text IS NULL OR l.id > $1 \
+                 ORDER BY l.id LIMIT $2"
+            ),
+        }
+    }
+
+    /// Every statement, for checking at open that they compile against the tables.
+    fn all(&self) -> [&str; 18] {
+        [
+            &self.claim_cold,
+            &self.read,
+            &self.mark_archived,
+            &self.release,
+            &self.claim_due,
+            &self.claim_stale,
+            &self.owned_archived,
+            &self.delete_record,
+            &self.mark_deleted,
+            &self.diagnose,
+            &self.forget,
+            &self.cold_totals,
+            &self.cold_sample,
+            &self.hot_totals,
+            &self.state_totals,
+            &self.last_run,
+            &self.insert_run,
+            &self.ledger_page,
+        ]
+    }
+}
+
+/// Names the first configured column the records table lacks, and checks the types that
+/// the queries depend on. Returns whether the body column is `bytea` (else it is read as
+/// text and returned as its UTF-8 bytes).
+async fn check_columns(client: &tokio_postgres::Client, names: &Names) -> Result<bool, StoreError> {
+    let table = &names.table;
+    let rows = client
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, NULL) FROM pg_attribute a \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+            &[&table.to_string()],
+        )
+        .await
+        .map_err(|e| classify(&format!("reading the columns of {table}"), &e))?;
+    let columns: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    if columns.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "hot.table: the records table {table} does not exist in this database (names match \
+             exactly; PostgreSQL keeps unquoted names in lower case); check hot.table and hot.url"
+        )));
+    }
+    let type_of = |key: &str, column: &SqlName| {
+        columns
+            .iter()
+            .find(|(name, _)| name == column.name())
+            .map(|(_, kind)| kind.as_str())
+            .ok_or_else(|| {
+                let present: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+                StoreError::Invalid(format!(
+                    "hot.{key}: table {table} has no column {column} (it has: {}); fix the key",
+                    present.join(", ")
+                ))
+            })
+    };
+    for (key, column) in names.columns() {
+        type_of(key, column)?;
+    }
+    let changed = type_of("changed_column", &names.changed)?;
+    if !matches!(
+        changed,
+        "timestamp with time zone" | "timestamp without time zone"
+    ) {
+        return Err(StoreError::Invalid(format!(
+            "hot.changed_column: {table}.{} is {changed}; tiergate reads timestamptz or timestamp (as UTC)",
+            names.changed
+        )));
+    }
+    if let Some(hold) = &names.hold {
+        let kind = type_of("hold_column", hold)?;
+        if kind != "boolean" {
+            return Err(StoreError::Invalid(format!(
+                "hot.hold_column: {table}.{hold} is {kind}; a legal hold column must be boolean"
+            )));
+        }
+    }
+    Ok(type_of("body_column", &names.body)? == "bytea")
+}
+
+/// Creates tiergate's tables, or checks that they are of this version. An advisory lock
+/// keeps hosts that start together from creating them twice.
+async fn migrate(client: &mut tokio_postgres::Client, ledger: &SqlName) -> Result<(), StoreError> {
+    let l = ledger;
+    let doing = format!("creating tiergate's tables beside {l}");
+    let failed = |e: tokio_postgres::Error| classify(&doing, &e);
+    let schema = l.with_suffix("_schema");
+    let tx = client.transaction().await.map_err(failed)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        &[&l.to_string()],
+    )
+    .await
+    .map_err(failed)?;
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {schema} (version integer NOT NULL)"
+    ))
+    .await
+    .map_err(failed)?;
+    let version: i32 = tx
+        .query_one(
+            &format!("SELECT COALESCE(max(version), 0) FROM {schema}"),
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Invalid(format!(
+            "{l} has schema version {version}, newer than this tiergate ({SCHEMA_VERSION}); upgrade tiergate"
+        )));
+    }
+    if version < 1 {
+        tracing::info!(ledger = %l, "creating tiergate's ledger tables");
+        let runs = l.with_suffix("_runs");
+        // Index names take no schema: PostgreSQL puts an index beside its table.
+        let (index, runs_index) = (
+            format!("\"{}_state_due\"", l.name()),
+            format!("\"{}_runs_started\"", l.name()),
+        );
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {l} (
+                id text PRIMARY KEY, state text NOT NULL, version text NOT NULL,
+                blob_key text, sha256 text, size bigint, stored_size bigint,
+                stored_sha256 text, encoding text, attempts integer NOT NULL DEFAULT 0,
+                last_error text, lease_owner text, lease_until bigint, claimed_at bigint,
+                archived_at bigint, delete_after bigint, deleted_at bigint,
+                updated_at bigint NOT NULL);
+             CREATE INDEX IF NOT EXISTS {index} ON {l} (state, delete_after);
+             CREATE TABLE IF NOT EXISTS {runs} (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text NOT NULL,
+                started_ms bigint NOT NULL, finished_ms bigint NOT NULL,
+                claimed bigint NOT NULL, archived bigint NOT NULL, deleted bigint NOT NULL,
+                restored bigint NOT NULL, failed bigint NOT NULL, bytes_in bigint NOT NULL,
+                bytes_out bigint NOT NULL, dry_run boolean NOT NULL, errors text NOT NULL);
+             CREATE INDEX IF NOT EXISTS {runs_index} ON {runs} (started_ms);
+             INSERT INTO {schema} (version) VALUES (1);"
+        ))
+        .await
+        .map_err(failed)?;
+    }
+    tx.commit().await.map_err(failed)
+}
+
+fn totals_of(rows: &[Row]) -> Result<(u64, u64), tokio_postgres::Error> {
+    match rows.first() {
+        Some(row) => Ok((from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))),
+        None => Ok((0, 0)),
+    }
+}
+
+/// A ledger `state` cell; anything else than the three names means a foreign writer.
+fn state(row: &Row, index: usize, table: &str) -> Result<LedgerState, StoreError> {
+    let text: &str = row
+        .try_get(index)
+        .map_err(|e| classify(&format!("reading the ledger beside {table}"), &e))?;
+    text.parse()
+        .map_err(|e| StoreError::Invalid(format!("ledger beside {table}: {e}")))
+}
+
+fn run_row(row: &Row) -> Result<RunRow, tokio_postgres::Error> {
+    Ok(RunRow {
+        owner: row.try_get(0)?,
+        started_ms: row.try_get(1)?,
+        finished_ms: row.try_get(2)?,
+        claimed: from_sql(row.try_get(3)?),
+        archived: from_sql(row.try_get(4)?),
+        deleted: from_sql(row.try_get(5)?),
+        restored: from_sql(row.try_get(6)?),
+        failed: from_sql(row.try_get(7)?),
+        bytes_in: from_sql(row.try_get(8)?),
+        bytes_out: from_sql(row.try_get(9)?),
+        dry_run: row.try_get(10)?,
+        errors: RunRow::errors_from_text(row.try_get(11)?),
+    })
+}
+
+/// Connection trouble and the SQLSTATE classes that mean "try again" (connection
+/// exception, transaction rollback, insufficient resources, object not in prerequisite
+/// state such as a lock timeout, operator intervention, system error) are
+/// [`StoreError::Unavailable`]; everything else is a problem with the schema or the data.
+fn classify(doing: &str, error: &tokio_postgres::Error) -> StoreError {
+    let message = format!("{doing}: {}", describe(error));
+    let retryable = match error.code() {
+        Some(code) => matches!(&code.code()[..2], "08" | "40" | "53" | "55" | "57" | "58"),
+        None => error.is_closed() || error.source().is_some_and(|s| s.is::<std::io::Error>()),
+    };
+    if retryable {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Invalid(message)
+    }
+}
+
+fn pool_error(error: PoolError) -> StoreError {
+    match error {
+        PoolError::Backend(e) => classify("connecting to PostgreSQL (hot.url)", &e),
+        PoolError::Timeout(_) => StoreError::Unavailable(format!(
+            "no PostgreSQL connection within {POOL_WAIT:?}: the server is slow or unreachable, or every pooled connection is busy (raise hot.pool_size?)"
+        )),
+        other => StoreError::Unavailable(format!("PostgreSQL connection pool: {other}")),
+    }
+}
+
+/// tokio-postgres puts the server's message in the error's source.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.source() {
+        Some(source) => format!("{error}: {source}"),
+        None => error.to_string(),
+    }
+}

@@ -1,0 +1,771 @@
+//! The SQLite backend: one connection to a local file, used on tokio's blocking threads.
+//!
+//! Several archivers on one file (several processes, or stores in one process) take turns
+//! through `BEGIN IMMEDIATE`: a claim selects and writes its rows while holding the
+//! database's write lock, so no two claims see the same free row. WAL mode lets readers
+//! (the origin API) go on meanwhile; the busy timeout makes writers wait for each other.
+
+use crate::config::{HotConfig, Names};
+use crate::error::StoreError;
+use crate::sql_name::SqlName;
+use crate::types::{
+    ArchivedCopy, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow, RunRow, StaleCopy,
+    StateCount, Status, from_sql, to_sql,
+};
+use rusqlite::types::{Type, ValueRef};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tiergate_core::LedgerState;
+
+/// How long a writer waits for another one before the call fails as
+/// [`StoreError::Unavailable`]; claims and deletes hold the lock for milliseconds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The version of the ledger tables this code creates and expects.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The hot store on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Mutex<Connection>,
+    sql: Sql,
+}
+
+/// The statements, built once from the configured names.
+#[derive(Debug)]
+struct Sql {
+    /// What a user sees in messages: the records table's name.
+    table: String,
+    claim_candidates: String,
+    claim_upsert: String,
+    read: String,
+    mark_archived: String,
+    release: String,
+    due: String,
+    stale: String,
+    take_lease: String,
+    owned_archived: String,
+    delete_record: String,
+    mark_deleted: String,
+    diagnose: String,
+    forget: String,
+    cold_totals: String,
+    cold_sample: String,
+    hot_totals: String,
+    state_totals: String,
+    last_run: String,
+    insert_run: String,
+    ledger_page: String,
+}
+
+impl SqliteStore {
+    /// Opens the file, checks the records table and its configured columns, and creates or
+    /// upgrades tiergate's tables.
+    pub(crate) async fn open(config: &HotConfig, names: Names) -> Result<Self, StoreError> {
+        let path = config.path.clone().ok_or_else(|| {
+            StoreError::Invalid("hot.path: required for engine = \"sqlite\"".into())
+        })?;
+        let sql = Sql::new(&names, config.exclude_where.as_deref());
+        let (conn, sql) = tokio::task::spawn_blocking(move || {
+            let conn = connect(&path, &names, &sql)?;
+            Ok::<_, StoreError>((conn, sql))
+        })
+        .await
+        .map_err(join_error)??;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                sql,
+            }),
+        })
+    }
+
+    /// Runs `work` on a blocking thread with the connection; `doing` says what for, in
+    /// error messages.
+    async fn run<T: Send + 'static>(
+        &self,
+        doing: &str,
+        work: impl FnOnce(&mut Connection, &Sql) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        let result = tokio::task::spawn_blocking(move || {
+            // A panic elsewhere left no transaction open (rusqlite rolls back on drop).
+            let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut conn, &inner.sql)
+        })
+        .await
+        .map_err(join_error)?;
+        result.map_err(|e| classify(&format!("{doing} ({})", self.inner.sql.table), e))
+    }
+
+    pub(crate) async fn claim_cold(
+        &self,
+        lease: &Lease,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let lease = lease.clone();
+        self.run("claiming cold records", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let candidates = tx
+                .prepare_cached(&sql.claim_candidates)?
+                .query_map(params![lease.now_ms, cutoff_ms, limit], |row| {
+                    Ok(Claim {
+                        id: row.get(0)?,
+                        version: row.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut claims = Vec::with_capacity(candidates.len());
+            {
+                let mut upsert = tx.prepare_cached(&sql.claim_upsert)?;
+                for claim in candidates {
+                    let params = params![
+                        claim.id,
+                        claim.version,
+                        lease.owner,
+                        lease.until_ms(),
+                        lease.now_ms
+                    ];
+                    if upsert.execute(params)? == 1 {
+                        claims.push(claim);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(claims)
+        })
+        .await
+    }
+
+    pub(crate) async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
+        let id = id.to_owned();
+        self.run("reading a record", move |conn, sql| {
+            conn.prepare_cached(&sql.read)?
+                .query_row([&id], |row| {
+                    Ok(HotRecord {
+                        id: row.get(0)?,
+                        version: row.get(1)?,
+                        changed_ms: row.get(2)?,
+                        content_type: row.get(3)?,
+                        body: bytes(row, 4)?,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn mark_archived(
+        &self,
+        lease: &Lease,
+        copy: &ArchivedCopy,
+    ) -> Result<bool, StoreError> {
+        let (lease, copy) = (lease.clone(), copy.clone());
+        self.run("marking a record archived", move |conn, sql| {
+            let changed = conn.prepare_cached(&sql.mark_archived)?.execute(params![
+                copy.id,
+                lease.owner,
+                copy.version,
+                copy.blob_key,
+                copy.sha256,
+                to_sql(copy.size),
+                to_sql(copy.stored_size),
+                copy.stored_sha256,
+                copy.encoding,
+                copy.delete_after_ms,
+                lease.now_ms
+            ])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn release(
+        &self,
+        lease: &Lease,
+        id: &str,
+        error: &str,
+        retry_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (lease, id, error) = (lease.clone(), id.to_owned(), error.to_owned());
+        self.run("releasing a failed record", move |conn, sql| {
+            let changed = conn.prepare_cached(&sql.release)?.execute(params![
+                id,
+                lease.owner,
+                error,
+                retry_at_ms,
+                lease.now_ms
+            ])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn claim_due(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<ArchivedCopy>, StoreError> {
+        let lease = lease.clone();
+        self.run("claiming records due for deletion", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let due = tx
+                .prepare_cached(&sql.due)?
+                .query_map(params![lease.now_ms, limit], |row| {
+                    Ok(ArchivedCopy {
+                        id: row.get(0)?,
+                        version: row.get(1)?,
+                        blob_key: row.get(2)?,
+                        sha256: row.get(3)?,
+                        size: from_sql(row.get(4)?),
+                        stored_size: from_sql(row.get(5)?),
+                        stored_sha256: row.get(6)?,
+                        encoding: row.get(7)?,
+                        delete_after_ms: row.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            take_leases(&tx, sql, &lease, due.iter().map(|copy| copy.id.as_str()))?;
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    pub(crate) async fn delete_if_unchanged(
+        &self,
+        lease: &Lease,
+        id: &str,
+        version: &str,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let (lease, id, version) = (lease.clone(), id.to_owned(), version.to_owned());
+        self.run("deleting an archived record", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let owned = tx
+                .prepare_cached(&sql.owned_archived)?
+                .exists(params![id, lease.owner])?;
+            if !owned {
+                return Ok(DeleteOutcome::LeaseLost);
+            }
+            if tx
+                .prepare_cached(&sql.delete_record)?
+                .execute(params![id, version])?
+                == 1
+            {
+                tx.prepare_cached(&sql.mark_deleted)?
+                    .execute(params![id, lease.now_ms])?;
+                tx.commit()?;
+                return Ok(DeleteOutcome::Deleted);
+            }
+            let current: Option<Option<String>> = tx
+                .prepare_cached(&sql.diagnose)?
+                .query_row([&id], |row| row.get(0))
+                .optional()?;
+            Ok(match current {
+                None => DeleteOutcome::Missing,
+                Some(current) if current.as_deref() != Some(version.as_str()) => {
+                    DeleteOutcome::Changed
+                }
+                Some(_) => DeleteOutcome::Held,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn claim_stale(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<StaleCopy>, StoreError> {
+        let lease = lease.clone();
+        self.run("claiming stale copies", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stale = tx
+                .prepare_cached(&sql.stale)?
+                .query_map(params![lease.now_ms, limit], |row| {
+                    Ok(StaleCopy {
+                        id: row.get(0)?,
+                        blob_key: row.get(1)?,
+                        state: state(row, 2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            take_leases(&tx, sql, &lease, stale.iter().map(|copy| copy.id.as_str()))?;
+            tx.commit()?;
+            Ok(stale)
+        })
+        .await
+    }
+
+    pub(crate) async fn forget(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
+        let (owner, id) = (lease.owner.clone(), id.to_owned());
+        self.run("forgetting a ledger row", move |conn, sql| {
+            Ok(conn
+                .prepare_cached(&sql.forget)?
+                .execute(params![id, owner])?
+                == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn count_cold(
+        &self,
+        now_ms: i64,
+        cutoff_ms: i64,
+    ) -> Result<ColdCount, StoreError> {
+        self.run("counting cold records", move |conn, sql| {
+            let (records, bytes) = conn
+                .prepare_cached(&sql.cold_totals)?
+                .query_row(params![now_ms, cutoff_ms], |row| {
+                    Ok((from_sql(row.get(0)?), from_sql(row.get(1)?)))
+                })?;
+            let sample = conn
+                .prepare_cached(&sql.cold_sample)?
+                .query_map(params![now_ms, cutoff_ms], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ColdCount {
+                records,
+                bytes,
+                sample,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn status(&self) -> Result<Status, StoreError> {
+        self.run("reading the status", move |conn, sql| {
+            let (hot_records, hot_bytes) = conn
+                .prepare_cached(&sql.hot_totals)?
+                .query_row([], |row| Ok((from_sql(row.get(0)?), from_sql(row.get(1)?))))?;
+            let counted = conn
+                .prepare_cached(&sql.state_totals)?
+                .query_map([], |row| {
+                    Ok(StateCount {
+                        state: state(row, 0)?,
+                        records: from_sql(row.get(1)?),
+                        bytes: from_sql(row.get(2)?),
+                        stored_bytes: from_sql(row.get(3)?),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let last_run = conn
+                .prepare_cached(&sql.last_run)?
+                .query_row([], run_row)
+                .optional()?;
+            Ok(Status {
+                hot_records,
+                hot_bytes,
+                states: StateCount::every_state(counted),
+                last_run,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
+        let run = run.clone();
+        self.run("recording a run", move |conn, sql| {
+            conn.prepare_cached(&sql.insert_run)?.execute(params![
+                run.owner,
+                run.started_ms,
+                run.finished_ms,
+                to_sql(run.claimed),
+                to_sql(run.archived),
+                to_sql(run.deleted),
+                to_sql(run.restored),
+                to_sql(run.failed),
+                to_sql(run.bytes_in),
+                to_sql(run.bytes_out),
+                run.dry_run,
+                run.errors_text()
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        let after = after.map(str::to_owned);
+        self.run("reading the ledger", move |conn, sql| {
+            conn.prepare_cached(&sql.ledger_page)?
+                .query_map(params![after, limit], |row| {
+                    Ok(LedgerRow {
+                        id: row.get(0)?,
+                        state: state(row, 1)?,
+                        version: row.get(2)?,
+                        blob_key: row.get(3)?,
+                        sha256: row.get(4)?,
+                        size: row.get::<_, Option<i64>>(5)?.map(from_sql),
+                        stored_size: row.get::<_, Option<i64>>(6)?.map(from_sql),
+                        stored_sha256: row.get(7)?,
+                        encoding: row.get(8)?,
+                        attempts: row.get(9)?,
+                        last_error: row.get(10)?,
+                        lease_owner: row.get(11)?,
+                        lease_until: row.get(12)?,
+                        claimed_at: row.get(13)?,
+                        archived_at: row.get(14)?,
+                        delete_after: row.get(15)?,
+                        deleted_at: row.get(16)?,
+                        updated_at: row.get(17)?,
+                    })
+                })?
+                .collect()
+        })
+        .await
+    }
+}
+
+impl Sql {
+    fn new(names: &Names, exclude_where: Option<&str>) -> Self {
+        let Names {
+            table: t,
+            ledger: l,
+            ..
+        } = names;
+        let col = |name: &SqlName| format!("{t}.{name}");
+        let (id, body) = (col(&names.id), col(&names.body));
+        let changed = col(&names.changed);
+        // Integer (or real) cells are unix seconds; text is ISO-8601, with `T` or a space.
+        let changed_ms = format!(
+            "(CASE WHEN typeof({changed}) IN ('integer', 'real') THEN CAST({changed} * 1000 AS INTEGER) \
+             ELSE CAST(round(unixepoch({changed}, 'subsec') * 1000) AS INTEGER) END)"
+        );
+        let version = format!(
+            "CAST({} AS TEXT)",
+            col(names.version.as_ref().unwrap_or(&names.changed))
+        );
+        let content_type = names
+            .content_type
+            .as_ref()
+            .map_or_else(|| "NULL".to_owned(), col);
+        let mut kept_by = Vec::new();
+        if let Some(hold) = &names.hold {
+            kept_by.push(format!("COALESCE({}, FALSE)", col(hold)));
+        }
+        if let Some(predicate) = exclude_where {
+            kept_by.push(format!("COALESCE(({predicate}), FALSE)"));
+        }
+        let kept = if kept_by.is_empty() {
+            "FALSE".to_owned()
+        } else {
+            format!("({})", kept_by.join(" OR "))
+        };
+        let length = format!("length(CAST({body} AS BLOB))");
+        let [copying, archived, deleted] = LedgerState::ALL.map(LedgerState::as_str);
+        // Cold records a claim may take: ?1 = now, ?2 = cutoff. Only the records table is in
+        // scope at this level, so `exclude_where` sees its columns unqualified.
+        let eligible = format!(
+            "FROM {t} WHERE {changed_ms} < ?2 AND {body} IS NOT NULL AND NOT {kept} \
+             AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.id = {id} \
+             AND NOT (l.state = '{copying}' AND (l.lease_until IS NULL OR l.lease_until <= ?1)))"
+        );
+        let order = format!("ORDER BY {changed_ms}, {id}");
+        // The hot side of a ledger row, for comparing versions.
+        let hot =
+            format!("(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t}) AS h");
+        let ledger_columns = "id, state, version, blob_key, sha256, size, stored_size, \
+            stored_sha256, encoding, attempts, last_error, lease_owner, lease_until, \
+            claimed_at, archived_at, delete_after, deleted_at, updated_at";
+        let runs = l.with_suffix("_runs");
+        let run_columns = "owner, started_ms, finished_ms, claimed, archived, deleted, restored, \
+            failed, bytes_in, bytes_out, dry_run, errors";
+        Self {
+            table: t.to_string(),
+            claim_candidates: format!(
+                "SELECT CAST({id} AS TEXT), {version} {eligible} {order} LIMIT ?3"
+            ),
+            claim_upsert: format!(
+                "INSERT INTO {l} (id, state, version, attempts, lease_owner, lease_until, claimed_at, updated_at) \
+                 VALUES (?1, '{copying}', ?2, 1, ?3, ?4, ?5, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version, \
+                 attempts = attempts + 1, lease_owner = excluded.lease_owner, \
+                 lease_until = excluded.lease_until, claimed_at = excluded.claimed_at, \
+                 updated_at = excluded.updated_at \
+                 WHERE state = '{copying}' AND (lease_until IS NULL OR lease_until <= ?5)"
+            ),
+            read: format!(
+                "SELECT CAST({id} AS TEXT), {version}, {changed_ms}, {content_type}, {body} \
+                 FROM {t} WHERE {id} = ?1"
+            ),
+            mark_archived: format!(
+                "UPDATE {l} SET state = '{archived}', version = ?3, blob_key = ?4, sha256 = ?5, \
+                 size = ?6, stored_size = ?7, stored_sha256 = ?8, encoding = ?9, \
+                 delete_after = ?10, archived_at = ?11, updated_at = ?11, \
+                 lease_owner = NULL, lease_until = NULL, last_error = NULL \
+                 WHERE id = ?1 AND state = '{copying}' AND lease_owner = ?2"
+            ),
+            release: format!(
+                "UPDATE {l} SET last_error = ?3, lease_owner = NULL, lease_until = ?4, updated_at = ?5 \
+                 WHERE id = ?1 AND state = '{copying}' AND lease_owner = ?2"
+            ),
+            due: format!(
+                "SELECT id, version, blob_key, sha256, size, stored_size, stored_sha256, encoding, \
+                 delete_after FROM {l} WHERE state = '{archived}' AND delete_after <= ?1 \
+                 AND (lease_until IS NULL OR lease_until <= ?1) \
+                 ORDER BY delete_after, id LIMIT ?2"
+            ),
+            stale: format!(
+                "SELECT l.id, l.blob_key, l.state FROM {l} AS l LEFT JOIN {hot} ON h.id = l.id \
+                 WHERE (l.lease_until IS NULL OR l.lease_until <= ?1) AND ( \
+                 (l.state IN ('{copying}', '{archived}') \
+                  AND (h.id IS NULL OR h.version IS NOT l.version OR h.kept)) \
+                 OR (l.state = '{deleted}' AND h.id IS NOT NULL)) \
+                 ORDER BY l.id LIMIT ?2"
+            ),
+            take_lease: format!(
+                "UPDATE {l} SET lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1"
+            ),
+            owned_archived: format!(
+                "SELECT 1 FROM {l} WHERE id = ?1 AND state = '{archived}' AND lease_owner = ?2"
+            ),
+            delete_record: format!(
+                "DELETE FROM {t} WHERE {id} = ?1 AND {version} = ?2 AND NOT {kept}"
+            ),
+            mark_deleted: format!(
+                "UPDATE {l} SET state = '{deleted}', deleted_at = ?2, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = ?2 WHERE id = ?1"
+            ),
+            diagnose: format!("SELECT h.version FROM {hot} WHERE h.id = ?1"),
+            forget: format!("DELETE FROM {l} WHERE id = ?1 AND lease_owner = ?2"),
+            cold_totals: format!("SELECT count(*), COALESCE(sum({length}), 0) {eligible}"),
+            cold_sample: format!(
+                "SELECT CAST({id} AS TEXT) {eligible} {order} LIMIT {}",
+                crate::COLD_SAMPLE
+            ),
+            hot_totals: format!("SELECT count(*), COALESCE(sum({length}), 0) FROM {t}"),
+            state_totals: format!(
+                "SELECT state, count(*), COALESCE(sum(size), 0), COALESCE(sum(stored_size), 0) \
+                 FROM {l} GROUP BY state"
+            ),
+            last_run: format!(
+                "SELECT {run_columns} FROM {runs} ORDER BY started_ms DESC, id DESC LIMIT 1"
+            ),
+            insert_run: format!(
+                "INSERT INTO {runs} ({run_columns}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ),
+            ledger_page: format!(
+                "SELECT {ledger_columns} FROM {l} WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2"
+            ),
+        }
+    }
+
+    /// Every statement, for checking at open that they compile against the tables.
+    fn all(&self) -> [&str; 20] {
+        [
+            &self.claim_candidates,
+            &self.claim_upsert,
+            &self.read,
+            &self.mark_archived,
+            &self.release,
+            &self.due,
+            &self.stale,
+            &self.take_lease,
+            &self.owned_archived,
+            &self.delete_record,
+            &self.mark_deleted,
+            &self.diagnose,
+            &self.forget,
+            &self.cold_totals,
+            &self.cold_sample,
+            &self.hot_totals,
+            &self.state_totals,
+            &self.last_run,
+            &self.insert_run,
+            &self.ledger_page,
+        ]
+    }
+}
+
+fn connect(path: &Path, names: &Names, sql: &Sql) -> Result<Connection, StoreError> {
+    let opening = format!("opening SQLite database {}", path.display());
+    let mut conn = Connection::open(path).map_err(|e| classify(&opening, e))?;
+    let journal: String = conn
+        .busy_timeout(BUSY_TIMEOUT)
+        .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+        .and_then(|()| conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)))
+        .map_err(|e| classify(&opening, e))?;
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Invalid(format!(
+            "{opening}: WAL mode refused (journal mode {journal}); is the file on a network file system?"
+        )));
+    }
+    check_columns(&conn, names)?;
+    migrate(&mut conn, &names.ledger)?;
+    for statement in sql.all() {
+        conn.prepare_cached(statement).map_err(|e| {
+            StoreError::Invalid(format!(
+                "the queries built from [hot] do not fit table {} (check hot.exclude_where): {e}",
+                names.table
+            ))
+        })?;
+    }
+    Ok(conn)
+}
+
+/// Names the first configured column the records table lacks.
+fn check_columns(conn: &Connection, names: &Names) -> Result<(), StoreError> {
+    let table = names.table.name();
+    let present: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .and_then(|mut s| s.query_map([table], |row| row.get(0))?.collect())
+        .map_err(|e| classify(&format!("reading the columns of {table}"), e))?;
+    if present.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "hot.table: the records table {table:?} does not exist in this database; check hot.table and hot.path"
+        )));
+    }
+    for (key, column) in names.columns() {
+        if !present
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(column.name()))
+        {
+            return Err(StoreError::Invalid(format!(
+                "hot.{key}: table {table:?} has no column {:?} (it has: {}); fix the key",
+                column.name(),
+                present.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates tiergate's tables, or checks that they are of this version.
+fn migrate(conn: &mut Connection, ledger: &SqlName) -> Result<(), StoreError> {
+    let l = ledger;
+    let failed = |e| classify(&format!("creating tiergate's tables beside {l}"), e);
+    let schema = l.with_suffix("_schema");
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    tx.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {schema} (version INTEGER NOT NULL)"
+    ))
+    .map_err(failed)?;
+    let version: i64 = tx
+        .query_row(
+            &format!("SELECT COALESCE(max(version), 0) FROM {schema}"),
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Invalid(format!(
+            "{l} has schema version {version}, newer than this tiergate ({SCHEMA_VERSION}); upgrade tiergate"
+        )));
+    }
+    if version < 1 {
+        tracing::info!(ledger = %l, "creating tiergate's ledger tables");
+        let (runs, index, runs_index) = (
+            l.with_suffix("_runs"),
+            l.with_suffix("_state_due"),
+            l.with_suffix("_runs_started"),
+        );
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {l} (
+                id TEXT PRIMARY KEY, state TEXT NOT NULL, version TEXT NOT NULL,
+                blob_key TEXT, sha256 TEXT, size INTEGER, stored_size INTEGER,
+                stored_sha256 TEXT, encoding TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT, lease_owner TEXT, lease_until INTEGER, claimed_at INTEGER,
+                archived_at INTEGER, delete_after INTEGER, deleted_at INTEGER,
+                updated_at INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS {index} ON {l} (state, delete_after);
+             CREATE TABLE IF NOT EXISTS {runs} (
+                id INTEGER PRIMARY KEY, owner TEXT NOT NULL, started_ms INTEGER NOT NULL,
+                finished_ms INTEGER NOT NULL, claimed INTEGER NOT NULL, archived INTEGER NOT NULL,
+                deleted INTEGER NOT NULL, restored INTEGER NOT NULL, failed INTEGER NOT NULL,
+                bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, dry_run INTEGER NOT NULL,
+                errors TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS {runs_index} ON {runs} (started_ms);
+             INSERT INTO {schema} (version) VALUES (1);"
+        ))
+        .map_err(failed)?;
+    }
+    tx.commit().map_err(failed)
+}
+
+fn take_leases<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &Sql,
+    lease: &Lease,
+    ids: impl Iterator<Item = &'a str>,
+) -> rusqlite::Result<()> {
+    let mut take = tx.prepare_cached(&sql.take_lease)?;
+    for id in ids {
+        take.execute(params![id, lease.owner, lease.until_ms(), lease.now_ms])?;
+    }
+    Ok(())
+}
+
+/// A body cell as bytes, whether stored as BLOB or text.
+fn bytes(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    match row.get_ref(index)? {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => Ok(bytes.to_vec()),
+        other => Err(rusqlite::Error::FromSqlConversionFailure(
+            index,
+            other.data_type(),
+            "the body column holds neither BLOB nor text".into(),
+        )),
+    }
+}
+
+/// A ledger `state` cell; anything else than the three names means a foreign writer.
+fn state(row: &Row<'_>, index: usize) -> rusqlite::Result<LedgerState> {
+    row.get_ref(index)?
+        .as_str()?
+        .parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+fn run_row(row: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        owner: row.get(0)?,
+        started_ms: row.get(1)?,
+        finished_ms: row.get(2)?,
+        claimed: from_sql(row.get(3)?),
+        archived: from_sql(row.get(4)?),
+        deleted: from_sql(row.get(5)?),
+        restored: from_sql(row.get(6)?),
+        failed: from_sql(row.get(7)?),
+        bytes_in: from_sql(row.get(8)?),
+        bytes_out: from_sql(row.get(9)?),
+        dry_run: row.get(10)?,
+        errors: RunRow::errors_from_text(&row.get::<_, String>(11)?),
+    })
+}
+
+/// Busy, locked and I/O trouble may pass; anything else needs the configuration or the
+/// database fixed.
+fn classify(doing: &str, error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(format!(
+                "{doing}: {error}; another writer held the database longer than {BUSY_TIMEOUT:?}"
+            ))
+        }
+        Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull | ErrorCode::CannotOpen) => {
+            StoreError::Unavailable(format!("{doing}: {error}"))
+        }
+        _ => StoreError::Invalid(format!("{doing}: {error}")),
+    }
+}
+
+fn join_error(error: tokio::task::JoinError) -> StoreError {
+    match error.try_into_panic() {
+        Ok(panic) => std::panic::resume_unwind(panic),
+        Err(error) => StoreError::Unavailable(format!("SQLite call cancelled: {error}")),
+    }
+}

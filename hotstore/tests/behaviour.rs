@@ -1,0 +1,699 @@
+//! The archival protocol's steps, each run against SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Fixture, T0, lease};
+use std::collections::BTreeSet;
+use tiergate_core::LedgerState;
+use tiergate_hotstore::{
+    ArchivedCopy, Claim, DeleteOutcome, HotConfig, HotStore, RunRow, StaleCopy, StoreError,
+};
+
+on_both_engines!(
+    claims_oldest_first_up_to_the_limit,
+    held_and_excluded_records_are_never_claimed,
+    a_claimed_record_is_claimed_again_only_after_its_lease_expires,
+    mark_archived_refuses_after_the_lease_moved_to_another_owner,
+    release_holds_a_failed_record_until_its_retry_time,
+    claim_due_waits_for_delete_after,
+    delete_removes_an_unchanged_record_and_marks_it_deleted_together,
+    delete_keeps_changed_held_excluded_and_missing_records,
+    delete_without_the_lease_changes_nothing,
+    claim_stale_finds_every_copy_that_no_longer_matches,
+    count_cold_agrees_with_claim_cold,
+    status_counts_records_and_bytes_per_tier,
+    read_returns_the_record_with_its_version_and_time,
+    ledger_pages_in_id_order,
+    a_missing_column_is_invalid_and_named,
+    concurrent_claims_never_share_an_id,
+);
+
+/// Claims cold records for `owner` at `now` (unless it holds `id` already) and marks `id`
+/// archived with a deletion time of `delete_after`; returns the copy as recorded.
+async fn archive(f: &Fixture, id: &str, owner: &str, now: i64, delete_after: i64) -> ArchivedCopy {
+    f.store
+        .claim_cold(&lease(owner, now), now, 1_000)
+        .await
+        .unwrap();
+    let row = f
+        .ledger(id)
+        .await
+        .unwrap_or_else(|| panic!("{id} was not claimed"));
+    assert_eq!(
+        (row.state, row.lease_owner.as_deref()),
+        (LedgerState::Copying, Some(owner)),
+        "ledger of {id}"
+    );
+    let copy = ArchivedCopy {
+        id: id.into(),
+        version: row.version,
+        blob_key: format!("records/{id}"),
+        sha256: "ab".repeat(32),
+        size: 100,
+        stored_size: 40,
+        stored_sha256: "cd".repeat(32),
+        encoding: "zstd".into(),
+        delete_after_ms: delete_after,
+    };
+    assert!(
+        f.store
+            .mark_archived(&lease(owner, now), &copy)
+            .await
+            .unwrap(),
+        "{id} not marked"
+    );
+    copy
+}
+
+/// Archives `id` and claims it for deletion at `now` (its grace period over).
+async fn due(f: &Fixture, id: &str, owner: &str, now: i64) -> ArchivedCopy {
+    archive(f, id, owner, now, now).await;
+    let due = f.store.claim_due(&lease(owner, now), 1_000).await.unwrap();
+    due.into_iter()
+        .find(|copy| copy.id == id)
+        .unwrap_or_else(|| panic!("{id} not due"))
+}
+
+fn ids(claims: &[Claim]) -> Vec<&str> {
+    claims.iter().map(|claim| claim.id.as_str()).collect()
+}
+
+async fn state_of(f: &Fixture, id: &str) -> Option<LedgerState> {
+    f.ledger(id).await.map(|row| row.state)
+}
+
+async fn claims_oldest_first_up_to_the_limit(f: &Fixture) {
+    f.insert("c", T0 + 3_000, b"c").await;
+    f.insert("a", T0 + 1_000, b"a").await;
+    f.insert("b2", T0 + 2_000, b"b").await;
+    f.insert("b1", T0 + 2_000, b"b").await;
+    f.insert("new", T0 + 10_000, b"n").await;
+    let now = T0 + 20_000;
+    let cutoff = T0 + 10_000; // "new" changed exactly at the cutoff: not cold yet
+    let first = f
+        .store
+        .claim_cold(&lease("run-1", now), cutoff, 3)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["a", "b1", "b2"], "{}", f.db.engine());
+    let rest = f
+        .store
+        .claim_cold(&lease("run-1", now), cutoff, 3)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), ["c"]);
+    assert!(
+        f.store
+            .claim_cold(&lease("run-1", now), cutoff, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let row = f.ledger("a").await.unwrap();
+    assert_eq!(row.state, LedgerState::Copying);
+    assert_eq!(row.version, first[0].version);
+    assert_eq!(row.lease_owner.as_deref(), Some("run-1"));
+    assert_eq!(row.lease_until, Some(now + 1_000));
+    assert_eq!((row.attempts, row.claimed_at), (1, Some(now)));
+}
+
+async fn held_and_excluded_records_are_never_claimed(f: &Fixture) {
+    f.insert("held", T0, b"x").await;
+    f.hold("held").await;
+    f.insert("draft", T0, b"x").await;
+    f.update("draft", "state = 'draft'").await;
+    f.insert("final", T0, b"x").await;
+    f.update("final", "state = 'final'").await;
+    f.insert("plain", T0, b"x").await;
+    let claims = f
+        .store
+        .claim_cold(&lease("run-1", T0 + 5_000), T0 + 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&claims), ["final", "plain"]);
+    assert_eq!(state_of(f, "held").await, None);
+    assert_eq!(state_of(f, "draft").await, None);
+}
+
+async fn a_claimed_record_is_claimed_again_only_after_its_lease_expires(f: &Fixture) {
+    f.insert("r1", T0, b"x").await;
+    let now = T0 + 5_000;
+    assert_eq!(
+        ids(&f.store.claim_cold(&lease("a", now), now, 10).await.unwrap()),
+        ["r1"]
+    );
+    let during = f
+        .store
+        .claim_cold(&lease("b", now + 999), now, 10)
+        .await
+        .unwrap();
+    assert!(during.is_empty(), "claimed while leased: {during:?}");
+    let after = f
+        .store
+        .claim_cold(&lease("b", now + 1_000), now, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&after), ["r1"]);
+    let row = f.ledger("r1").await.unwrap();
+    assert_eq!((row.lease_owner.as_deref(), row.attempts), (Some("b"), 2));
+}
+
+async fn mark_archived_refuses_after_the_lease_moved_to_another_owner(f: &Fixture) {
+    f.insert("r1", T0, b"x").await;
+    let now = T0 + 5_000;
+    let claimed = f.store.claim_cold(&lease("a", now), now, 10).await.unwrap();
+    f.store
+        .claim_cold(&lease("b", now + 2_000), now, 10)
+        .await
+        .unwrap();
+    let copy = ArchivedCopy {
+        id: "r1".into(),
+        version: claimed[0].version.clone(),
+        blob_key: "records/r1".into(),
+        sha256: "ab".repeat(32),
+        size: 1,
+        stored_size: 1,
+        stored_sha256: "ab".repeat(32),
+        encoding: "identity".into(),
+        delete_after_ms: now + 10_000,
+    };
+    assert!(
+        !f.store
+            .mark_archived(&lease("a", now + 2_500), &copy)
+            .await
+            .unwrap()
+    );
+    assert_eq!(state_of(f, "r1").await, Some(LedgerState::Copying));
+    assert!(
+        f.store
+            .mark_archived(&lease("b", now + 2_500), &copy)
+            .await
+            .unwrap()
+    );
+    let row = f.ledger("r1").await.unwrap();
+    assert_eq!(row.state, LedgerState::Archived);
+    assert_eq!(row.blob_key.as_deref(), Some("records/r1"));
+    assert_eq!((row.size, row.stored_size), (Some(1), Some(1)));
+    assert_eq!(
+        (row.archived_at, row.delete_after),
+        (Some(now + 2_500), Some(now + 10_000))
+    );
+    assert_eq!((row.lease_owner, row.lease_until), (None, None));
+    // Archived rows are not claimed for copying again.
+    assert!(
+        f.store
+            .claim_cold(&lease("c", now + 9_000), now, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn release_holds_a_failed_record_until_its_retry_time(f: &Fixture) {
+    f.insert("r1", T0, b"x").await;
+    let now = T0 + 5_000;
+    f.store.claim_cold(&lease("a", now), now, 10).await.unwrap();
+    assert!(
+        !f.store
+            .release(&lease("b", now), "r1", "not mine", now + 10_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .release(
+                &lease("a", now + 100),
+                "r1",
+                "blob PUT failed: 503",
+                now + 10_000
+            )
+            .await
+            .unwrap()
+    );
+    let row = f.ledger("r1").await.unwrap();
+    assert_eq!(row.last_error.as_deref(), Some("blob PUT failed: 503"));
+    assert_eq!(
+        (row.lease_owner, row.lease_until),
+        (None, Some(now + 10_000))
+    );
+    let early = f
+        .store
+        .claim_cold(&lease("b", now + 9_999), now, 10)
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "retried before its time: {early:?}");
+    let retry = f
+        .store
+        .claim_cold(&lease("b", now + 10_000), now, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&retry), ["r1"]);
+}
+
+async fn claim_due_waits_for_delete_after(f: &Fixture) {
+    f.insert("r1", T0, b"x").await;
+    let now = T0 + 5_000;
+    let copy = archive(f, "r1", "a", now, now + 1_000).await;
+    assert!(
+        f.store
+            .claim_due(&lease("b", now + 999), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = f
+        .store
+        .claim_due(&lease("b", now + 1_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(due, [copy]);
+    let row = f.ledger("r1").await.unwrap();
+    assert_eq!(row.lease_owner.as_deref(), Some("b"));
+    assert!(
+        f.store
+            .claim_due(&lease("c", now + 1_500), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased row claimed twice"
+    );
+    assert_eq!(
+        f.store
+            .claim_due(&lease("c", now + 2_000), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn delete_removes_an_unchanged_record_and_marks_it_deleted_together(f: &Fixture) {
+    f.insert("r1", T0, b"x").await;
+    let now = T0 + 5_000;
+    let copy = due(f, "r1", "a", now).await;
+    let outcome = f
+        .store
+        .delete_if_unchanged(&lease("a", now + 10), "r1", &copy.version)
+        .await
+        .unwrap();
+    assert_eq!(outcome, DeleteOutcome::Deleted);
+    assert!(!f.exists("r1").await, "record still in {}", f.table);
+    let row = f.ledger("r1").await.unwrap();
+    assert_eq!(row.state, LedgerState::Deleted);
+    assert_eq!(
+        (row.deleted_at, row.lease_owner, row.lease_until),
+        (Some(now + 10), None, None)
+    );
+    // Repeating it (a crash before the caller saw the answer) changes nothing.
+    let again = f
+        .store
+        .delete_if_unchanged(&lease("a", now + 20), "r1", &copy.version)
+        .await
+        .unwrap();
+    assert_eq!(again, DeleteOutcome::LeaseLost);
+}
+
+async fn delete_keeps_changed_held_excluded_and_missing_records(f: &Fixture) {
+    let now = T0 + 5_000;
+    for id in ["changed", "held", "draft", "missing"] {
+        f.insert(id, T0, b"x").await;
+    }
+    let mut copies = Vec::new();
+    for id in ["changed", "held", "draft", "missing"] {
+        copies.push(due(f, id, "a", now).await);
+    }
+    f.touch("changed", T0 + 1_000).await;
+    f.hold("held").await;
+    f.update("draft", "state = 'draft'").await;
+    f.remove("missing").await;
+    let expected = [
+        DeleteOutcome::Changed,
+        DeleteOutcome::Held,
+        DeleteOutcome::Held,
+        DeleteOutcome::Missing,
+    ];
+    for (copy, expected) in copies.iter().zip(expected) {
+        let outcome = f
+            .store
+            .delete_if_unchanged(&lease("a", now + 10), &copy.id, &copy.version)
+            .await
+            .unwrap();
+        assert_eq!(outcome, expected, "record {}", copy.id);
+        assert_eq!(
+            f.exists(&copy.id).await,
+            expected != DeleteOutcome::Missing,
+            "record {}",
+            copy.id
+        );
+        let row = f.ledger(&copy.id).await.unwrap();
+        assert_eq!(row.state, LedgerState::Archived, "ledger of {}", copy.id);
+        assert_eq!(
+            row.lease_owner.as_deref(),
+            Some("a"),
+            "ledger of {}",
+            copy.id
+        );
+    }
+}
+
+async fn delete_without_the_lease_changes_nothing(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("archived", T0, b"x").await;
+    f.insert("copying", T0 + 1, b"x").await;
+    let copy = due(f, "archived", "a", now).await;
+    let copying = f.ledger("copying").await.unwrap();
+    assert_eq!(
+        (copying.state, copying.lease_owner.as_deref()),
+        (LedgerState::Copying, Some("a"))
+    );
+    let cases = [
+        (
+            "archived",
+            "b",
+            copy.version.as_str(),
+            LedgerState::Archived,
+        ),
+        (
+            "copying",
+            "a",
+            copying.version.as_str(),
+            LedgerState::Copying,
+        ),
+    ];
+    for (id, owner, version, state) in cases {
+        let outcome = f
+            .store
+            .delete_if_unchanged(&lease(owner, now + 10), id, version)
+            .await
+            .unwrap();
+        assert_eq!(outcome, DeleteOutcome::LeaseLost, "record {id}");
+        assert!(f.exists(id).await, "record {id} deleted without the lease");
+        assert_eq!(state_of(f, id).await, Some(state), "ledger of {id}");
+    }
+}
+
+async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
+    let now = T0 + 5_000;
+    let records = [
+        "archived-gone",
+        "archived-changed",
+        "archived-held",
+        "copying-gone",
+        "copying-changed",
+        "deleted-back",
+        "archived-ok",
+        "deleted-ok",
+        "copying-ok",
+    ];
+    for id in records {
+        f.insert(id, T0, id.as_bytes()).await;
+    }
+    for id in [
+        "archived-gone",
+        "archived-changed",
+        "archived-held",
+        "archived-ok",
+    ] {
+        archive(f, id, "a", now, now).await;
+    }
+    for id in ["deleted-back", "deleted-ok"] {
+        let copy = due(f, id, "a", now).await;
+        let outcome = f
+            .store
+            .delete_if_unchanged(&lease("a", now), id, &copy.version)
+            .await
+            .unwrap();
+        assert_eq!(outcome, DeleteOutcome::Deleted, "record {id}");
+    }
+    for id in ["copying-changed", "copying-gone", "copying-ok"] {
+        assert_eq!(
+            state_of(f, id).await,
+            Some(LedgerState::Copying),
+            "ledger of {id}"
+        );
+    }
+    f.remove("archived-gone").await;
+    f.touch("archived-changed", T0 + 1_000).await;
+    f.hold("archived-held").await;
+    f.remove("copying-gone").await;
+    f.touch("copying-changed", T0 + 1_000).await;
+    f.insert("deleted-back", T0 + 2_000, b"new").await;
+
+    let later = now + 1_000; // the copying leases have expired
+    let mut found = f.store.claim_stale(&lease("b", later), 100).await.unwrap();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    let stale = |id: &str, state| StaleCopy {
+        id: id.into(),
+        blob_key: (state != LedgerState::Copying).then(|| format!("records/{id}")),
+        state,
+    };
+    let expected = [
+        stale("archived-changed", LedgerState::Archived),
+        stale("archived-gone", LedgerState::Archived),
+        stale("archived-held", LedgerState::Archived),
+        stale("copying-changed", LedgerState::Copying),
+        stale("copying-gone", LedgerState::Copying),
+        stale("deleted-back", LedgerState::Deleted),
+    ];
+    assert_eq!(found, expected);
+    assert!(
+        f.store
+            .claim_stale(&lease("c", later), 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "stale rows claimed twice"
+    );
+
+    assert!(
+        !f.store
+            .forget(&lease("c", later), "archived-gone")
+            .await
+            .unwrap(),
+        "forgot another run's row"
+    );
+    for StaleCopy { id, .. } in &expected {
+        assert!(
+            f.store.forget(&lease("b", later), id).await.unwrap(),
+            "forget {id}"
+        );
+        assert_eq!(state_of(f, id).await, None, "ledger of {id}");
+    }
+    // Forgotten, the re-created record is an ordinary hot record again.
+    let claims = f
+        .store
+        .claim_cold(&lease("c", later), T0 + 2_001, 100)
+        .await
+        .unwrap();
+    assert!(ids(&claims).contains(&"deleted-back"), "{claims:?}");
+}
+
+async fn count_cold_agrees_with_claim_cold(f: &Fixture) {
+    let mut expected_bytes = 0;
+    for i in 0..15_i64 {
+        let body = vec![b'x'; 10 * (i as usize + 1)];
+        f.insert(&format!("r{i:02}"), T0 + (15 - i) * 1_000, &body)
+            .await;
+        if i % 5 != 4 {
+            expected_bytes += body.len() as u64;
+        }
+    }
+    for i in [4, 9, 14] {
+        f.hold(&format!("r{i:02}")).await;
+    }
+    f.insert("young", T0 + 100_000, b"young").await;
+    let now = T0 + 200_000;
+    let cutoff = T0 + 50_000;
+    let count = f.store.count_cold(now, cutoff).await.unwrap();
+    assert_eq!((count.records, count.bytes), (12, expected_bytes));
+    let claims = f
+        .store
+        .claim_cold(&lease("a", now), cutoff, 100)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 12);
+    assert_eq!(count.sample, ids(&claims)[..10]);
+    assert_eq!(f.store.count_cold(now, cutoff).await.unwrap().records, 0);
+    // Once the leases have expired, the rows could be claimed again, and are counted again.
+    assert_eq!(
+        f.store
+            .count_cold(now + 1_000, cutoff)
+            .await
+            .unwrap()
+            .records,
+        12
+    );
+}
+
+async fn status_counts_records_and_bytes_per_tier(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("a", T0, &[1; 100]).await;
+    f.insert("b", T0, &[2; 50]).await;
+    f.insert("c", T0, &[3; 7]).await;
+    f.insert("d", T0 + 9_000, b"").await;
+    let copy = due(f, "a", "run", now).await; // claims "c" too: it stays copying
+    archive(f, "b", "run", now, now + 1_000).await;
+    f.store
+        .delete_if_unchanged(&lease("run", now), "a", &copy.version)
+        .await
+        .unwrap();
+
+    let status = f.store.status().await.unwrap();
+    assert_eq!((status.hot_records, status.hot_bytes), (3, 57));
+    let counts: Vec<_> = status
+        .states
+        .iter()
+        .map(|s| (s.state, s.records, s.bytes, s.stored_bytes))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (LedgerState::Copying, 1, 0, 0),
+            (LedgerState::Archived, 1, 100, 40),
+            (LedgerState::Deleted, 1, 100, 40),
+        ]
+    );
+    assert_eq!(status.last_run, None);
+
+    let run = |started_ms, errors: Vec<String>| RunRow {
+        owner: "run".into(),
+        started_ms,
+        finished_ms: started_ms + 10,
+        claimed: 3,
+        archived: 2,
+        deleted: 1,
+        restored: 0,
+        failed: errors.len() as u64,
+        bytes_in: 157,
+        bytes_out: 80,
+        dry_run: false,
+        errors,
+    };
+    f.store.record_run(&run(now, vec![])).await.unwrap();
+    let latest = run(
+        now + 100,
+        vec![
+            "record c: blob PUT failed: 503".into(),
+            "record d: timeout".into(),
+        ],
+    );
+    f.store.record_run(&latest).await.unwrap();
+    assert_eq!(f.store.status().await.unwrap().last_run, Some(latest));
+}
+
+async fn read_returns_the_record_with_its_version_and_time(f: &Fixture) {
+    f.insert("r1", T0 + 1_234, b"{\"total\": 42}").await;
+    let record = f.store.read("r1").await.unwrap().expect("r1 not found");
+    assert_eq!(record.body, b"{\"total\": 42}");
+    assert_eq!(record.changed_ms, T0 + 1_234);
+    assert_eq!(record.content_type.as_deref(), Some("application/pdf"));
+    let claims = f
+        .store
+        .claim_cold(&lease("a", T0 + 5_000), T0 + 5_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        claims[0].version, record.version,
+        "claim and read disagree on the version"
+    );
+    f.touch("r1", T0 + 2_000).await;
+    let changed = f.store.read("r1").await.unwrap().unwrap();
+    assert_ne!(changed.version, record.version);
+    assert_eq!(f.store.read("nope").await.unwrap(), None);
+}
+
+async fn ledger_pages_in_id_order(f: &Fixture) {
+    for id in ["d", "b", "e", "a", "c"] {
+        f.insert(id, T0, b"x").await;
+    }
+    f.store
+        .claim_cold(&lease("a", T0 + 1), T0 + 1, 10)
+        .await
+        .unwrap();
+    let first = f.store.ledger_page(None, 2).await.unwrap();
+    let second = f.store.ledger_page(Some("b"), 2).await.unwrap();
+    let last = f.store.ledger_page(Some("d"), 2).await.unwrap();
+    let page_ids = |page: &[tiergate_hotstore::LedgerRow]| {
+        page.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        (page_ids(&first), page_ids(&second), page_ids(&last)),
+        (
+            vec!["a".to_owned(), "b".into()],
+            vec!["c".into(), "d".into()],
+            vec!["e".into()]
+        )
+    );
+}
+
+async fn a_missing_column_is_invalid_and_named(f: &Fixture) {
+    let open = |config: HotConfig| async move { HotStore::open(&config).await.unwrap_err() };
+    let missing_column = HotConfig {
+        version_column: Some("revision".into()),
+        ..f.config.clone()
+    };
+    let error = open(missing_column).await;
+    assert!(
+        matches!(&error, StoreError::Invalid(m) if m.contains("hot.version_column") && m.contains("revision")),
+        "{error}"
+    );
+    let missing_table = HotConfig {
+        table: "no_such_records".into(),
+        ..f.config.clone()
+    };
+    let error = open(missing_table).await;
+    assert!(
+        matches!(&error, StoreError::Invalid(m) if m.contains("hot.table") && m.contains("no_such_records")),
+        "{error}"
+    );
+    let injected = HotConfig {
+        id_column: "id; drop table x".into(),
+        ..f.config.clone()
+    };
+    let error = open(injected).await;
+    assert!(
+        matches!(&error, StoreError::Invalid(m) if m.starts_with("hot.id_column")),
+        "{error}"
+    );
+    let bad_predicate = HotConfig {
+        exclude_where: Some("no_such_column = 1".into()),
+        ..f.config.clone()
+    };
+    let error = open(bad_predicate).await;
+    assert!(
+        matches!(&error, StoreError::Invalid(m) if m.contains("exclude_where")),
+        "{error}"
+    );
+}
+
+/// Two stores (two hosts) claim in rounds of 7 from two tasks: no id twice, none left.
+async fn concurrent_claims_never_share_an_id(f: &Fixture) {
+    for i in 0..200 {
+        f.insert(&format!("r{i:03}"), T0 + i, b"x").await;
+    }
+    let other = HotStore::open(&f.config).await.unwrap();
+    let now = T0 + 10_000;
+    let claim_all = |store: HotStore, owner: &'static str| {
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claims = store.claim_cold(&lease(owner, now), now, 7).await.unwrap();
+                if claims.is_empty() {
+                    return mine;
+                }
+                mine.extend(claims.into_iter().map(|claim| claim.id));
+            }
+        })
+    };
+    let (a, b) = tokio::join!(claim_all(f.store.clone(), "a"), claim_all(other, "b"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let all: BTreeSet<&String> = a.iter().chain(&b).collect();
+    assert_eq!(all.len(), a.len() + b.len(), "an id was claimed twice");
+    assert_eq!(all.len(), 200, "records left unclaimed");
+    eprintln!(
+        "{}: a claimed {}, b claimed {}",
+        f.db.engine(),
+        a.len(),
+        b.len()
+    );
+}

@@ -1,0 +1,93 @@
+//! PostgreSQL's own cases: `timestamp` columns read as UTC, schema-qualified tables, text
+//! bodies, and column types the queries cannot use.
+
+mod common;
+
+use common::{Fixture, T0, lease, postgres_db, unique};
+use tiergate_core::LedgerState;
+use tiergate_hotstore::{ArchivedCopy, DeleteOutcome, HotStore, StoreError};
+
+#[tokio::test]
+async fn timestamp_columns_in_a_schema_are_read_as_utc() {
+    let Some((db, mut config)) = postgres_db().await else {
+        return;
+    };
+    let schema = unique("billing");
+    db.exec(&format!(
+        "CREATE SCHEMA {schema}; \
+         CREATE TABLE {schema}.records (id text PRIMARY KEY, updated_at timestamp NOT NULL, body text); \
+         INSERT INTO {schema}.records VALUES ('r1', '2023-11-14 22:13:20.25', '{{\"total\": 42}}')"
+    ))
+    .await;
+    config.table = format!("{schema}.records");
+    config.ledger_table = format!("{schema}.tiergate_ledger");
+    let f = Fixture::open(db, config, None).await;
+
+    let record = f.store.read("r1").await.unwrap().expect("r1 not found");
+    assert_eq!(record.changed_ms, T0 + 250);
+    assert_eq!(record.body, b"{\"total\": 42}");
+    assert_eq!(record.version, "2023-11-14 22:13:20.25");
+    let now = T0 + 5_000;
+    let claims = f
+        .store
+        .claim_cold(&lease("a", now), T0 + 251, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        claims.len(),
+        1,
+        "not claimed at a cutoff just after its time"
+    );
+    let copy = ArchivedCopy {
+        id: "r1".into(),
+        version: record.version,
+        blob_key: "records/r1".into(),
+        sha256: "ab".repeat(32),
+        size: 13,
+        stored_size: 13,
+        stored_sha256: "ab".repeat(32),
+        encoding: "identity".into(),
+        delete_after_ms: now,
+    };
+    assert!(
+        f.store
+            .mark_archived(&lease("a", now), &copy)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.store.claim_due(&lease("a", now), 10).await.unwrap(),
+        [copy]
+    );
+    let outcome = f
+        .store
+        .delete_if_unchanged(&lease("a", now), "r1", "2023-11-14 22:13:20.25")
+        .await
+        .unwrap();
+    assert_eq!(outcome, DeleteOutcome::Deleted);
+    assert_eq!(f.ledger("r1").await.unwrap().state, LedgerState::Deleted);
+    assert_eq!(f.store.status().await.unwrap().hot_records, 0);
+    f.db.exec(&format!("DROP SCHEMA {schema} CASCADE")).await;
+}
+
+#[tokio::test]
+async fn a_changed_column_that_is_not_a_timestamp_is_invalid_and_named() {
+    let Some((db, config)) = postgres_db().await else {
+        return;
+    };
+    let table = &config.table;
+    db.exec(&format!(
+        "CREATE TABLE {table} (id text PRIMARY KEY, updated_at bigint NOT NULL, body bytea)"
+    ))
+    .await;
+    let error = HotStore::open(&config).await.unwrap_err();
+    db.exec(&format!(
+        "DROP TABLE {table}; DROP TABLE IF EXISTS {0}, {0}_runs, {0}_schema",
+        config.ledger_table
+    ))
+    .await;
+    assert!(
+        matches!(&error, StoreError::Invalid(m) if m.contains("hot.changed_column") && m.contains("bigint")),
+        "{error}"
+    );
+}

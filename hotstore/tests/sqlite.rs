@@ -1,0 +1,88 @@
+//! SQLite's own column types: changed times as ISO-8601 text in both common spellings or as
+//! integer unix seconds, text bodies, integer versions.
+
+mod common;
+
+use common::{Fixture, T0, lease, sqlite_db};
+use tiergate_hotstore::{Claim, HotConfig};
+
+/// A store over `create` (a records table named `{table}`), configured by `configure`.
+async fn fixture(create: &str, configure: impl FnOnce(&mut HotConfig)) -> Fixture {
+    let (dir, db, mut config) = sqlite_db();
+    db.exec(&create.replace("{table}", &config.table)).await;
+    configure(&mut config);
+    Fixture::open(db, config, Some(dir)).await
+}
+
+fn ids(claims: &[Claim]) -> Vec<&str> {
+    claims.iter().map(|claim| claim.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn iso_text_times_are_read_in_both_spellings() {
+    let f = fixture(
+        "CREATE TABLE {table} (id TEXT PRIMARY KEY, updated_at TEXT, body TEXT)",
+        |_| {},
+    )
+    .await;
+    let t = &f.table;
+    // T0 = 2023-11-14T22:13:20Z
+    f.db.exec(&format!(
+        "INSERT INTO {t} VALUES ('strftime', '2023-11-14T22:13:20.250Z', '{{}}'), \
+         ('datetime', '2023-11-14 22:13:20', '{{\"a\": 1}}'), \
+         ('later', datetime('2023-11-14 22:13:21'), '{{}}')"
+    ))
+    .await;
+    let strftime = f.store.read("strftime").await.unwrap().unwrap();
+    assert_eq!(strftime.changed_ms, T0 + 250);
+    assert_eq!(strftime.version, "2023-11-14T22:13:20.250Z");
+    assert_eq!(
+        strftime.content_type, None,
+        "no content-type column configured"
+    );
+    let datetime = f.store.read("datetime").await.unwrap().unwrap();
+    assert_eq!(
+        (datetime.changed_ms, datetime.body),
+        (T0, b"{\"a\": 1}".to_vec())
+    );
+
+    let claims = f
+        .store
+        .claim_cold(&lease("a", T0 + 5_000), T0 + 1_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&claims), ["datetime", "strftime"]);
+    f.cleanup().await;
+}
+
+#[tokio::test]
+async fn integer_unix_seconds_are_read_as_milliseconds() {
+    let f = fixture(
+        "CREATE TABLE {table} (id TEXT PRIMARY KEY, changed INTEGER NOT NULL, rev INTEGER, data BLOB)",
+        |config| {
+            config.changed_column = "changed".into();
+            config.version_column = Some("rev".into());
+            config.body_column = "data".into();
+        },
+    )
+    .await;
+    let (t, s) = (&f.table, T0 / 1_000);
+    f.db.exec(&format!(
+        "INSERT INTO {t} VALUES ('old', {s}, 7, X'00FF'), ('edge', {}, 1, X''), ('new', {}, 1, X'')",
+        s + 1,
+        s + 2
+    ))
+    .await;
+    let old = f.store.read("old").await.unwrap().unwrap();
+    assert_eq!((old.changed_ms, old.version.as_str()), (T0, "7"));
+    assert_eq!(old.body, [0x00, 0xff]);
+    // "edge" changed at exactly the cutoff: not cold yet.
+    let claims = f
+        .store
+        .claim_cold(&lease("a", T0 + 5_000), T0 + 1_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&claims), ["old"]);
+    assert_eq!(claims[0].version, "7");
+    f.cleanup().await;
+}
