@@ -1,5 +1,5 @@
-//! Builds the edge component for wasm32-wasip2 and hands its path to the crate, which embeds
-//! it: one `tiergate` binary carries the component it serves.
+//! Builds the edge and archiver components for wasm32-wasip2 and hands their paths to the
+//! crate, which embeds them: one `tiergate` binary carries the components it runs.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,7 +15,13 @@ fn main() {
         .map_or_else(|| workspace.join("target"), PathBuf::from)
         .join("components");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
-    for watched in ["components/edge", "components/core", "wit", "Cargo.lock"] {
+    for watched in [
+        "components/edge",
+        "components/archiver",
+        "components/core",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
@@ -28,6 +34,8 @@ fn main() {
             "build",
             "--package",
             "tiergate-edge",
+            "--package",
+            "tiergate-archiver",
             "--profile",
             "component",
             "--target",
@@ -43,12 +51,17 @@ fn main() {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .status()
-        .expect("running cargo to build the edge component");
+        .expect("running cargo to build the components");
     assert!(
         status.success(),
-        "building the edge component failed; is the wasm32-wasip2 target installed? \
+        "building the components failed; is the wasm32-wasip2 target installed? \
          (rustup target add wasm32-wasip2)"
     );
-    let wasm = target_dir.join("wasm32-wasip2/component/tiergate_edge.wasm");
-    println!("cargo:rustc-env=TIERGATE_EDGE_WASM={}", wasm.display());
+    let built = target_dir.join("wasm32-wasip2/component");
+    for (var, file) in [
+        ("TIERGATE_EDGE_WASM", "tiergate_edge.wasm"),
+        ("TIERGATE_ARCHIVER_WASM", "tiergate_archiver.wasm"),
+    ] {
+        println!("cargo:rustc-env={var}={}", built.join(file).display());
+    }
 }

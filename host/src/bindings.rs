@@ -1,11 +1,11 @@
-//! Host bindings of the `tiergate:edge/edge-host` world (`wit/edge.wit`): the imports the
+//! Host bindings of the `tiergate:records/edge-host` world (`wit/edge.wit`): the imports the
 //! tiergate host provides itself. WASI and `wasi:http/{types,client}` come from wasmtime.
 //! Every function in the world is a WIT `async func`, so each is implemented on a marker
 //! type with access to the store (`HostWithStore`), and never holds the store while it waits.
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "tiergate:edge/edge-host",
+    world: "tiergate:records/edge-host",
     // Host errors (a missing resource, say) trap the instance instead of reaching the guest.
     imports: { default: trappable },
     with: {
@@ -13,3 +13,21 @@ wasmtime::component::bindgen!({
         "spin:key-value/key-value.store": crate::host_kv::OpenStore,
     },
 });
+
+/// Host bindings of the `tiergate:records/archiver` world (`wit/archiver.wit`): the
+/// `hot-store` import and the `archival` export. The Spin interfaces it shares with the edge
+/// are the ones generated above, so one implementation serves both components.
+pub mod archiver {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tiergate:records/archiver",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "wasi:http/types": wasmtime_wasi_http::p3::bindings::http::types,
+            "wasi:http/client": wasmtime_wasi_http::p3::bindings::http::client,
+            "spin:key-value/key-value": crate::bindings::spin::key_value::key_value,
+            "spin:variables/variables": crate::bindings::spin::variables::variables,
+        },
+    });
+}

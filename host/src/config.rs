@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tiergate_core::EdgeSettings;
 use tiergate_core::settings::names;
+use tiergate_core::{ArchiverSettings, EdgeSettings};
+use tiergate_hotstore::HotConfig;
 
 /// Environment variable holding the blob access key id.
 pub const ENV_BLOB_ACCESS_KEY_ID: &str = "TIERGATE_BLOB_ACCESS_KEY_ID";
@@ -62,6 +63,23 @@ pub struct Config {
     pub edge_variables: HashMap<String, String>,
     /// The blob endpoint the component may reach, as `scheme://host:port`, if any.
     pub blob_endpoint: Option<url::Url>,
+    /// The hot database and the archiver, when `[hot]` and `[archive]` are configured.
+    pub archive: Option<ArchiveConfig>,
+}
+
+/// The archiver: the hot database it moves records out of, its schedule and its settings.
+#[derive(Debug, Clone)]
+pub struct ArchiveConfig {
+    /// The hot database (`[hot]`).
+    pub hot: HotConfig,
+    /// When `serve` runs the archiver; none to run it only with `tiergate archive --once`.
+    pub schedule: Option<croner::Cron>,
+    /// How long a run's claim on a record lasts: a crashed run's records come free after it.
+    pub lease: Duration,
+    /// The settings as the component reads them.
+    pub settings: ArchiverSettings,
+    /// The archiver component's variables, by the names it reads.
+    pub variables: HashMap<String, String>,
 }
 
 /// The origin API.
@@ -102,6 +120,22 @@ struct File {
     #[serde(default)]
     cache: CacheSection,
     blob: Option<BlobSection>,
+    hot: Option<HotConfig>,
+    archive: Option<ArchiveSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchiveSection {
+    schedule: Option<String>,
+    lease_seconds: Option<u64>,
+    after_days: Option<u64>,
+    grace_seconds: Option<u64>,
+    batch_size: Option<u64>,
+    concurrency: Option<u64>,
+    max_records: Option<u64>,
+    encoding: Option<String>,
+    retry_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -336,14 +370,89 @@ impl Config {
             }
         })?;
 
+        let archive = match (file.hot, file.archive) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "hot",
+                    reason: "missing: [archive] needs the [hot] database to archive from".into(),
+                });
+            }
+            (Some(hot), archive) => Some(archive_config(hot, archive.unwrap_or_default(), &vars)?),
+        };
+
         Ok(Self {
             listen,
             origin,
             cache,
             edge_variables: vars,
             blob_endpoint,
+            archive,
         })
     }
+}
+
+impl Default for ArchiveSection {
+    fn default() -> Self {
+        toml::from_str("").expect("every [archive] key is optional")
+    }
+}
+
+/// Default lease: long enough for a batch on a slow store, short enough that a crashed
+/// run's records are taken up again within minutes.
+const DEFAULT_LEASE_SECONDS: u64 = 600;
+
+fn archive_config(
+    hot: HotConfig,
+    section: ArchiveSection,
+    edge_variables: &HashMap<String, String>,
+) -> Result<ArchiveConfig, ConfigError> {
+    hot.validate()
+        .map_err(|reason| ConfigError::Invalid { key: "hot", reason })?;
+    let schedule = section
+        .schedule
+        .map(|text| {
+            text.parse::<croner::Cron>()
+                .map_err(|e| ConfigError::Invalid {
+                    key: "archive.schedule",
+                    reason: format!("{text:?} is not a cron schedule like \"*/10 * * * *\" ({e})"),
+                })
+        })
+        .transpose()?;
+    let mut variables: HashMap<String, String> = edge_variables
+        .iter()
+        .filter(|(name, _)| name.starts_with("blob_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, value) in [
+        (names::ARCHIVE_AFTER_DAYS, section.after_days),
+        (names::ARCHIVE_GRACE_SECONDS, section.grace_seconds),
+        (names::ARCHIVE_BATCH_SIZE, section.batch_size),
+        (names::ARCHIVE_CONCURRENCY, section.concurrency),
+        (names::ARCHIVE_MAX_RECORDS, section.max_records),
+        (names::ARCHIVE_RETRY_SECONDS, section.retry_seconds),
+    ] {
+        if let Some(value) = value {
+            variables.insert(name.to_owned(), value.to_string());
+        }
+    }
+    if let Some(encoding) = section.encoding {
+        variables.insert(names::ARCHIVE_ENCODING.to_owned(), encoding);
+    }
+    let settings =
+        ArchiverSettings::from_variables(|name| variables.get(name).cloned()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "archive/blob",
+                reason: e.to_string(),
+            }
+        })?;
+    Ok(ArchiveConfig {
+        hot,
+        schedule,
+        lease: Duration::from_secs(section.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS)),
+        settings,
+        variables,
+    })
 }
 
 fn http_url(key: &'static str, text: &str) -> Result<url::Url, ConfigError> {
@@ -434,6 +543,29 @@ mod tests {
             "https://s3.eu-west-1.amazonaws.com/"
         );
         assert_eq!(config.edge_variables["cache_max_record_bytes"], "1048052");
+        let archive = config.archive.unwrap();
+        assert_eq!(archive.variables["archive_encoding"], "lz4");
+        assert_eq!(archive.variables["blob_bucket"], "billing-archive");
+        assert_eq!(archive.lease, Duration::from_secs(600));
+        assert!(archive.schedule.is_some());
+    }
+
+    #[test]
+    fn archive_settings_are_checked_at_load() {
+        let base = "[origin]\nurl = \"http://x\"\n[blob]\nbackend = \"s3\"\nendpoint = \"http://y\"\nbucket = \"b\"\n";
+        let err = |extra: &str| {
+            Config::from_toml(&format!("{base}{extra}"), env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("[archive]\nafter_days = 30").contains("[hot]"));
+        let hot = "[hot]\nengine = \"sqlite\"\npath = \"r.db\"\n";
+        assert!(err(&format!("{hot}[archive]\nschedule = \"often\"")).contains("archive.schedule"));
+        assert!(err(&format!("{hot}[archive]\nencoding = \"rar\"")).contains("archive_encoding"));
+        assert!(
+            err("[hot]\nengine = \"sqlite\"\npath = \"r.db\"\nid_column = \"id; drop\"")
+                .contains("id_column")
+        );
     }
 
     #[test]

@@ -9,16 +9,21 @@
 //! - `outbound`: the pooled client and where components may send requests;
 //! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
 
+pub mod archiver;
 pub mod config;
 pub mod kv;
+pub mod schedule;
 pub mod server;
 
 mod bindings;
+mod host_hot_store;
 mod host_kv;
 mod host_variables;
 mod next_hop;
 mod outbound;
 mod runtime;
 
+pub use archiver::{Archiver, Fault, RunOptions, RunProgress};
+pub use bindings::archiver::exports::tiergate::records::archival::{RecordError, RunReport};
 pub use config::{Config, ConfigError};
 pub use server::{RunningServer, Server};

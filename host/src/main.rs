@@ -1,9 +1,13 @@
 //! `tiergate`: the command line.
 
+mod console;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use tiergate::{Config, Server};
+use std::sync::Arc;
+use tiergate::kv::{self, KvBackend};
+use tiergate::{Archiver, Config, Server, schedule};
 
 /// tiergate keeps a record API's storage bill down: old records move from the hot database
 /// to blob storage, and an edge component keeps serving every record, from wherever it
@@ -33,7 +37,31 @@ enum Command {
     ///
     /// Blob credentials come from TIERGATE_BLOB_ACCESS_KEY_ID and
     /// TIERGATE_BLOB_SECRET_ACCESS_KEY; see tiergate.example.toml for every setting.
+    ///
+    /// With [hot] and [archive] configured, the archiver also runs on archive.schedule.
     Serve {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tiergate.toml")]
+        config: PathBuf,
+    },
+    /// Move cold records from the hot database to blob storage: copy, read back and verify,
+    /// then (after the grace period, in a later run) delete the hot row if it is unchanged.
+    ///
+    /// Without --once, runs on archive.schedule until Ctrl-C. A run that is stopped or
+    /// crashes is safe: the next run repairs whatever it left half done.
+    Archive {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tiergate.toml")]
+        config: PathBuf,
+        /// Run once now, with a progress bar and a summary; exit 1 if a record failed.
+        #[arg(long)]
+        once: bool,
+        /// Say what a run would copy now, and change nothing.
+        #[arg(long, conflicts_with = "once")]
+        dry_run: bool,
+    },
+    /// Show the ledger: records per state and their bytes, the hot table, the last run.
+    Status {
         /// The configuration file.
         #[arg(long, short, default_value = "tiergate.toml")]
         config: PathBuf,
@@ -55,15 +83,69 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => {
             let config = Config::load(&config)?;
-            let server = Server::start(config).await?;
+            let kv = kv::open(&config.cache).context("opening the edge cache")?;
+            let scheduled = match config.archive.as_ref().and_then(|a| a.schedule.clone()) {
+                Some(cron) => {
+                    let archiver = Archiver::new(&config, kv.clone()).await?;
+                    Some(schedule::spawn(Arc::new(archiver), cron))
+                }
+                None => None,
+            };
+            let server = Server::start_with_cache(config, kv).await?;
             shutdown_signal()
                 .await
                 .context("waiting for a shutdown signal")?;
             tracing::info!("shutting down");
+            if let Some(task) = scheduled {
+                task.abort();
+            }
             server.shutdown().await;
+        }
+        Command::Archive {
+            config,
+            once,
+            dry_run,
+        } => {
+            let config = Config::load(&config)?;
+            let archiver = Archiver::new(&config, archive_cache()).await?;
+            if dry_run {
+                console::dry_run(&archiver.dry_run().await?);
+            } else if once {
+                let report = console::run_with_progress(&archiver).await?;
+                if report.aborted.is_some() || report.failed > 0 {
+                    std::process::exit(1);
+                }
+            } else {
+                let cron = config
+                    .archive
+                    .as_ref()
+                    .and_then(|a| a.schedule.clone())
+                    .context("archive.schedule is not set: add it, or run with --once")?;
+                let task = schedule::spawn(Arc::new(archiver), cron);
+                shutdown_signal()
+                    .await
+                    .context("waiting for a shutdown signal")?;
+                task.abort();
+            }
+        }
+        Command::Status { config } => {
+            let config = Config::load(&config)?;
+            let archiver = Archiver::new(&config, archive_cache()).await?;
+            console::status(&config, &archiver.store().status().await?);
         }
     }
     Ok(())
+}
+
+/// The cache an archiver outside `serve` drops deleted records from: a private one, since a
+/// running server's cache is in its own process (or holds its redb file's lock). Copies
+/// cached there are the same bytes as the archived ones and expire with their TTL.
+fn archive_cache() -> Arc<dyn KvBackend> {
+    kv::open(&tiergate::config::CacheConfig {
+        backend: tiergate::config::CacheBackend::Memory,
+        budget_bytes: 0,
+    })
+    .expect("an in-memory cache opens")
 }
 
 async fn shutdown_signal() -> std::io::Result<()> {

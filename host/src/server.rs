@@ -2,7 +2,7 @@
 //! down gracefully.
 
 use crate::config::Config;
-use crate::kv;
+use crate::kv::{self, KvBackend};
 use crate::runtime::EdgeRuntime;
 use anyhow::Context as _;
 use http_body_util::{BodyExt, Full};
@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -40,6 +41,15 @@ impl Server {
     /// Opens the cache, compiles the edge component, binds `config.listen` and serves.
     pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         let kv = kv::open(&config.cache).context("opening the edge cache")?;
+        Self::start_with_cache(config, kv).await
+    }
+
+    /// Serves with an open cache, shared with an archiver in the same process (which drops
+    /// the cached copies of the records it deletes).
+    pub async fn start_with_cache(
+        config: Config,
+        kv: Arc<dyn KvBackend>,
+    ) -> anyhow::Result<RunningServer> {
         let runtime = EdgeRuntime::new(&config, kv)?;
         let listener = TcpListener::bind(config.listen)
             .await

@@ -50,26 +50,45 @@ impl BlobStore {
         // s3s-fs keeps each bucket as a directory under its root.
         std::fs::create_dir(root.path().join(BUCKET))
             .with_context(|| format!("creating bucket directory in {}", root.path().display()))?;
-        let fs = s3s_fs::FileSystem::new(root.path())
-            .map_err(|e| anyhow::anyhow!("s3s-fs refused {}: {e:?}", root.path().display()))?;
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
-        let s3 = builder.build();
-
         let requests = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&requests);
-        let service = service_fn(move |request: Request<Incoming>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            // The hyper entry point (the inherent `call` takes an s3s body).
-            Service::call(&s3, request)
-        });
-        let server = LoopbackServer::start(service).await?;
+        let server = serve(&root, &requests, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         Ok(Self {
             server,
             requests,
             client: HttpClient::new(),
             _root: root,
         })
+    }
+
+    /// Brings a stopped store back on the same port, holding what it held.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.server = serve(&self._root, &self.requests, self.server.addr()).await?;
+        Ok(())
+    }
+
+    /// How many objects the bucket holds.
+    pub fn object_count(&self) -> usize {
+        fn files(dir: &std::path::Path) -> usize {
+            std::fs::read_dir(dir).map_or(0, |entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            files(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        files(&self._root.path().join(BUCKET))
+    }
+
+    /// Whether the bucket holds record `id`'s object.
+    pub fn holds(&self, id: &str) -> bool {
+        let key = BlobKey::for_record(&RecordId::parse(id).expect("a valid id"));
+        self._root.path().join(BUCKET).join(key.as_str()).is_file()
     }
 
     /// The endpoint URL, such as `http://127.0.0.1:40124`.
@@ -173,4 +192,24 @@ impl Drop for StalledBlobStore {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Serves s3s-fs over `root` on `addr`, counting requests.
+async fn serve(
+    root: &ScratchDir,
+    requests: &Arc<AtomicUsize>,
+    addr: SocketAddr,
+) -> anyhow::Result<LoopbackServer> {
+    let fs = s3s_fs::FileSystem::new(root.path())
+        .map_err(|e| anyhow::anyhow!("s3s-fs refused {}: {e:?}", root.path().display()))?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+    let s3 = builder.build();
+    let counter = Arc::clone(requests);
+    let service = service_fn(move |request: Request<Incoming>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        // The hyper entry point (the inherent `call` takes an s3s body).
+        Service::call(&s3, request)
+    });
+    Ok(LoopbackServer::start_at(addr, service).await?)
 }

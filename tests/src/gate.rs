@@ -33,6 +33,7 @@ pub struct GateConfig {
     cache_backend: CacheBackend,
     cache_ttl_seconds: u64,
     cache_max_record_bytes: u64,
+    archive: Option<String>,
 }
 
 impl GateConfig {
@@ -47,7 +48,20 @@ impl GateConfig {
             cache_backend: CacheBackend::Memory,
             cache_ttl_seconds: 3_600,
             cache_max_record_bytes: 1_048_000,
+            archive: None,
         }
+    }
+
+    /// Archives from the hot database whose `[hot]` section is `hot_toml`: records older
+    /// than 30 days, hot rows deleted at the run after their copy (no grace), claims
+    /// leased for a second so that a crashed run's records come free quickly, and any
+    /// further `[archive]` keys in `extra` (lines like `encoding = "gzip"`).
+    pub fn archive(mut self, hot_toml: &str, extra: &str) -> Self {
+        self.archive = Some(format!(
+            "\n{hot_toml}\n[archive]\nafter_days = 30\ngrace_seconds = 0\nlease_seconds = 1\n\
+             retry_seconds = 0\nbatch_size = 4\nconcurrency = 3\n{extra}\n"
+        ));
+        self
     }
 
     /// Treats paths matching `pattern` as records; everything else passes through.
@@ -132,7 +146,12 @@ cache_origin_reads = true
             max = self.cache_max_record_bytes,
         );
         let backend = match &self.blob {
-            None => return toml,
+            None => {
+                if let Some(archive) = &self.archive {
+                    toml.push_str(archive);
+                }
+                return toml;
+            }
             Some(BlobTarget::S3(endpoint)) => format!(
                 "backend = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{BUCKET}\"\n\
                  region = \"{REGION}\"\npath_style = true\n"
@@ -149,6 +168,9 @@ cache_origin_reads = true
             "\n[blob]\n{backend}url_expiry_seconds = 60\ntimeout_ms = {}\n",
             self.blob_timeout_ms
         );
+        if let Some(archive) = &self.archive {
+            toml.push_str(archive);
+        }
         toml
     }
 }
@@ -163,10 +185,19 @@ enum BlobTarget {
 }
 
 /// A running tiergate and a client that talks to it.
-#[derive(Debug)]
 pub struct Gate {
     server: tiergate::RunningServer,
     client: HttpClient,
+    config: tiergate::Config,
+    cache: std::sync::Arc<dyn tiergate::kv::KvBackend>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("addr", &self.server.local_addr())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gate {
@@ -191,11 +222,19 @@ impl Gate {
         };
         let parsed = tiergate::Config::from_toml(&toml, env)
             .map_err(|e| anyhow!("tiergate refused the test config: {e}\n{toml}"))?;
-        let server = tiergate::Server::start(parsed).await?;
+        let cache = tiergate::kv::open(&parsed.cache)?;
+        let server = tiergate::Server::start_with_cache(parsed.clone(), cache.clone()).await?;
         Ok(Self {
             server,
             client: HttpClient::new(),
+            config: parsed,
+            cache,
         })
+    }
+
+    /// The archiver of this tiergate's config, sharing its cache, as in `tiergate serve`.
+    pub async fn archiver(&self) -> anyhow::Result<tiergate::Archiver> {
+        tiergate::Archiver::new(&self.config, self.cache.clone()).await
     }
 
     /// The URL of `path_and_query` on this tiergate.

@@ -6,6 +6,7 @@
 //! - [`blob_store`]: blob storage, s3s-fs in-process checking SigV4 signatures; archiving
 //!   records as the archiver does; a store that never answers.
 //! - [`gate`]: tiergate itself, configured through its TOML config.
+//! - [`hot_db`]: the API's hot database (SQLite or PostgreSQL) and the API over it.
 //! - [`stack`]: all three started together.
 //! - [`assertions`]: served-from-tier and outage checks with messages naming record and tier.
 //! - [`records`]: billing-like records of an exact size, deterministic from a seed.
@@ -21,6 +22,7 @@ pub mod azurite;
 pub mod blob_store;
 pub mod client;
 pub mod gate;
+pub mod hot_db;
 mod loopback;
 pub mod origin;
 pub mod records;
@@ -31,6 +33,7 @@ pub use azurite::Azurite;
 pub use blob_store::{BlobStore, StalledBlobStore};
 pub use client::{HttpClient, Reply};
 pub use gate::{CacheBackend, Gate, GateConfig};
+pub use hot_db::{HotDb, HotOrigin};
 pub use origin::Origin;
 pub use records::billing_record;
 pub use scratch_dir::ScratchDir;

@@ -33,7 +33,20 @@ impl LoopbackServer {
         B::Data: Send,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), service).await
+    }
+
+    /// Serves `service` on `addr` (a stopped server's, to bring it back).
+    pub(crate) async fn start_at<S, B>(addr: SocketAddr, service: S) -> std::io::Result<Self>
+    where
+        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn StdError + Send + Sync>>,
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {

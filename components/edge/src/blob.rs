@@ -1,4 +1,5 @@
-//! The blob storage tier: one signed GET per read, nothing else.
+//! The blob storage tier: one signed GET per read, decoded and checked against the
+//! object's recorded hash.
 
 use crate::read::Record;
 use bytes::Bytes;
@@ -6,6 +7,7 @@ use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{EmptyBody, Method, StatusCode};
 use spin_sdk::wasip3::http::types::RequestOptions;
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use std::borrow::Cow;
 use std::time::SystemTime;
 use tiergate_core::read_plan::BlobMiss;
 use tiergate_core::settings::BlobSettings;
@@ -56,11 +58,22 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
         .bytes()
         .await
         .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
-    meta.verify(&body)
-        .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
-    Ok(Record {
-        etag: meta.etag(),
-        content_type: meta.content_type,
-        body,
-    })
+    let record = match meta
+        .open(&body)
+        .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?
+    {
+        Cow::Borrowed(_) => Record {
+            body,
+            stored: None,
+            etag: meta.etag(),
+            content_type: meta.content_type,
+        },
+        Cow::Owned(decoded) => Record {
+            body: decoded.into(),
+            stored: Some((meta.encoding, body)),
+            etag: meta.etag(),
+            content_type: meta.content_type,
+        },
+    };
+    Ok(record)
 }

@@ -32,6 +32,7 @@ pub async fn lookup(id: &RecordId, now: u64) -> Option<Record> {
         body: Bytes::from(value).slice(body_start..),
         content_type,
         etag,
+        stored: None,
     })
 }
 

@@ -9,7 +9,7 @@ use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tiergate_core::server_timing::ServerTiming;
 use tiergate_core::{
-    BlobMiss, ETag, EdgeSettings, OriginFailure, ReadPlan, RecordId, Source, Verdict,
+    BlobMiss, ETag, EdgeSettings, Encoding, OriginFailure, ReadPlan, RecordId, Source, Verdict,
 };
 
 /// A record's bytes and what is served with them.
@@ -21,6 +21,9 @@ pub struct Record {
     pub content_type: String,
     /// Its entity tag.
     pub etag: ETag,
+    /// The archived object's bytes when they are compressed: served as they are to a
+    /// client that accepts their encoding.
+    pub stored: Option<(Encoding, Bytes)>,
 }
 
 /// Serves a `GET` or `HEAD` of record `id`.
@@ -35,6 +38,10 @@ pub async fn serve(
         if_none_match: request
             .headers()
             .get(http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+        accept_encoding: request
+            .headers()
+            .get(http::header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     };
     let mut timing = ServerTiming::default();
@@ -114,6 +121,7 @@ pub async fn serve(
             .unwrap_or("application/octet-stream")
             .to_owned(),
         body,
+        stored: None,
     };
     if settings.cache_origin_reads {
         fill(settings, id, &record, now).await;

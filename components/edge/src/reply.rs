@@ -26,6 +26,8 @@ pub struct Answer<'a> {
     pub head: bool,
     /// The client's `if-none-match`, if any.
     pub if_none_match: Option<&'a str>,
+    /// The client's `accept-encoding`, if any.
+    pub accept_encoding: Option<&'a str>,
 }
 
 impl Answer<'_> {
@@ -61,8 +63,33 @@ impl Answer<'_> {
             };
             return (status, headers, EmptyBody::new()).into_response();
         }
-        headers.insert(http::header::CONTENT_LENGTH, record.body.len().into());
-        (StatusCode::OK, headers, FullBody::new(record.body.clone())).into_response()
+        let body = match &record.stored {
+            Some((encoding, stored))
+                if self
+                    .accept_encoding
+                    .is_some_and(|accepted| encoding.accepted_by(accepted)) =>
+            {
+                headers.insert(
+                    http::header::CONTENT_ENCODING,
+                    header_value(encoding.as_str()),
+                );
+                // The same record in another coding: semantically equal, so a weak tag.
+                headers.insert(
+                    http::header::ETAG,
+                    header_value(&format!("W/{}", record.etag.as_str())),
+                );
+                stored.clone()
+            }
+            _ => record.body.clone(),
+        };
+        if record.stored.is_some() {
+            headers.insert(
+                http::header::VARY,
+                HeaderValue::from_static("accept-encoding"),
+            );
+        }
+        headers.insert(http::header::CONTENT_LENGTH, body.len().into());
+        (StatusCode::OK, headers, FullBody::new(body)).into_response()
     }
 }
 

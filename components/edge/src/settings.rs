@@ -9,8 +9,8 @@ static SETTINGS: OnceLock<Result<EdgeSettings, String>> = OnceLock::new();
 /// The settings, or why they are unusable.
 pub async fn load() -> Result<&'static EdgeSettings, &'static str> {
     if SETTINGS.get().is_none() {
-        let mut values = Vec::with_capacity(names::ALL.len());
-        for &name in names::ALL {
+        let mut values = Vec::with_capacity(names::EDGE.len());
+        for &name in names::EDGE {
             // Undeclared variables are errors in Spin, unset ones absent in the tiergate host,
             // and optional Spin variables default to "": all three mean "use the default".
             if let Ok(value) = spin_sdk::variables::get(name).await

@@ -1,0 +1,156 @@
+//! Blob storage through signed URLs: PUT a copy, GET it back, DELETE a stale one. Each
+//! request is signed afresh (URLs live a minute) and retried with backoff while storage
+//! answers with a transient failure.
+
+use bytes::Bytes;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{EmptyBody, FullBody, Method, StatusCode};
+use spin_sdk::wasip3::clocks::monotonic_clock;
+use std::time::SystemTime;
+use tiergate_core::archival::{ATTEMPTS, Retry, backoff};
+use tiergate_core::settings::BlobSettings;
+use tiergate_core::{BlobKey, ObjectMeta, PreparedCopy, SignedUrl};
+
+/// A storage step that did not succeed.
+#[derive(Debug)]
+pub struct StorageError {
+    /// What happened, naming the step, the key and the answer.
+    pub message: String,
+    /// Whether storage looked unreachable or overloaded (then the run stops) rather than
+    /// refusing this one request.
+    pub retry: Retry,
+}
+
+/// Writes `copy`, replacing any object under its key (a rerun after a crash rewrites it).
+pub async fn put(blob: &BlobSettings, copy: &PreparedCopy) -> Result<(), StorageError> {
+    let key = &copy.facts.key;
+    let body = Bytes::from(copy.stored.clone());
+    with_retries(|| async {
+        let signed = blob
+            .backend
+            .presign_put(key, &copy.meta, SystemTime::now(), blob.url_expiry);
+        let mut request = http::Request::builder()
+            .method(Method::PUT)
+            .uri(signed.url.expose())
+            .header(http::header::CONTENT_LENGTH, body.len());
+        for (name, value) in &signed.headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(FullBody::new(body.clone()))
+            .map_err(|e| permanent(format!("PUT {key}: cannot build the request: {e}")))?;
+        let response = send("PUT", key, &signed.url, request).await?;
+        match response.status() {
+            StatusCode::OK | StatusCode::CREATED => Ok(()),
+            status => Err(refused("PUT", key, status)),
+        }
+    })
+    .await
+}
+
+/// Reads the object under `key` back: its metadata and stored bytes, or none if absent.
+pub async fn get(
+    blob: &BlobSettings,
+    key: &BlobKey,
+) -> Result<Option<(ObjectMeta, Bytes)>, StorageError> {
+    with_retries(|| async {
+        let url = blob
+            .backend
+            .presign_get(key, SystemTime::now(), blob.url_expiry);
+        let response = send("GET", key, &url, request(Method::GET, &url)?).await?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            status => return Err(refused("GET", key, status)),
+        }
+        let (parts, body) = response.into_parts();
+        let meta = ObjectMeta::from_headers(blob.backend.meta_prefix(), |name| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok())
+        })
+        .map_err(|e| permanent(format!("GET {key}: {e}")))?;
+        let stored = body.bytes().await.map_err(|e| StorageError {
+            message: format!("GET {key}: body cut off: {e:?}"),
+            retry: Retry::Transient,
+        })?;
+        Ok(Some((meta, stored)))
+    })
+    .await
+}
+
+/// Removes the object under `key`; an absent object is already removed.
+pub async fn delete(blob: &BlobSettings, key: &BlobKey) -> Result<(), StorageError> {
+    with_retries(|| async {
+        let url = blob
+            .backend
+            .presign_delete(key, SystemTime::now(), blob.url_expiry);
+        let response = send("DELETE", key, &url, request(Method::DELETE, &url)?).await?;
+        match response.status() {
+            StatusCode::OK | StatusCode::ACCEPTED | StatusCode::NO_CONTENT => Ok(()),
+            StatusCode::NOT_FOUND => Ok(()),
+            status => Err(refused("DELETE", key, status)),
+        }
+    })
+    .await
+}
+
+async fn with_retries<T, F: Future<Output = Result<T, StorageError>>>(
+    attempt: impl Fn() -> F,
+) -> Result<T, StorageError> {
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.retry == Retry::Transient && tries < ATTEMPTS => {
+                monotonic_clock::wait_for(backoff(tries).as_nanos() as u64).await;
+                tries += 1;
+            }
+            Err(e) if tries > 1 => {
+                return Err(StorageError {
+                    message: format!("{} (after {tries} attempts)", e.message),
+                    ..e
+                });
+            }
+            result => return result,
+        }
+    }
+}
+
+fn request(method: Method, url: &SignedUrl) -> Result<http::Request<EmptyBody>, StorageError> {
+    http::Request::builder()
+        .method(method)
+        .uri(url.expose())
+        .body(EmptyBody::new())
+        .map_err(|e| permanent(format!("cannot build a request for {url}: {e}")))
+}
+
+async fn send(
+    method: &str,
+    key: &BlobKey,
+    url: &SignedUrl,
+    request: impl spin_sdk::http::IntoRequest,
+) -> Result<spin_sdk::http::Response, StorageError> {
+    spin_sdk::http::send(request)
+        .await
+        .map_err(|e| StorageError {
+            // The URL's Display hides its signature.
+            message: format!("{method} {key} at {url}: storage unreachable: {e:?}"),
+            retry: Retry::Transient,
+        })
+}
+
+fn refused(method: &str, key: &BlobKey, status: StatusCode) -> StorageError {
+    let hint = match status {
+        StatusCode::FORBIDDEN => " (signature refused: wrong key, expired URL or clock skew?)",
+        _ => "",
+    };
+    StorageError {
+        message: format!("{method} {key}: {status} from storage{hint}"),
+        retry: Retry::of_status(status.as_u16()),
+    }
+}
+
+fn permanent(message: String) -> StorageError {
+    StorageError {
+        message,
+        retry: Retry::Permanent,
+    }
+}

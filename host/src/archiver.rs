@@ -1,0 +1,322 @@
+//! The archiver component on wasmtime: compiled once, instantiated afresh for every run
+//! (a run is minutes of work, an instance is milliseconds), with the hot store, the KV
+//! cache, the settings and outbound HTTP to blob storage only.
+
+use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
+use crate::bindings::archiver::{ArchiverPre, tiergate::records::hot_store};
+use crate::config::{ArchiveConfig, Config};
+use crate::host_hot_store::{HotStoreAccess, HotStoreView};
+use crate::host_kv::{Kv, KvView};
+use crate::host_variables::{Variables, VariablesView};
+use crate::kv::KvBackend;
+use crate::outbound::{HttpClient, Outbound, authority_of};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+use tiergate_hotstore::{ColdCount, HotStore, Lease, RunRow};
+use tokio::sync::watch;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// The archiver component, built by `build.rs` and embedded in the binary.
+pub const ARCHIVER_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_ARCHIVER_WASM"));
+
+/// How long one storage request may take before it counts as failed.
+const STORAGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A run's progress so far, as the host sees it through the hot store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Records copied, verified and marked archived.
+    pub archived: u64,
+    /// Their bytes, and the bytes stored for them.
+    pub bytes_in: u64,
+    /// Stored bytes.
+    pub bytes_out: u64,
+    /// Hot rows deleted.
+    pub deleted: u64,
+    /// Records given back after a failure.
+    pub failed: u64,
+}
+
+/// A crash injected into a run, for crash-safety tests: the run traps at its `call`-th
+/// hot-store call (1-based), before the call is made or after it took effect, as a process
+/// killed at that point would leave things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// Which hot-store call.
+    pub call: usize,
+    /// After the call took effect (true) or before it was made (false).
+    pub after: bool,
+}
+
+/// How to run.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Where to publish progress.
+    pub progress: Option<watch::Sender<RunProgress>>,
+    /// A crash to inject.
+    pub fault: Option<Fault>,
+}
+
+/// What a dry run finds: what a run would do now, with nothing changed.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// Records old enough to be copied.
+    pub cold: ColdCount,
+    /// The cutoff: records last changed before it are cold.
+    pub cutoff: SystemTime,
+}
+
+/// One run's claims and counters, shared by the host functions of its instance.
+pub struct Job {
+    /// The hot database.
+    pub store: Arc<HotStore>,
+    /// Whose claims these are.
+    pub owner: String,
+    lease: Duration,
+    /// Progress so far.
+    pub progress: watch::Sender<RunProgress>,
+    fault: Option<Fault>,
+    calls: AtomicUsize,
+}
+
+impl Job {
+    /// A lease from now, for this run.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            owner: self.owner.clone(),
+            now_ms: unix_ms(SystemTime::now()),
+            duration_ms: self.lease.as_millis() as i64,
+        }
+    }
+
+    /// Performs hot-store call `step`, or traps where the injected fault says.
+    pub async fn call<T>(
+        &self,
+        step: &'static str,
+        work: impl Future<Output = Result<T, tiergate_hotstore::StoreError>>,
+    ) -> wasmtime::Result<Result<T, hot_store::StoreError>> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let fault = self.fault.filter(|f| f.call == n);
+        if let Some(Fault { after: false, .. }) = fault {
+            wasmtime::bail!("injected crash before hot-store call {n} ({step})");
+        }
+        let result = work.await.map_err(hot_store::StoreError::from);
+        if fault.is_some() {
+            wasmtime::bail!("injected crash after hot-store call {n} ({step})");
+        }
+        Ok(result)
+    }
+}
+
+/// The data of one run's store.
+pub struct RunData {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    outbound: Outbound,
+    job: Arc<Job>,
+    kv: Arc<dyn KvBackend>,
+    variables: Arc<HashMap<String, String>>,
+}
+
+impl WasiView for RunData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RunData {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The compiled archiver, ready to run.
+pub struct Archiver {
+    engine: Engine,
+    pre: ArchiverPre<RunData>,
+    store: Arc<HotStore>,
+    kv: Arc<dyn KvBackend>,
+    config: ArchiveConfig,
+    variables: Arc<HashMap<String, String>>,
+    client: HttpClient,
+    blob_authority: Option<String>,
+    runs: AtomicUsize,
+}
+
+impl Archiver {
+    /// Opens the hot database (migrating tiergate's ledger), compiles and links the
+    /// embedded archiver component.
+    pub async fn new(config: &Config, kv: Arc<dyn KvBackend>) -> anyhow::Result<Self> {
+        let blob_authority = config.blob_endpoint.as_ref().map(authority_of);
+        let config = config.archive.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("archiving is not configured: the config file has no [hot] section")
+        })?;
+        let store = HotStore::open(&config.hot)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the hot database: {e}"))?;
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model_async(true);
+        let engine = Engine::new(&wasm)?;
+        let component = Component::new(&engine, ARCHIVER_COMPONENT)
+            .context("compiling the archiver component")?;
+        let mut linker = Linker::<RunData>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+        hot_store::add_to_linker::<_, HotStoreAccess>(&mut linker, |d| HotStoreView(&d.job))?;
+        crate::bindings::spin::key_value::key_value::add_to_linker::<_, Kv>(&mut linker, |d| {
+            KvView {
+                table: &mut d.table,
+                kv: &d.kv,
+            }
+        })?;
+        crate::bindings::spin::variables::variables::add_to_linker::<_, Variables>(
+            &mut linker,
+            |d| VariablesView(&d.variables),
+        )?;
+        let pre = ArchiverPre::new(
+            linker
+                .instantiate_pre(&component)
+                .context("linking the archiver component")?,
+        )
+        .context("the archiver must export tiergate:records/archival")?;
+        Ok(Self {
+            engine,
+            pre,
+            store: Arc::new(store),
+            kv,
+            variables: Arc::new(config.variables.clone()),
+            config: config.clone(),
+            client: HttpClient::new(),
+            blob_authority,
+            runs: AtomicUsize::new(0),
+        })
+    }
+
+    /// The hot database.
+    pub fn store(&self) -> &HotStore {
+        &self.store
+    }
+
+    /// What a run would copy now, changing nothing.
+    pub async fn dry_run(&self) -> anyhow::Result<DryRun> {
+        let now = SystemTime::now();
+        let cutoff = now - self.config.settings.hot_window;
+        let cold = self
+            .store
+            .count_cold(unix_ms(now), unix_ms(cutoff))
+            .await
+            .map_err(|e| anyhow::anyhow!("counting cold records: {e}"))?;
+        Ok(DryRun { cold, cutoff })
+    }
+
+    /// Runs the archiver once and records the run in the hot database. An error means the
+    /// run itself broke (a trap, or an injected fault); what it had done stays done, and
+    /// the next run repairs the rest.
+    pub async fn run(&self, options: RunOptions) -> anyhow::Result<RunReport> {
+        let started = SystemTime::now();
+        let owner = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            unix_ms(started),
+            self.runs.fetch_add(1, Ordering::Relaxed)
+        );
+        let job = Arc::new(Job {
+            store: self.store.clone(),
+            owner: owner.clone(),
+            lease: self.config.lease,
+            progress: options
+                .progress
+                .unwrap_or_else(|| watch::channel(RunProgress::default()).0),
+            fault: options.fault,
+            calls: AtomicUsize::new(0),
+        });
+        let data = RunData {
+            wasi: WasiCtx::builder().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: Outbound {
+                client: self.client.clone(),
+                allowed_authority: self.blob_authority.clone(),
+                default_timeout: STORAGE_TIMEOUT,
+            },
+            job,
+            kv: self.kv.clone(),
+            variables: self.variables.clone(),
+        };
+        let mut store = Store::new(&self.engine, data);
+        let result = async {
+            let archiver = self.pre.instantiate_async(&mut store).await?;
+            store
+                .run_concurrent(async |accessor| {
+                    archiver
+                        .tiergate_records_archival()
+                        .call_run(accessor)
+                        .await
+                })
+                .await?
+        }
+        .await;
+        let finished = SystemTime::now();
+        let mut row = RunRow {
+            owner,
+            started_ms: unix_ms(started),
+            finished_ms: unix_ms(finished),
+            claimed: 0,
+            archived: 0,
+            deleted: 0,
+            restored: 0,
+            failed: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            dry_run: false,
+            errors: Vec::new(),
+        };
+        match &result {
+            Ok(report) => {
+                row.claimed = report.claimed.into();
+                row.archived = report.archived.into();
+                row.deleted = report.deleted.into();
+                row.restored = report.restored.into();
+                row.failed = report.failed.into();
+                row.bytes_in = report.bytes_in;
+                row.bytes_out = report.bytes_out;
+                row.errors = report
+                    .aborted
+                    .iter()
+                    .map(|reason| format!("run stopped: {reason}"))
+                    .chain(
+                        report
+                            .errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.id, e.message)),
+                    )
+                    .collect();
+            }
+            Err(e) => row.errors = vec![format!("run broke off: {e:#}")],
+        }
+        if let Err(e) = self.store.record_run(&row).await {
+            tracing::warn!(error = %e, "recording the archiver run failed");
+        }
+        result.map_err(|e| anyhow::anyhow!("archiver run broke off: {e:#}"))
+    }
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

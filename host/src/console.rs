@@ -1,0 +1,134 @@
+//! What the operator commands print: the progress bar and summary of `archive --once`, the
+//! dry run, and `status`.
+
+use indicatif::{HumanBytes, HumanCount, ProgressBar, ProgressStyle};
+use std::time::{Duration, Instant};
+use tiergate::archiver::DryRun;
+use tiergate::{Archiver, Config, RunOptions, RunProgress, RunReport};
+use tiergate_hotstore::Status;
+use tokio::sync::watch;
+
+/// Most per-record errors printed; the rest are counted.
+const ERRORS_SHOWN: usize = 20;
+
+/// Runs once with a progress bar over the cold bytes found at the start, then prints the
+/// summary.
+pub async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<RunReport> {
+    let plan = archiver.dry_run().await?;
+    let bar = ProgressBar::new(plan.cold.bytes).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+        )
+        .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let (progress, mut watched) = watch::channel(RunProgress::default());
+    let started = Instant::now();
+    let run = archiver.run(RunOptions {
+        progress: Some(progress),
+        fault: None,
+    });
+    tokio::pin!(run);
+    let report = loop {
+        tokio::select! {
+            report = &mut run => break report,
+            Ok(()) = watched.changed() => {
+                let p = *watched.borrow_and_update();
+                bar.set_position(p.bytes_in);
+                bar.set_message(format!(
+                    "{} archived, {} deleted, {} failed",
+                    HumanCount(p.archived), HumanCount(p.deleted), HumanCount(p.failed)
+                ));
+            }
+        }
+    };
+    bar.finish_and_clear();
+    let report = report?;
+    summary(&report, started.elapsed());
+    Ok(report)
+}
+
+fn summary(report: &RunReport, took: Duration) {
+    let secs = took.as_secs_f64().max(0.001);
+    println!(
+        "archiver run: {} claimed, {} archived, {} hot rows deleted, {} stale copies removed, {} failed in {:.1} s",
+        report.claimed, report.archived, report.deleted, report.restored, report.failed, secs
+    );
+    if report.bytes_in > 0 {
+        println!(
+            "  copied {} as {} ({:.1}x smaller), {}/s",
+            HumanBytes(report.bytes_in),
+            HumanBytes(report.bytes_out),
+            report.bytes_in as f64 / report.bytes_out.max(1) as f64,
+            HumanBytes((report.bytes_in as f64 / secs) as u64)
+        );
+    }
+    for error in report.errors.iter().take(ERRORS_SHOWN) {
+        println!("  record {}: {}", error.id, error.message);
+    }
+    if report.errors.len() > ERRORS_SHOWN {
+        println!("  ... and {} more", report.errors.len() - ERRORS_SHOWN);
+    }
+    if let Some(reason) = &report.aborted {
+        println!("run stopped early: {reason}");
+        println!("nothing was lost; the next run resumes where this one stopped");
+    }
+}
+
+/// Prints what a run would copy.
+pub fn dry_run(plan: &DryRun) {
+    let cutoff = chrono::DateTime::<chrono::Utc>::from(plan.cutoff);
+    println!(
+        "dry run: {} records last changed before {} would be copied ({}); nothing was changed",
+        HumanCount(plan.cold.records),
+        cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        HumanBytes(plan.cold.bytes)
+    );
+    if !plan.cold.sample.is_empty() {
+        println!("  first: {}", plan.cold.sample.join(", "));
+    }
+}
+
+/// Prints the ledger's state.
+pub fn status(config: &Config, status: &Status) {
+    if let Some(archive) = &config.archive {
+        println!(
+            "hot database: {:?} table {}",
+            archive.hot.engine, archive.hot.table
+        );
+    }
+    println!(
+        "  hot rows: {} ({})",
+        HumanCount(status.hot_records),
+        HumanBytes(status.hot_bytes)
+    );
+    println!("ledger:");
+    for state in &status.states {
+        println!(
+            "  {:<9} {:>10} records  {:>10}  stored as {}",
+            state.state.as_str(),
+            HumanCount(state.records).to_string(),
+            HumanBytes(state.bytes).to_string(),
+            HumanBytes(state.stored_bytes)
+        );
+    }
+    match &status.last_run {
+        None => println!("last run: none yet"),
+        Some(run) => {
+            let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(run.started_ms)
+                .map_or_else(|| run.started_ms.to_string(), |t| t.to_rfc3339());
+            println!(
+                "last run: {at}, {:.1} s: {} claimed, {} archived, {} deleted, {} restored, {} failed",
+                (run.finished_ms - run.started_ms) as f64 / 1000.0,
+                run.claimed,
+                run.archived,
+                run.deleted,
+                run.restored,
+                run.failed
+            );
+            for error in run.errors.iter().take(ERRORS_SHOWN) {
+                println!("  {error}");
+            }
+        }
+    }
+}

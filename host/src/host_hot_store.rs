@@ -1,0 +1,201 @@
+//! `tiergate:records/hot-store`: the archiver's view of the hot database, over the
+//! configured [`HotStore`]. Every claim is made for the running job, with its lease and the
+//! host's clock, so the component never handles either.
+
+use crate::archiver::Job;
+use crate::bindings::archiver::tiergate::records::hot_store::{
+    self as wit, ArchivedCopy, Claim, DeleteOutcome, Host, HostWithStore, HotRecord, StoreError,
+};
+use std::sync::Arc;
+use tiergate_hotstore as store;
+use wasmtime::component::{Accessor, HasData};
+
+/// Marker type giving the generated bindings a store's job.
+pub struct HotStoreAccess;
+
+/// What the hot-store functions of one instance see.
+pub struct HotStoreView<'a>(pub &'a Arc<Job>);
+
+impl HasData for HotStoreAccess {
+    type Data<'a> = HotStoreView<'a>;
+}
+
+impl Host for HotStoreView<'_> {}
+
+impl<U> HostWithStore<U> for HotStoreAccess {
+    async fn claim_cold(
+        accessor: &Accessor<U, Self>,
+        cutoff: i64,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<Claim>, StoreError>> {
+        let job = job(accessor);
+        job.call("claim-cold", async {
+            let claims = job.store.claim_cold(&job.lease(), cutoff, limit).await?;
+            Ok(claims
+                .into_iter()
+                .map(|c| Claim {
+                    id: c.id,
+                    version: c.version,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn read(
+        accessor: &Accessor<U, Self>,
+        id: String,
+    ) -> wasmtime::Result<Result<Option<HotRecord>, StoreError>> {
+        let job = job(accessor);
+        job.call("read", async {
+            Ok(job.store.read(&id).await?.map(|r| HotRecord {
+                id: r.id,
+                version: r.version,
+                content_type: r.content_type,
+                body: r.body,
+            }))
+        })
+        .await
+    }
+
+    async fn mark_archived(
+        accessor: &Accessor<U, Self>,
+        copy: ArchivedCopy,
+    ) -> wasmtime::Result<Result<bool, StoreError>> {
+        let job = job(accessor);
+        job.call("mark-archived", async {
+            let marked = job
+                .store
+                .mark_archived(&job.lease(), &to_store(copy.clone()))
+                .await?;
+            if marked {
+                job.progress.send_modify(|p| {
+                    p.archived += 1;
+                    p.bytes_in += copy.size;
+                    p.bytes_out += copy.stored_size;
+                });
+            }
+            Ok(marked)
+        })
+        .await
+    }
+
+    async fn release(
+        accessor: &Accessor<U, Self>,
+        id: String,
+        error: String,
+        retry_after_ms: u64,
+    ) -> wasmtime::Result<Result<bool, StoreError>> {
+        let job = job(accessor);
+        job.call("release", async {
+            let lease = job.lease();
+            let retry_at = lease
+                .now_ms
+                .saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
+            job.progress.send_modify(|p| p.failed += 1);
+            job.store.release(&lease, &id, &error, retry_at).await
+        })
+        .await
+    }
+
+    async fn claim_due(
+        accessor: &Accessor<U, Self>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<ArchivedCopy>, StoreError>> {
+        let job = job(accessor);
+        job.call("claim-due", async {
+            let due = job.store.claim_due(&job.lease(), limit).await?;
+            Ok(due.into_iter().map(from_store).collect())
+        })
+        .await
+    }
+
+    async fn delete_if_unchanged(
+        accessor: &Accessor<U, Self>,
+        id: String,
+        version: String,
+    ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
+        let job = job(accessor);
+        job.call("delete-if-unchanged", async {
+            let outcome = job
+                .store
+                .delete_if_unchanged(&job.lease(), &id, &version)
+                .await?;
+            Ok(match outcome {
+                store::DeleteOutcome::Deleted => {
+                    job.progress.send_modify(|p| p.deleted += 1);
+                    DeleteOutcome::Deleted
+                }
+                store::DeleteOutcome::Changed => DeleteOutcome::Changed,
+                store::DeleteOutcome::Held => DeleteOutcome::Held,
+                store::DeleteOutcome::Missing => DeleteOutcome::Missing,
+                store::DeleteOutcome::LeaseLost => DeleteOutcome::LeaseLost,
+            })
+        })
+        .await
+    }
+
+    async fn claim_stale(
+        accessor: &Accessor<U, Self>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, StoreError>> {
+        let job = job(accessor);
+        job.call("claim-stale", async {
+            let stale = job.store.claim_stale(&job.lease(), limit).await?;
+            Ok(stale.into_iter().map(|s| s.id).collect())
+        })
+        .await
+    }
+
+    async fn forget(
+        accessor: &Accessor<U, Self>,
+        id: String,
+    ) -> wasmtime::Result<Result<bool, StoreError>> {
+        let job = job(accessor);
+        job.call("forget", async {
+            job.store.forget(&job.lease(), &id).await
+        })
+        .await
+    }
+}
+
+fn job<U>(accessor: &Accessor<U, HotStoreAccess>) -> Arc<Job> {
+    accessor.with(|mut access| access.get().0.clone())
+}
+
+impl From<store::StoreError> for StoreError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::Unavailable(m) => wit::StoreError::Unavailable(m),
+            store::StoreError::Invalid(m) => wit::StoreError::Invalid(m),
+        }
+    }
+}
+
+fn to_store(c: ArchivedCopy) -> store::ArchivedCopy {
+    store::ArchivedCopy {
+        id: c.id,
+        version: c.version,
+        blob_key: c.blob_key,
+        sha256: c.sha256,
+        size: c.size,
+        stored_size: c.stored_size,
+        stored_sha256: c.stored_sha256,
+        encoding: c.encoding,
+        delete_after_ms: c.delete_after,
+    }
+}
+
+fn from_store(c: store::ArchivedCopy) -> ArchivedCopy {
+    ArchivedCopy {
+        id: c.id,
+        version: c.version,
+        blob_key: c.blob_key,
+        sha256: c.sha256,
+        size: c.size,
+        stored_size: c.stored_size,
+        stored_sha256: c.stored_sha256,
+        encoding: c.encoding,
+        delete_after: c.delete_after_ms,
+    }
+}

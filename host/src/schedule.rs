@@ -1,0 +1,56 @@
+//! Archiver runs on the configured cron schedule, one at a time: a run that outlasts its
+//! slot delays the next one rather than overlapping it.
+
+use crate::archiver::{Archiver, RunOptions};
+use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+/// Starts running `archiver` on `schedule` until the task is aborted. Aborting mid-run is
+/// safe: every step of a run is repaired by the next one.
+pub fn spawn(archiver: Arc<Archiver>, schedule: croner::Cron) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let now = chrono::Utc::now();
+            let next = match schedule.find_next_occurrence(&now, false) {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "archive schedule has no next run; scheduling stopped");
+                    return;
+                }
+            };
+            tracing::info!(next = %next.to_rfc3339(), "next archiver run");
+            tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+            match archiver.run(RunOptions::default()).await {
+                Ok(report) => log(&report),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "archiver run failed"),
+            }
+        }
+    })
+}
+
+/// Logs a run's report: one line, and one more per failed record.
+pub fn log(report: &RunReport) {
+    for error in &report.errors {
+        tracing::warn!(record = %error.id, error = %error.message, "record not archived");
+    }
+    match &report.aborted {
+        Some(reason) => tracing::error!(
+            reason = %reason,
+            archived = report.archived,
+            deleted = report.deleted,
+            failed = report.failed,
+            "archiver run stopped early"
+        ),
+        None => tracing::info!(
+            claimed = report.claimed,
+            archived = report.archived,
+            deleted = report.deleted,
+            restored = report.restored,
+            failed = report.failed,
+            bytes_in = report.bytes_in,
+            bytes_out = report.bytes_out,
+            "archiver run finished"
+        ),
+    }
+}

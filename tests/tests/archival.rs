@@ -1,0 +1,356 @@
+//! The archiver end to end: the real archiver component in the real host, moving records
+//! from a real hot database (SQLite, and PostgreSQL where one runs) to s3s-fs, with the
+//! edge serving every record throughout. Each behaviour runs on both engines.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tiergate::{Fault, RunOptions, RunReport};
+use tiergate_tests::assertions::assert_served;
+use tiergate_tests::{BlobStore, Gate, GateConfig, HotDb, HotOrigin, billing_record};
+
+const OLD: Duration = Duration::from_secs(40 * 86_400);
+const NEW: Duration = Duration::from_secs(86_400);
+/// The claims' lease in the test config, and a little more: a crashed run's claims are free
+/// again after it.
+const LEASE_EXPIRY: Duration = Duration::from_millis(1_100);
+
+/// A hot database, the API over it, blob storage and tiergate with the archiver.
+struct World {
+    db: HotDb,
+    origin: HotOrigin,
+    blob: BlobStore,
+    gate: Gate,
+    archiver: tiergate::Archiver,
+    /// Every record inserted, by id.
+    records: BTreeMap<String, bytes::Bytes>,
+}
+
+impl World {
+    async fn start(db: HotDb, archive: &str) -> anyhow::Result<Self> {
+        let origin = HotOrigin::start(db.clone()).await?;
+        let blob = BlobStore::start().await?;
+        let config = GateConfig::new(origin.url())
+            .blob_endpoint(blob.endpoint())
+            .archive(&db.hot_toml(), archive);
+        let gate = Gate::start(&config).await?;
+        let archiver = gate.archiver().await?;
+        Ok(Self {
+            db,
+            origin,
+            blob,
+            gate,
+            archiver,
+            records: BTreeMap::new(),
+        })
+    }
+
+    async fn insert(&mut self, id: &str, age: Duration, size: usize) -> anyhow::Result<()> {
+        let body = billing_record(id, self.records.len() as u64, size);
+        self.db.insert(id, &body, age).await?;
+        self.records.insert(id.to_owned(), body);
+        Ok(())
+    }
+
+    async fn run(&self) -> anyhow::Result<RunReport> {
+        self.archiver.run(RunOptions::default()).await
+    }
+
+    /// Every record reads back through the edge with its original bytes (and so its
+    /// SHA-256), from wherever it lives.
+    async fn assert_every_record_served(&self) -> anyhow::Result<()> {
+        for (id, body) in &self.records {
+            let reply = self.gate.get(&format!("/records/{id}")).await?;
+            assert_eq!(reply.status, 200, "record {id}: {}", reply.text());
+            tiergate_tests::assertions::assert_same_bytes(
+                &reply.body,
+                body,
+                &format!("record {id}"),
+            );
+        }
+        Ok(())
+    }
+
+    async fn origin_status(&self, id: &str) -> anyhow::Result<u16> {
+        let client = tiergate_tests::HttpClient::new();
+        Ok(client
+            .get(&format!("{}/records/{id}", self.origin.url()))
+            .await?
+            .status
+            .as_u16())
+    }
+}
+
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(tiergate_tests::HotDb::sqlite()?).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    match tiergate_tests::HotDb::postgres().await? {
+                        Some(db) => super::$name(db).await,
+                        None => Ok(()),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    old_records_move_to_blob_and_stay_served_after_their_hot_rows_go,
+    a_record_changed_after_its_copy_keeps_its_new_content,
+    records_under_legal_hold_are_never_archived,
+    blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes,
+    a_crash_at_any_step_loses_nothing,
+);
+
+async fn old_records_move_to_blob_and_stay_served_after_their_hot_rows_go(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    for i in 0..6 {
+        world.insert(&format!("INV-OLD-{i}"), OLD, 300_000).await?;
+    }
+    world.insert("INV-NEW-0", NEW, 300_000).await?;
+
+    let first = world.run().await?;
+    assert_eq!(
+        (first.archived, first.deleted, first.failed),
+        (6, 0, 0),
+        "{first:?}"
+    );
+    assert!(
+        first.bytes_out * 3 < first.bytes_in,
+        "compressed: {first:?}"
+    );
+    assert_eq!(world.blob.object_count(), 6);
+    // Copied, still hot: the edge serves the copy already, byte for byte.
+    let reply = world.gate.get("/records/INV-OLD-0").await?;
+    assert_served(&reply, "INV-OLD-0", "blob", &world.records["INV-OLD-0"]);
+
+    let second = world.run().await?;
+    assert_eq!(
+        (second.archived, second.deleted, second.failed),
+        (0, 6, 0),
+        "{second:?}"
+    );
+    for i in 0..6 {
+        let id = format!("INV-OLD-{i}");
+        assert_eq!(
+            world.origin_status(&id).await?,
+            404,
+            "record {id} left the hot database"
+        );
+    }
+    assert_eq!(world.db.count().await?, 1);
+    let reply = world.gate.get("/records/INV-OLD-1").await?;
+    assert_served(&reply, "INV-OLD-1", "blob", &world.records["INV-OLD-1"]);
+    let reply = world.gate.get("/records/INV-NEW-0").await?;
+    assert_served(&reply, "INV-NEW-0", "origin", &world.records["INV-NEW-0"]);
+    world.assert_every_record_served().await?;
+
+    let status = world.archiver.store().status().await?;
+    let deleted = status
+        .states
+        .iter()
+        .find(|s| s.state.as_str() == "deleted")
+        .unwrap();
+    assert_eq!((deleted.records, deleted.bytes), (6, 6 * 300_000));
+    let third = world.run().await?;
+    assert_eq!(
+        (third.claimed, third.archived, third.deleted, third.restored),
+        (0, 0, 0, 0)
+    );
+    Ok(())
+}
+
+async fn a_record_changed_after_its_copy_keeps_its_new_content(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    world.insert("INV-7", OLD, 50_000).await?;
+    world.insert("INV-8", OLD, 50_000).await?;
+    let first = world.run().await?;
+    assert_eq!(first.archived, 2, "{first:?}");
+
+    // The API changes INV-7 between its copy and its delete, through the edge.
+    let changed = billing_record("INV-7", 99, 40_000);
+    let put =
+        http::Request::put("/records/INV-7").body(http_body_util::Full::new(changed.clone()))?;
+    assert_eq!(world.gate.send(put).await?.status, 204);
+    world.records.insert("INV-7".into(), changed.clone());
+
+    let second = world.run().await?;
+    assert_eq!(
+        (second.deleted, second.restored, second.failed),
+        (1, 1, 0),
+        "{second:?}"
+    );
+    assert_eq!(world.db.get("INV-7").await?.as_deref(), Some(&changed[..]));
+    assert!(
+        !world.blob.holds("INV-7"),
+        "the stale copy of INV-7 is gone"
+    );
+    assert!(world.blob.holds("INV-8"));
+    let reply = world.gate.get("/records/INV-7").await?;
+    assert_served(&reply, "INV-7", "origin", &changed);
+    world.assert_every_record_served().await?;
+    Ok(())
+}
+
+async fn records_under_legal_hold_are_never_archived(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    world.insert("INV-HELD", OLD, 20_000).await?;
+    world.insert("INV-FREE", OLD, 20_000).await?;
+    world.db.hold("INV-HELD").await?;
+    let report = world.run().await?;
+    assert_eq!(report.archived, 1, "{report:?}");
+    assert!(!world.blob.holds("INV-HELD"));
+    world.run().await?;
+    assert!(world.db.get("INV-HELD").await?.is_some());
+    assert!(world.db.get("INV-FREE").await?.is_none());
+    Ok(())
+}
+
+async fn blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    let mut world = World::start(db, "max_records = 3").await?;
+    for i in 0..6 {
+        world.insert(&format!("INV-{i}"), OLD, 30_000).await?;
+    }
+    let first = world.run().await?;
+    assert_eq!(first.archived, 3, "{first:?}");
+
+    world.blob.stop().await;
+    let down = world.run().await?;
+    let reason = down.aborted.clone().unwrap_or_default();
+    assert!(
+        reason.contains("storage unreachable"),
+        "the reason names storage: {down:?}"
+    );
+    assert_eq!((down.archived, down.deleted), (0, 0), "{down:?}");
+    assert_eq!(
+        world.db.count().await?,
+        6,
+        "nothing deleted while storage is down"
+    );
+
+    world.blob.restart().await?;
+    tokio::time::sleep(LEASE_EXPIRY).await;
+    let mut runs = 0;
+    while world.db.count().await? > 0 {
+        let report = world.run().await?;
+        assert_eq!(report.failed, 0, "{report:?}");
+        runs += 1;
+        assert!(runs <= 5, "the archive settles within a few runs");
+    }
+    assert_eq!(world.blob.object_count(), 6);
+    world.assert_every_record_served().await?;
+    Ok(())
+}
+
+/// Crashes a run at the k-th hot-store call, before or after it takes effect, for every k
+/// a run reaches, with new records arriving and an update in between, then lets clean runs
+/// finish and audits: every record served with its bytes, none lost, none half done, and
+/// blob storage holding exactly the archived ones.
+async fn a_crash_at_any_step_loses_nothing(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    let mut next = 0;
+    let mut crashes = 0;
+    for call in 1..=14 {
+        for after in [false, true] {
+            for _ in 0..2 {
+                world
+                    .insert(&format!("INV-{next}"), OLD, 20_000 + next * 97)
+                    .await?;
+                next += 1;
+            }
+            if call % 5 == 0 {
+                // A record changes through the API, perhaps after its copy: the copy must
+                // not win once the archive has settled.
+                let id = format!("INV-{}", next - 3);
+                let body = billing_record(&id, 1_000 + next as u64, 10_000);
+                let put = http::Request::put(format!("/records/{id}"))
+                    .body(http_body_util::Full::new(body.clone()))?;
+                if world.gate.send(put).await?.status == 204 {
+                    world.records.insert(id, body);
+                }
+            }
+            let fault = Fault { call, after };
+            let result = world
+                .archiver
+                .run(RunOptions {
+                    fault: Some(fault),
+                    ..Default::default()
+                })
+                .await;
+            if result.is_err() {
+                crashes += 1;
+            }
+            tokio::time::sleep(LEASE_EXPIRY).await;
+            // Never lost, not even between crashes (until the next run removes it, a changed
+            // record's old copy may still be what blob storage serves).
+            for id in world.records.keys() {
+                let reply = world.gate.get(&format!("/records/{id}")).await?;
+                assert_eq!(
+                    reply.status,
+                    200,
+                    "record {id} after crash {fault:?}: {}",
+                    reply.text()
+                );
+            }
+        }
+    }
+    assert!(crashes >= 20, "most faults hit a call: {crashes}");
+
+    let mut runs = 0;
+    loop {
+        let report = world.run().await?;
+        assert_eq!(report.failed, 0, "{report:?}");
+        if report.claimed + report.deleted + report.restored == 0 {
+            break;
+        }
+        runs += 1;
+        assert!(runs <= 6, "the archive settles within a few clean runs");
+    }
+    world.assert_every_record_served().await?;
+    let mut archived = 0;
+    for page in world.archiver.store().ledger_page(None, 10_000).await? {
+        assert_eq!(
+            page.state.as_str(),
+            "deleted",
+            "record {} left half done",
+            page.id
+        );
+        assert!(
+            world.blob.holds(&page.id),
+            "record {} lost its copy",
+            page.id
+        );
+        assert!(
+            world.db.get(&page.id).await?.is_none(),
+            "record {} still hot",
+            page.id
+        );
+        archived += 1;
+    }
+    let hot = world.db.count().await?;
+    assert_eq!(
+        archived as u64 + hot,
+        world.records.len() as u64,
+        "every record is somewhere"
+    );
+    assert_eq!(
+        world.blob.object_count(),
+        archived,
+        "blob storage holds exactly the archived"
+    );
+    Ok(())
+}
