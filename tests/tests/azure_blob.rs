@@ -180,3 +180,59 @@ async fn with_azure_down_archived_records_are_503_and_hot_ones_still_served() ->
     assert_served(&gate.get(&path(hot)).await?, hot, "origin", &hot_body);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archiver_moves_records_to_azure_and_removes_stale_copies() -> anyhow::Result<()> {
+    let Some(azurite) = Azurite::start_if_installed("archiver_to_azure").await? else {
+        return Ok(());
+    };
+    let db = tiergate_tests::HotDb::sqlite()?;
+    let old = Duration::from_secs(40 * 86_400);
+    let ids = ["INV-2023-000401", "INV-2023-000402", "INV-2023-000403"];
+    let mut bodies = Vec::new();
+    for (seed, id) in ids.iter().enumerate() {
+        let body = billing_record(id, seed as u64, LARGE_RECORD_BYTES);
+        db.insert(id, &body, old).await?;
+        bodies.push(body);
+    }
+    let origin = tiergate_tests::HotOrigin::start(db.clone()).await?;
+    let config = GateConfig::new(origin.url())
+        .azure_blob(azurite.endpoint())
+        .archive(&db.hot_toml(), "");
+    let gate = Gate::start(&config).await?;
+    let archiver = gate.archiver().await?;
+
+    let first = archiver.run(tiergate::RunOptions::default()).await?;
+    assert_eq!((first.archived, first.failed), (3, 0), "{first:?}");
+    // The last record changes through the API before its hot row may go.
+    let changed = billing_record(ids[2], 99, 1_000);
+    let put = http::Request::put(path(ids[2])).body(http_body_util::Full::new(changed.clone()))?;
+    assert_eq!(gate.send(put).await?.status, StatusCode::NO_CONTENT);
+
+    let second = archiver.run(tiergate::RunOptions::default()).await?;
+    assert_eq!(
+        (second.deleted, second.restored, second.failed),
+        (2, 1, 0),
+        "{second:?}"
+    );
+    for (id, body) in ids[..2].iter().zip(&bodies) {
+        assert!(
+            db.get(id).await?.is_none(),
+            "record {id} left the hot database"
+        );
+        assert_served(&gate.get(&path(id)).await?, id, "blob", body);
+    }
+    let stale =
+        azurite
+            .signer()
+            .presign_get(&key(ids[2]), SystemTime::now(), Duration::from_secs(60));
+    let reply = HttpClient::new().get(stale.expose()).await?;
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "the stale copy of {} is gone",
+        ids[2]
+    );
+    assert_served(&gate.get(&path(ids[2])).await?, ids[2], "origin", &changed);
+    Ok(())
+}
