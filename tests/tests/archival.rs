@@ -110,7 +110,28 @@ on_both_engines!(
     records_under_legal_hold_are_never_archived,
     blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes,
     a_crash_at_any_step_loses_nothing,
+    two_archivers_at_once_copy_each_record_once,
 );
+
+async fn two_archivers_at_once_copy_each_record_once(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    for i in 0..24 {
+        world.insert(&format!("INV-{i}"), OLD, 40_000).await?;
+    }
+    let other = world.gate.archiver().await?;
+    let (a, b) = tokio::join!(world.run(), other.run(RunOptions::default()));
+    let (a, b) = (a?, b?);
+    assert_eq!((a.failed, b.failed), (0, 0), "{a:?} {b:?}");
+    assert_eq!(
+        a.archived + b.archived,
+        24,
+        "each record copied once: {a:?} {b:?}"
+    );
+    let (a, b) = tokio::join!(world.run(), other.run(RunOptions::default()));
+    assert_eq!(a?.deleted + b?.deleted, 24);
+    assert_eq!(world.blob.object_count(), 24);
+    world.assert_every_record_served().await
+}
 
 async fn old_records_move_to_blob_and_stay_served_after_their_hot_rows_go(
     db: HotDb,
