@@ -41,7 +41,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// A secret is missing from the environment.
-    #[error("{key} needs the environment variable {var}")]
+    #[error("{key} needs the environment variable {var} (or a blob.credentials_file setting it)")]
     MissingSecret {
         /// The setting that needs it.
         key: &'static str,
@@ -193,6 +193,7 @@ struct BlobSection {
     path_style: Option<bool>,
     url_expiry_seconds: Option<u64>,
     timeout_ms: Option<u64>,
+    credentials_file: Option<PathBuf>,
 }
 
 /// Default cache budget: 256 MiB, about 850 records of 300 KB.
@@ -354,11 +355,17 @@ impl Config {
                 }
                 _ => &[],
             };
+            let file_secrets = match &blob.credentials_file {
+                Some(path) => read_credentials(path)?,
+                None => HashMap::new(),
+            };
             for &(name, var) in secrets {
-                let value = env(var).ok_or(ConfigError::MissingSecret {
-                    key: "blob credentials",
-                    var,
-                })?;
+                let value = env(var).or_else(|| file_secrets.get(var).cloned()).ok_or(
+                    ConfigError::MissingSecret {
+                        key: "blob credentials",
+                        var,
+                    },
+                )?;
                 set(name, value);
             }
         }
@@ -453,6 +460,22 @@ fn archive_config(
         settings,
         variables,
     })
+}
+
+/// Reads `NAME=value` lines (blank lines and `#` comments aside): secrets kept in a file
+/// of their own, such as a mounted secret, rather than in the environment.
+fn read_credentials(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect())
 }
 
 fn http_url(key: &'static str, text: &str) -> Result<url::Url, ConfigError> {

@@ -132,3 +132,35 @@ pub fn status(config: &Config, status: &Status) {
         }
     }
 }
+
+/// Prints where the demo runs and what to try.
+pub fn demo(demo: &tiergate::demo::RunningDemo) {
+    let edge = format!("http://{}", demo.edge.local_addr());
+    let (old, new) = &demo.examples;
+    let config = demo.config_path.display();
+    println!(
+        r#"tiergate demo is running: {records} billing records, the oldest two years old.
+
+  edge (use this)   {edge}
+  sample API        {api}   (the origin, over SQLite)
+  blob storage      {blob}   (s3s-fs, S3-compatible)
+
+Records older than 90 days move to blob storage every 15 seconds; each one leaves the API's
+database 30 seconds after its copy was verified. Watch x-tiergate-source change:
+
+  curl -si {edge}/records/{new} | grep -i x-tiergate-source      # recent: origin, then cache
+  curl -si {edge}/records/{old} | grep -i x-tiergate-source      # old: blob once archived
+  curl -s  {api}/records/{old} -o /dev/null -w '%{{http_code}}\n'   # the API: 404 once deleted
+  curl -s '{edge}/records?limit=5'                                 # the listing, passed through
+
+Status and a run now, from another terminal:
+
+  tiergate status --config {config}
+  tiergate archive --once --config {config}
+
+Ctrl-C stops the demo; run it again to carry on where it stopped."#,
+        records = demo.hot_records,
+        api = demo.api_url,
+        blob = demo.blob_url,
+    );
+}

@@ -11,6 +11,7 @@
 
 pub mod archiver;
 pub mod config;
+pub mod demo;
 pub mod kv;
 pub mod schedule;
 pub mod server;

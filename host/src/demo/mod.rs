@@ -1,0 +1,256 @@
+//! `tiergate demo`: the whole system in one process on embedded defaults. A sample billing
+//! API over SQLite (the origin), generated records spread over two years, s3s-fs as blob
+//! storage over a local directory, the edge in front of the API, and the archiver on a
+//! short schedule, all on loopback, all keeping their data in one directory so that a
+//! restart carries on where the last run stopped.
+//!
+//! - [`dataset`]: the generated billing records;
+//! - [`billing_api`]: the sample API;
+//! - [`blob_store`]: the embedded S3-compatible store.
+
+mod billing_api;
+mod blob_store;
+mod dataset;
+
+use crate::archiver::Archiver;
+use crate::config::Config;
+use crate::kv;
+use crate::server::{RunningServer, Server};
+use anyhow::Context as _;
+use billing_api::BillingApi;
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::{Service, service_fn};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// What the demo runs with.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Where the edge serves.
+    pub listen: SocketAddr,
+    /// Where everything is kept.
+    pub data_dir: PathBuf,
+    /// Records generated on first start.
+    pub records: u64,
+    /// When the archiver runs (cron with seconds).
+    pub schedule: String,
+    /// Seconds an archived record stays in the API's database.
+    pub grace_seconds: u64,
+}
+
+/// The demo, running.
+pub struct RunningDemo {
+    /// The edge.
+    pub edge: RunningServer,
+    /// The sample API (the origin).
+    pub api_url: String,
+    /// The blob store.
+    pub blob_url: String,
+    /// The config the demo runs with, for `tiergate status` and `archive --once`.
+    pub config_path: PathBuf,
+    /// Records in the API's database when the demo started.
+    pub hot_records: u64,
+    /// An old record (archived within a run or two) and a recent one, to try.
+    pub examples: (String, String),
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningDemo {
+    /// Stops the edge (letting open requests finish), the archiver and the servers.
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.edge.shutdown().await;
+    }
+}
+
+/// Starts everything; generates the records on the first start in `data_dir`.
+pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
+    let dir = &options.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+
+    let db_path = dir.join("records.db");
+    let api = BillingApi::open(&db_path)?;
+    if api.count()? == 0 {
+        generate(&api, options.records)?;
+    }
+    let hot_records = api.count()?;
+    let now = SystemTime::now();
+    let examples = (
+        dataset::record(0, options.records, now).id,
+        dataset::record(options.records - 1, options.records, now).id,
+    );
+
+    let api_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let api_url = format!("http://{}", api_listener.local_addr()?);
+    let api_task = serve(
+        api_listener,
+        service_fn(move |request: http::Request<Incoming>| {
+            let api = api.clone();
+            async move { Ok::<_, Infallible>(api.handle(request).await) }
+        }),
+    );
+
+    let (key_id, secret) = credentials(&dir)?;
+    let blob_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let blob_url = format!("http://{}", blob_listener.local_addr()?);
+    let blob_task = serve(
+        blob_listener,
+        blob_store::service(&dir.join("blob"), &key_id, &secret)?,
+    );
+
+    let config_path = dir.join("tiergate.toml");
+    std::fs::write(
+        &config_path,
+        config_text(options, &dir, &api_url, &blob_url),
+    )
+    .with_context(|| format!("writing {}", config_path.display()))?;
+    let config = Config::load(&config_path)?;
+    let cache = kv::open(&config.cache)?;
+    let archiver = Archiver::new(&config, cache.clone()).await?;
+    let schedule = config
+        .archive
+        .as_ref()
+        .and_then(|a| a.schedule.clone())
+        .expect("the demo's config has a schedule");
+    let archive_task = crate::schedule::spawn(Arc::new(archiver), schedule);
+    let edge = Server::start_with_cache(config, cache).await?;
+    Ok(RunningDemo {
+        edge,
+        api_url,
+        blob_url,
+        config_path,
+        hot_records,
+        examples,
+        tasks: vec![api_task, blob_task, archive_task],
+    })
+}
+
+fn generate(api: &BillingApi, count: u64) -> anyhow::Result<()> {
+    let now = SystemTime::now();
+    let bar = indicatif::ProgressBar::new(count).with_message("generating billing records");
+    api.insert_all((0..count).map(|n| {
+        bar.inc(1);
+        let record = dataset::record(n, count, now);
+        let changed = chrono::DateTime::<chrono::Utc>::from(record.changed)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        (record.id, record.body, changed)
+    }))?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The blob store's key pair: made on the first start and kept in the data directory, in
+/// the file the config names as `credentials_file`.
+fn credentials(dir: &Path) -> anyhow::Result<(String, String)> {
+    let path = dir.join("blob-credentials");
+    if !path.exists() {
+        let seed = format!(
+            "{:?}{}{}",
+            SystemTime::now(),
+            std::process::id(),
+            dir.display()
+        );
+        let secret = hex::encode(Sha256::digest(seed.as_bytes()));
+        std::fs::write(
+            &path,
+            format!(
+                "# The demo blob store's keys (this directory only).\n\
+                 {}=tiergate-demo\n{}={secret}\n",
+                crate::config::ENV_BLOB_ACCESS_KEY_ID,
+                crate::config::ENV_BLOB_SECRET_ACCESS_KEY
+            ),
+        )?;
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+            .with_context(|| format!("{} lacks {name}", path.display()))
+    };
+    Ok((
+        value(crate::config::ENV_BLOB_ACCESS_KEY_ID)?,
+        value(crate::config::ENV_BLOB_SECRET_ACCESS_KEY)?,
+    ))
+}
+
+fn config_text(options: &DemoOptions, dir: &Path, api_url: &str, blob_url: &str) -> String {
+    format!(
+        r#"# Written by `tiergate demo` at each start (its ports change): use it with
+# `tiergate status --config {dir}/tiergate.toml` while the demo runs.
+
+[server]
+listen = "{listen}"
+
+[origin]
+url = "{api_url}"
+
+[cache]
+backend = "memory"
+ttl_seconds = 300
+
+[blob]
+backend = "s3"
+endpoint = "{blob_url}"
+bucket = "{bucket}"
+path_style = true
+credentials_file = '{dir}/blob-credentials'
+
+[hot]
+engine = "sqlite"
+path = '{dir}/records.db'
+content_type_column = "content_type"
+version_column = "version"
+
+[archive]
+schedule = "{schedule}"
+after_days = 90
+grace_seconds = {grace}
+lease_seconds = 60
+"#,
+        dir = dir.display(),
+        listen = options.listen,
+        bucket = blob_store::BUCKET,
+        schedule = options.schedule,
+        grace = options.grace_seconds,
+    )
+}
+
+/// Serves `service` on `listener` until the task is aborted.
+fn serve<S, B>(listener: TcpListener, service: S) -> JoinHandle<()>
+where
+    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = socket.set_nodelay(true);
+            let connection =
+                http1::Builder::new().serve_connection(TokioIo::new(socket), service.clone());
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+    })
+}
