@@ -1,8 +1,7 @@
 //! The blob storage tier: one signed GET per read, nothing else.
 
+use crate::body;
 use crate::read::Record;
-use bytes::Bytes;
-use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{EmptyBody, Method, StatusCode};
 use spin_sdk::wasip3::http::types::RequestOptions;
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
@@ -52,8 +51,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
         parts.headers.get(name).and_then(|v| v.to_str().ok())
     })
     .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
-    let body: Bytes = body
-        .bytes()
+    let body = body::read_whole(body, usize::try_from(meta.size).ok())
         .await
         .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
     meta.verify(&body)

@@ -1,5 +1,6 @@
 //! Responses the edge makes itself.
 
+use crate::body;
 use crate::read::Record;
 use spin_sdk::http::{EmptyBody, FullBody, HeaderMap, HeaderValue, IntoResponse, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
@@ -34,7 +35,7 @@ impl Answer<'_> {
     pub fn record(
         &self,
         source: Source,
-        record: &Record,
+        record: Record,
         base: Option<HeaderMap>,
         timing: &ServerTiming,
     ) -> Result<Response, ErrorCode> {
@@ -62,7 +63,7 @@ impl Answer<'_> {
             return (status, headers, EmptyBody::new()).into_response();
         }
         headers.insert(http::header::CONTENT_LENGTH, record.body.len().into());
-        (StatusCode::OK, headers, FullBody::new(record.body.clone())).into_response()
+        body::respond(StatusCode::OK, headers, record.body)
     }
 }
 
