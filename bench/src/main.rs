@@ -1,129 +1,253 @@
-//! `tiergate-bench`: requests/s and latency of the edge per source tier, with 300 KB records,
-//! each beside a direct read of the same bytes in the same run:
+//! `tiergate-bench`: tiergate side by side with what users would run instead, in the same
+//! run on the same machine, with 300 KB billing-like records on loopback:
 //!
-//! - cache hits, beside a direct GET to the origin;
-//! - blob reads with caching off, beside a direct signed GET to the blob store;
-//! - passthrough (a route that is not the record route), beside a direct GET to the origin.
+//! - cache hits, beside nginx `proxy_cache` hits in front of the same origin;
+//! - blob reads with caching off, beside a direct presigned GET to the blob store (s3s-fs);
+//! - passthrough (a route that is not the record route), beside a direct GET to the origin;
+//! - the peak memory of each tiergate host, and of nginx.
 //!
-//! Everything runs in this process on loopback: the origin and s3s-fs from the test harness,
-//! tiergate's real host with the real edge component, and the load generator on a runtime of
-//! its own. Run it in release: `cargo run --release -p tiergate-bench -- --help`.
+//! The origin and s3s-fs run in this process (the test harness's); tiergate runs as the real
+//! `tiergate serve --config FILE` binary, one process per scenario; nginx and wrk are the
+//! Debian packages. Each pair is measured interleaved (tiergate, reference, tiergate, ...)
+//! for a few rounds, and the medians are compared, because the machine is shared and noisy.
+//!
+//! - [`wrk`]: the load generator and its script;
+//! - [`host_process`]: `tiergate serve` in a process of its own;
+//! - [`nginx`]: nginx's config and process;
+//! - [`proc_stats`]: peak memory and CPU time from `/proc`;
+//! - [`report`]: the table, the machine, the versions and the JSON file.
+//!
+//! Run it with `scripts/bench [--quick]`, which installs nginx and wrk and builds in release.
 
-mod load;
+mod host_process;
+mod nginx;
+mod proc_stats;
+mod report;
+mod wrk;
 
-use clap::Parser;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use anyhow::{Context as _, ensure};
+use clap::{Parser, ValueEnum};
+use host_process::HostProcess;
+use nginx::Nginx;
+use proc_stats::Process;
+use report::{Machine, Memory, Results, Row, Settings, Side, Versions};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tiergate_core::{BlobKey, RecordId};
 use tiergate_tests::records::CONTENT_TYPE;
-use tiergate_tests::{BlobStore, Gate, GateConfig, Origin, billing_record};
+use tiergate_tests::{BlobStore, GateConfig, HttpClient, Origin, billing_record};
+use wrk::Wrk;
 
-/// Benchmark the edge per source tier against direct reads, on loopback.
+/// Benchmark tiergate side by side with nginx proxy_cache, direct signed GETs and the origin,
+/// on loopback, with wrk.
 #[derive(Parser)]
 #[command(about, long_about)]
 struct Args {
+    /// A few seconds per measurement and one round: checks that the harness works (CI).
+    #[arg(long)]
+    quick: bool,
     /// Distinct records per scenario.
     #[arg(long, default_value_t = 64)]
     records: usize,
     /// Size of each record in bytes.
     #[arg(long, default_value_t = 300_000)]
     size: usize,
-    /// Seconds of load per row.
-    #[arg(long, default_value_t = 5)]
-    seconds: u64,
+    /// Seconds of load per measurement [default: 5, or 2 with --quick].
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Interleaved rounds of each pair [default: 3, or 1 with --quick].
+    #[arg(long)]
+    rounds: Option<usize>,
     /// Connection counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     connections: Vec<usize>,
+    /// Scenarios to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "cache,blob,passthrough")]
+    scenarios: Vec<ScenarioKind>,
+    /// The tiergate binary [default: `tiergate` next to this program].
+    #[arg(long)]
+    tiergate: Option<PathBuf>,
+    /// Where the JSON results go.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    out: PathBuf,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScenarioKind {
+    /// Cache hits, beside nginx proxy_cache hits.
+    Cache,
+    /// Blob reads with caching off, beside direct signed GETs.
+    Blob,
+    /// Non-record requests, beside direct GETs to the origin.
+    Passthrough,
+}
+
+/// One scenario: tiergate and its reference, each a base URL and a file of paths.
 struct Scenario {
     name: &'static str,
-    edge: (SocketAddr, Arc<Vec<String>>),
-    reference_name: &'static str,
-    reference: (SocketAddr, Arc<Vec<String>>),
+    tiergate: Target,
+    reference_label: &'static str,
+    reference: Target,
+}
+
+struct Target {
+    url: String,
+    paths: PathBuf,
+    /// The process serving it, whose CPU time is accounted.
+    server: Process,
+}
+
+/// Everything that serves during the run; dropped (stopped) at its end.
+struct Running {
+    hosts: Vec<(&'static str, HostProcess)>,
+    nginx: Option<Nginx>,
+    _store: BlobStore,
+    _origin: Origin,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // The servers and the load generator each get a runtime, so neither schedules the other.
-    let servers = tokio::runtime::Runtime::new()?;
-    let loadgen = tokio::runtime::Runtime::new()?;
-    let (scenarios, _running) = servers.block_on(start(&args))?;
+    let settings = Settings {
+        quick: args.quick,
+        records: args.records,
+        size: args.size,
+        seconds: args.seconds.unwrap_or(if args.quick { 2 } else { 5 }),
+        rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
+        connections: args.connections.clone(),
+    };
+    let date = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let command = std::iter::once("tiergate-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
 
-    println!(
-        "tiergate-bench: {} records of {} bytes, {} s per row, connections {:?}\n",
-        args.records, args.size, args.seconds, args.connections
+    // Configs, logs, nginx's prefix and the path lists; kept after the run for a look.
+    let dir = std::env::temp_dir().join("tiergate-bench");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let wrk = Wrk::new(&dir)?;
+    let binary = args
+        .tiergate
+        .clone()
+        .unwrap_or_else(host_process::default_binary);
+
+    // The origin and the blob store serve on this runtime while wrk runs in other processes.
+    let servers = tokio::runtime::Runtime::new()?;
+    let (scenarios, running) =
+        servers.block_on(start(&args.scenarios, &settings, &binary, &dir))?;
+
+    eprintln!(
+        "tiergate-bench: {} records of {} bytes, {} s per measurement, {} round(s), connections {:?}; logs in {}",
+        settings.records,
+        settings.size,
+        settings.seconds,
+        settings.rounds,
+        settings.connections,
+        dir.display()
     );
-    println!(
-        "| scenario | conns | req/s | p50 ms | p99 ms | MB/s | errors | reference | ref req/s | ratio |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    println!("{}", Row::HEADER);
+    let duration = Duration::from_secs(settings.seconds);
+    let mut rows = Vec::new();
     for scenario in &scenarios {
-        for &connections in &args.connections {
-            let duration = Duration::from_secs(args.seconds);
-            let (addr, targets) = &scenario.edge;
-            let edge =
-                loadgen.block_on(load::run(*addr, targets.clone(), connections, duration))?;
-            let (addr, targets) = &scenario.reference;
-            let reference =
-                loadgen.block_on(load::run(*addr, targets.clone(), connections, duration))?;
-            println!(
-                "| {} | {connections} | {:.0} | {:.2} | {:.2} | {:.0} | {} | {} | {:.0} | {:.2} |",
+        for &connections in &settings.connections {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for _ in 0..settings.rounds {
+                let t = &scenario.tiergate;
+                ours.push(wrk.run(&t.url, &t.paths, t.server, connections, duration)?);
+                let r = &scenario.reference;
+                theirs.push(wrk.run(&r.url, &r.paths, r.server, connections, duration)?);
+            }
+            let row = Row::new(
                 scenario.name,
-                edge.rps,
-                edge.p50.as_secs_f64() * 1e3,
-                edge.p99.as_secs_f64() * 1e3,
-                edge.bytes_per_second / 1e6,
-                edge.errors + reference.errors,
-                scenario.reference_name,
-                reference.rps,
-                edge.rps / reference.rps,
+                connections,
+                Side::new("tiergate", ours),
+                Side::new(scenario.reference_label, theirs),
             );
+            println!("{}", row.markdown());
+            rows.push(row);
         }
     }
+
+    let mut memory = Memory::default();
+    for (name, host) in &running.hosts {
+        let kib = host.process().peak_memory_kib();
+        memory
+            .tiergate_kib
+            .insert(name, kib.context("tiergate's VmHWM")?);
+    }
+    if let Some(nginx) = &running.nginx {
+        memory.nginx_kib = nginx.process().peak_memory_kib();
+    }
+    println!("\n{}", memory.markdown());
+
+    let results = Results {
+        date,
+        command,
+        settings,
+        machine: Machine::this(),
+        versions: Versions::found(),
+        rows,
+        memory,
+    };
+    let path = results.write(&args.out)?;
+    println!(
+        "{} ({} cores), tiergate {}, {}, {}, {}\nJSON: {}",
+        results.machine.cpu,
+        results.machine.cores,
+        results.versions.tiergate,
+        results.versions.nginx,
+        results.versions.wrk,
+        results.versions.rustc,
+        path.display()
+    );
+    let errors: u64 = results
+        .rows
+        .iter()
+        .map(|r| r.tiergate.median.errors + r.reference.median.errors)
+        .sum();
+    drop(running);
+    ensure!(errors == 0, "{errors} requests failed; see the table");
     Ok(())
 }
 
-/// Starts the servers, loads the records, warms the cache, and returns what to measure (and
-/// the servers, which stop when dropped).
-async fn start(args: &Args) -> anyhow::Result<(Vec<Scenario>, (Origin, BlobStore, Vec<Gate>))> {
+/// Starts the origin and the blob store with the records, then each scenario's tiergate and
+/// reference, warmed and checked.
+async fn start(
+    kinds: &[ScenarioKind],
+    settings: &Settings,
+    binary: &Path,
+    dir: &Path,
+) -> anyhow::Result<(Vec<Scenario>, Running)> {
     let origin = Origin::start().await?;
     let store = BlobStore::start().await?;
     let mut hot = Vec::new();
     let mut archived = Vec::new();
-    for n in 0..args.records {
+    for n in 0..settings.records {
         let id = format!("HOT-{n:06}");
-        origin.insert(&id, billing_record(&id, n as u64, args.size), CONTENT_TYPE);
+        origin.insert(
+            &id,
+            billing_record(&id, n as u64, settings.size),
+            CONTENT_TYPE,
+        );
         hot.push(format!("/records/{id}"));
         let id = format!("ARC-{n:06}");
-        store
-            .archive(&id, &billing_record(&id, n as u64, args.size), CONTENT_TYPE)
-            .await?;
+        let body = billing_record(&id, n as u64, settings.size);
+        store.archive(&id, &body, CONTENT_TYPE).await?;
         archived.push(id);
     }
-
-    let cached =
-        Gate::start(&GateConfig::new(origin.url()).blob_endpoint(store.endpoint())).await?;
-    for path in &hot {
-        let reply = cached.get(path).await?;
-        anyhow::ensure!(reply.status == 200, "warming {path}: {}", reply.status);
-    }
-    let uncached = Gate::start(
-        &GateConfig::new(origin.url())
-            .blob_endpoint(store.endpoint())
-            .cache_max_record_bytes(0),
-    )
-    .await?;
-    let passthrough = Gate::start(
-        &GateConfig::new(origin.url())
-            .blob_endpoint(store.endpoint())
-            .record_route("/elsewhere/{id}"),
-    )
-    .await?;
-
-    let signer = store.signer();
+    let hot_paths = write_paths(dir, "hot", &hot)?;
+    let archived_paths = write_paths(
+        dir,
+        "archived",
+        &archived
+            .iter()
+            .map(|id| format!("/records/{id}"))
+            .collect::<Vec<_>>(),
+    )?;
     // Signed for longer than the run: the reference measures reads, not signing.
+    let signer = store.signer();
     let signed: Vec<String> = archived
         .iter()
         .map(|id| {
@@ -133,40 +257,168 @@ async fn start(args: &Args) -> anyhow::Result<(Vec<Scenario>, (Origin, BlobStore
             format!("{}?{}", url.path(), url.query().unwrap_or_default())
         })
         .collect();
-    let archived_paths: Vec<String> = archived.iter().map(|id| format!("/records/{id}")).collect();
+    let signed_paths = write_paths(dir, "signed", &signed)?;
 
-    let addr = |url: String| -> anyhow::Result<SocketAddr> {
-        let url = url::Url::parse(&url)?;
-        Ok(format!(
-            "{}:{}",
-            url.host_str().unwrap_or_default(),
-            url.port().unwrap_or(80)
-        )
-        .parse()?)
+    let client = HttpClient::new();
+    let check = Check {
+        client: &client,
+        size: settings.size,
     };
-    let hot = Arc::new(hot);
-    let scenarios = vec![
-        Scenario {
-            name: "cache hit",
-            edge: (addr(cached.url("/"))?, hot.clone()),
-            reference_name: "origin direct",
-            reference: (addr(origin.url())?, hot.clone()),
-        },
-        Scenario {
-            name: "blob read",
-            edge: (addr(uncached.url("/"))?, Arc::new(archived_paths)),
-            reference_name: "signed GET direct",
-            reference: (addr(store.endpoint())?, Arc::new(signed)),
-        },
-        Scenario {
-            name: "passthrough",
-            edge: (addr(passthrough.url("/"))?, hot.clone()),
-            reference_name: "origin direct",
-            reference: (addr(origin.url())?, hot),
-        },
-    ];
-    Ok((
-        scenarios,
-        (origin, store, vec![cached, uncached, passthrough]),
-    ))
+    let mut running = Running {
+        hosts: Vec::new(),
+        nginx: None,
+        _store: store,
+        _origin: origin,
+    };
+    let (origin, store) = (running._origin.url(), running._store.endpoint());
+    let mut scenarios = Vec::new();
+    for kind in kinds {
+        let (name, config) = match kind {
+            ScenarioKind::Cache => ("cache", GateConfig::new(&origin).blob_endpoint(&store)),
+            ScenarioKind::Blob => (
+                "blob",
+                GateConfig::new(&origin)
+                    .blob_endpoint(&store)
+                    .cache_max_record_bytes(0),
+            ),
+            ScenarioKind::Passthrough => (
+                "passthrough",
+                GateConfig::new(&origin)
+                    .blob_endpoint(&store)
+                    .record_route("/elsewhere/{id}"),
+            ),
+        };
+        let host = HostProcess::start(binary, &config.to_toml(), dir, name)?;
+        let scenario = match kind {
+            ScenarioKind::Cache => {
+                for path in &hot {
+                    check.get(&host.url(), path, None).await?;
+                }
+                check.get(&host.url(), &hot[0], Some("cache")).await?;
+                let origin_addr = origin.trim_start_matches("http://");
+                let nginx_dir = dir.join("nginx");
+                std::fs::create_dir_all(&nginx_dir)?;
+                let nginx = Nginx::start(&nginx_dir, origin_addr)?;
+                for path in &hot {
+                    check.get(&nginx.url(), path, None).await?;
+                }
+                let reply = check.get(&nginx.url(), &hot[0], None).await?;
+                ensure!(
+                    reply.header("x-cache-status") == Some("HIT"),
+                    "nginx did not cache {}: X-Cache-Status {:?}",
+                    hot[0],
+                    reply.header("x-cache-status")
+                );
+                let scenario = Scenario {
+                    name: "cache hit",
+                    tiergate: Target {
+                        url: host.url(),
+                        paths: hot_paths.clone(),
+                        server: host.process(),
+                    },
+                    reference_label: "nginx proxy_cache hit",
+                    reference: Target {
+                        url: nginx.url(),
+                        paths: hot_paths.clone(),
+                        server: nginx.process(),
+                    },
+                };
+                running.nginx = Some(nginx);
+                scenario
+            }
+            ScenarioKind::Blob => {
+                check
+                    .get(&host.url(), "/records/ARC-000000", Some("blob"))
+                    .await?;
+                check.get(&store, &signed[0], None).await?;
+                Scenario {
+                    name: "blob read (cache off)",
+                    tiergate: Target {
+                        url: host.url(),
+                        paths: archived_paths.clone(),
+                        server: host.process(),
+                    },
+                    reference_label: "signed GET to s3s-fs",
+                    reference: Target {
+                        url: store.clone(),
+                        paths: signed_paths.clone(),
+                        server: this_process(),
+                    },
+                }
+            }
+            ScenarioKind::Passthrough => {
+                check.get(&host.url(), &hot[0], None).await?;
+                Scenario {
+                    name: "passthrough",
+                    tiergate: Target {
+                        url: host.url(),
+                        paths: hot_paths.clone(),
+                        server: host.process(),
+                    },
+                    reference_label: "origin direct",
+                    reference: Target {
+                        url: origin.clone(),
+                        paths: hot_paths.clone(),
+                        server: this_process(),
+                    },
+                }
+            }
+        };
+        running.hosts.push((name, host));
+        scenarios.push(scenario);
+    }
+    Ok((scenarios, running))
+}
+
+/// A GET before the load, checking that the answer is the whole record (and, for tiergate,
+/// from the expected tier).
+struct Check<'a> {
+    client: &'a HttpClient,
+    size: usize,
+}
+
+impl Check<'_> {
+    async fn get(
+        &self,
+        base: &str,
+        path: &str,
+        source: Option<&str>,
+    ) -> anyhow::Result<tiergate_tests::Reply> {
+        let url = format!("{base}{path}");
+        let reply = self
+            .client
+            .get(&url)
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        ensure!(
+            reply.status == 200 && reply.body.len() == self.size,
+            "GET {url}: {} with {} bytes, expected 200 with {}",
+            reply.status,
+            reply.body.len(),
+            self.size
+        );
+        if let Some(source) = source {
+            ensure!(
+                reply.source() == Some(source),
+                "GET {url}: served from {:?}, expected {source}",
+                reply.source()
+            );
+        }
+        Ok(reply)
+    }
+}
+
+/// This process, where the origin and the blob store serve (its utime and stime leave out
+/// its children's, so wrk's CPU time is not counted).
+fn this_process() -> Process {
+    Process {
+        pid: std::process::id(),
+        with_children: false,
+    }
+}
+
+fn write_paths(dir: &Path, name: &str, paths: &[String]) -> anyhow::Result<PathBuf> {
+    let file = dir.join(format!("{name}.paths"));
+    std::fs::write(&file, paths.join("\n") + "\n")?;
+    Ok(file)
 }

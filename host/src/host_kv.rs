@@ -3,10 +3,15 @@
 use crate::bindings::spin::key_value::key_value::{Error, Host, HostStore, HostStoreWithStore};
 use crate::kv::{KvBackend, KvError};
 use std::sync::Arc;
-use wasmtime::component::{Accessor, FutureReader, HasData, Resource, ResourceTable, StreamReader};
+use wasmtime::component::{
+    Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader,
+};
 
 /// The only store label the host serves, as in Spin's default configuration.
 const DEFAULT_LABEL: &str = "default";
+
+/// The interface, as the guest imports it.
+const INTERFACE: &str = "spin:key-value/key-value@3.0.0";
 
 /// An open store: the guest's handle to the backend.
 pub struct OpenStore;
@@ -46,6 +51,7 @@ impl<U> HostStoreWithStore<U> for Kv {
         accessor.with(|mut access| Ok(Ok(access.get().table.push(OpenStore)?)))
     }
 
+    /// Linked in place of this one by [`add_get_without_copy`]; the trait still asks for it.
     async fn get(
         accessor: &Accessor<U, Self>,
         _: Resource<OpenStore>,
@@ -87,6 +93,30 @@ impl<U> HostStoreWithStore<U> for Kv {
         // The edge never lists its cache; a cache of 300 KB records has no use for it.
         wasmtime::bail!("spin:key-value get-keys is not supported by the tiergate host")
     }
+}
+
+/// Links `store.get` again, over the generated binding: that one answers with a `Vec<u8>`,
+/// so every cache hit was copied out of the cache and then again into the guest. This one
+/// lends wasmtime the cached `Bytes` for its one copy into guest memory. (On a 300 KB
+/// record, the extra copy was a sixth of the host's CPU time per hit.)
+pub fn add_get_without_copy<T: 'static>(
+    linker: &mut Linker<T>,
+    kv: fn(&mut T) -> &Arc<dyn KvBackend>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let linked = linker.instance(INTERFACE).and_then(|mut instance| {
+        instance.func_wrap_concurrent(
+            "[method]store.get",
+            move |accessor: &Accessor<T>, (_, key): (Resource<OpenStore>, String)| {
+                Box::pin(async move {
+                    let kv = accessor.with(|mut access| kv(access.get()).clone());
+                    Ok((kv.get(&key).map_err(other),))
+                })
+            },
+        )
+    });
+    linker.allow_shadowing(false);
+    linked
 }
 
 fn backend<U>(accessor: &Accessor<U, Kv>) -> Arc<dyn KvBackend> {

@@ -116,6 +116,7 @@ impl EdgeRuntime {
                 kv: &d.shared.kv,
             }
         })?;
+        crate::host_kv::add_get_without_copy(&mut linker, |d: &mut StoreData| &d.shared.kv)?;
         crate::bindings::spin::variables::variables::add_to_linker::<_, Variables>(
             &mut linker,
             |d| VariablesView(&d.shared.variables),

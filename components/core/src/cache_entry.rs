@@ -1,19 +1,22 @@
 //! The value stored in the edge KV cache for one record.
 //!
 //! Edge KV stores (Spin, Fermyon, Akamai) have no TTL, so the expiry travels inside the
-//! value and the edge enforces it. The layout is a small binary header followed by the body
-//! as it is, so that a cache hit is one KV read and a slice, with no parsing of the body:
+//! value and the edge enforces it. The body comes first, as it is, and a small binary trailer
+//! follows it, so that a cache hit is one KV read and a truncation: the value the host handed
+//! the guest becomes the response body without a copy.
 //!
 //! ```text
-//! "TGC1" | expires_at: u64 LE (unix seconds) | etag_len: u8 | etag | type_len: u8 | content type | body
+//! body | etag | content type | etag_len: u8 | type_len: u8 | expires_at: u64 LE (unix seconds) | "TGC2"
 //! ```
 
 use crate::ETag;
 
-const MAGIC: &[u8; 4] = b"TGC1";
+const MAGIC: &[u8; 4] = b"TGC2";
+/// etag_len, type_len, expires_at, magic.
+const FIXED: usize = 1 + 1 + 8 + MAGIC.len();
 
 /// Bytes a cache entry adds to the record body at most: KV value limits must leave room.
-pub const MAX_OVERHEAD: usize = MAGIC.len() + 8 + 1 + 255 + 1 + 255;
+pub const MAX_OVERHEAD: usize = 255 + 255 + FIXED;
 
 /// A decoded cache entry, borrowing from the stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,7 @@ pub struct CacheEntry<'a> {
     pub etag: ETag,
     /// The record's content type.
     pub content_type: &'a str,
-    /// The record's bytes.
+    /// The record's bytes: the start of the stored value.
     pub body: &'a [u8],
 }
 
@@ -32,13 +35,13 @@ pub struct CacheEntry<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CacheEntryError {
     /// The value was not written by this version of tiergate.
-    #[error("cache value has no tiergate header (written by another program or version)")]
+    #[error("cache value has no tiergate trailer (written by another program or version)")]
     Foreign,
-    /// The value ends inside its header.
+    /// The value is shorter than its trailer says.
     #[error("cache value is truncated")]
     Truncated,
-    /// A header field is not UTF-8.
-    #[error("cache value header is not UTF-8")]
+    /// A trailer field is not UTF-8.
+    #[error("cache value trailer is not UTF-8")]
     NotUtf8,
 }
 
@@ -53,25 +56,29 @@ impl<'a> CacheEntry<'a> {
     ) -> Option<Vec<u8>> {
         let etag_len = u8::try_from(etag.as_str().len()).ok()?;
         let type_len = u8::try_from(content_type.len()).ok()?;
-        let mut out = Vec::with_capacity(14 + etag_len as usize + type_len as usize + body.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&expires_at.to_le_bytes());
-        out.push(etag_len);
-        out.extend_from_slice(etag.as_str().as_bytes());
-        out.push(type_len);
-        out.extend_from_slice(content_type.as_bytes());
+        let mut out =
+            Vec::with_capacity(body.len() + etag_len as usize + type_len as usize + FIXED);
         out.extend_from_slice(body);
+        out.extend_from_slice(etag.as_str().as_bytes());
+        out.extend_from_slice(content_type.as_bytes());
+        out.push(etag_len);
+        out.push(type_len);
+        out.extend_from_slice(&expires_at.to_le_bytes());
+        out.extend_from_slice(MAGIC);
         Some(out)
     }
 
     /// Decodes a stored value.
     pub fn decode(value: &'a [u8]) -> Result<Self, CacheEntryError> {
-        let rest = value.strip_prefix(MAGIC).ok_or(CacheEntryError::Foreign)?;
-        let (expires, rest) = rest
-            .split_first_chunk::<8>()
+        let rest = value.strip_suffix(MAGIC).ok_or(CacheEntryError::Foreign)?;
+        let (rest, expires) = rest
+            .split_last_chunk::<8>()
             .ok_or(CacheEntryError::Truncated)?;
-        let (etag, rest) = length_prefixed(rest)?;
-        let (content_type, body) = length_prefixed(rest)?;
+        let (rest, &[etag_len, type_len]) = rest
+            .split_last_chunk::<2>()
+            .ok_or(CacheEntryError::Truncated)?;
+        let (rest, content_type) = field_at_end(rest, type_len)?;
+        let (body, etag) = field_at_end(rest, etag_len)?;
         Ok(Self {
             expires_at: u64::from_le_bytes(*expires),
             etag: ETag::from_quoted(etag),
@@ -86,14 +93,15 @@ impl<'a> CacheEntry<'a> {
     }
 }
 
-fn length_prefixed(bytes: &[u8]) -> Result<(&str, &[u8]), CacheEntryError> {
-    let (&len, rest) = bytes.split_first().ok_or(CacheEntryError::Truncated)?;
-    if rest.len() < len as usize {
-        return Err(CacheEntryError::Truncated);
-    }
-    let (field, rest) = rest.split_at(len as usize);
+/// Splits the last `len` bytes off `bytes`, as text.
+fn field_at_end(bytes: &[u8], len: u8) -> Result<(&[u8], &str), CacheEntryError> {
+    let at = bytes
+        .len()
+        .checked_sub(len as usize)
+        .ok_or(CacheEntryError::Truncated)?;
+    let (rest, field) = bytes.split_at(at);
     let field = std::str::from_utf8(field).map_err(|_| CacheEntryError::NotUtf8)?;
-    Ok((field, rest))
+    Ok((rest, field))
 }
 
 #[cfg(test)]
@@ -109,7 +117,13 @@ mod tests {
         assert_eq!(entry.body, &body[..]);
         assert_eq!(entry.content_type, "application/json");
         assert_eq!(entry.etag, etag);
-        assert_eq!(value.len() - body.len(), 14 + etag.as_str().len() + 16);
+        assert_eq!(value.len() - body.len(), etag.as_str().len() + 16 + FIXED);
+    }
+
+    #[test]
+    fn the_body_is_the_start_of_the_value() {
+        let value = CacheEntry::encode(b"{\"id\":1}", "t", &ETag::of(b"x"), 1).unwrap();
+        assert!(value.starts_with(b"{\"id\":1}"));
     }
 
     #[test]
@@ -125,9 +139,16 @@ mod tests {
         assert_eq!(CacheEntry::decode(b"hello"), Err(CacheEntryError::Foreign));
         let value = CacheEntry::encode(b"x", "text/plain", &ETag::of(b"x"), 1).unwrap();
         assert_eq!(
-            CacheEntry::decode(&value[..20]),
+            CacheEntry::decode(&value[value.len() - 20..]),
             Err(CacheEntryError::Truncated)
         );
+    }
+
+    #[test]
+    fn values_of_the_first_layout_are_foreign() {
+        let mut old = b"TGC1".to_vec();
+        old.extend_from_slice(&[0; 40]);
+        assert_eq!(CacheEntry::decode(&old), Err(CacheEntryError::Foreign));
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! The blob storage tier: one signed GET per read, decoded and checked against the
 //! object's recorded hash.
 
+use crate::body;
 use crate::read::Record;
-use bytes::Bytes;
-use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{EmptyBody, Method, StatusCode};
 use spin_sdk::wasip3::http::types::RequestOptions;
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
@@ -54,26 +53,25 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
         parts.headers.get(name).and_then(|v| v.to_str().ok())
     })
     .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
-    let body: Bytes = body
-        .bytes()
+    let body = body::read_whole(body, usize::try_from(meta.size).ok())
         .await
         .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
-    let record = match meta
+    let decoded = match meta
         .open(&body)
         .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?
     {
-        Cow::Borrowed(_) => Record {
-            body,
-            stored: None,
-            etag: meta.etag(),
-            content_type: meta.content_type,
-        },
-        Cow::Owned(decoded) => Record {
-            body: decoded.into(),
-            stored: Some((meta.encoding, body)),
-            etag: meta.etag(),
-            content_type: meta.content_type,
-        },
+        Cow::Borrowed(_) => None,
+        Cow::Owned(decoded) => Some(decoded),
+    };
+    let (body, stored) = match decoded {
+        None => (body, None),
+        Some(decoded) => (decoded, Some((meta.encoding, body))),
+    };
+    let record = Record {
+        body,
+        stored,
+        etag: meta.etag(),
+        content_type: meta.content_type,
     };
     Ok(record)
 }

@@ -1,26 +1,23 @@
 //! The edge KV cache tier. A cache that fails is a miss, never a failed read.
 
 use crate::read::Record;
-use bytes::Bytes;
 use spin_sdk::key_value::Store;
 use tiergate_core::{CacheEntry, RecordId};
 
 /// The fresh cached copy of `id`, if any.
 pub async fn lookup(id: &RecordId, now: u64) -> Option<Record> {
     let store = open().await?;
-    let value = match store.get(id.cache_key()).await {
+    let mut value = match store.get(id.cache_key()).await {
         Ok(value) => value?,
         Err(e) => {
             eprintln!("tiergate edge: cache read of record {id} failed: {e:?}");
             return None;
         }
     };
-    let (body_start, content_type, etag) = match CacheEntry::decode(&value) {
-        Ok(entry) if entry.is_fresh(now) => (
-            value.len() - entry.body.len(),
-            entry.content_type.to_owned(),
-            entry.etag,
-        ),
+    let (body_len, content_type, etag) = match CacheEntry::decode(&value) {
+        Ok(entry) if entry.is_fresh(now) => {
+            (entry.body.len(), entry.content_type.to_owned(), entry.etag)
+        }
         Ok(_) => return None,
         Err(e) => {
             eprintln!("tiergate edge: cached value of record {id} dropped: {e}");
@@ -28,8 +25,10 @@ pub async fn lookup(id: &RecordId, now: u64) -> Option<Record> {
             return None;
         }
     };
+    // The body is the start of the value: what the host handed over is served as it is.
+    value.truncate(body_len);
     Some(Record {
-        body: Bytes::from(value).slice(body_start..),
+        body: value,
         content_type,
         etag,
         stored: None,

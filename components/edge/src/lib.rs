@@ -6,10 +6,12 @@
 //! The decisions live in `tiergate-core`; this crate performs the I/O they call for:
 //! - [`read`]: the read path, tier by tier;
 //! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
+//! - [`body`]: whole bodies read and written with as few copies as the interface allows;
 //! - [`reply`]: the responses the edge builds itself;
 //! - [`settings`]: the settings, read once per instance from Spin variables.
 
 mod blob;
+mod body;
 mod cache;
 mod origin;
 mod read;

@@ -1,10 +1,8 @@
 //! The read path: cache, then blob storage, then the origin (DESIGN.md, "Read path").
 
-use crate::{blob, cache, origin, reply};
-use bytes::Bytes;
+use crate::{blob, body, cache, origin, reply};
 use spin_sdk::http::Request;
 use spin_sdk::http::StatusCode;
-use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tiergate_core::server_timing::ServerTiming;
@@ -13,17 +11,17 @@ use tiergate_core::{
 };
 
 /// A record's bytes and what is served with them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Record {
     /// The record's bytes.
-    pub body: Bytes,
+    pub body: Vec<u8>,
     /// Its content type.
     pub content_type: String,
     /// Its entity tag.
     pub etag: ETag,
     /// The archived object's bytes when they are compressed: served as they are to a
     /// client that accepts their encoding.
-    pub stored: Option<(Encoding, Bytes)>,
+    pub stored: Option<(Encoding, Vec<u8>)>,
 }
 
 /// Serves a `GET` or `HEAD` of record `id`.
@@ -51,7 +49,7 @@ pub async fn serve(
     let cached = cache::lookup(id, now).await;
     timing.record("cache", started.elapsed());
     if let Some(record) = cached {
-        return answer.record(Source::Cache, &record, None, &timing);
+        return answer.record(Source::Cache, record, None, &timing);
     }
 
     let miss = match &settings.blob {
@@ -63,7 +61,7 @@ pub async fn serve(
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
-                    return answer.record(Source::Blob, &record, None, &timing);
+                    return answer.record(Source::Blob, record, None, &timing);
                 }
                 Err(miss) => {
                     if let BlobMiss::Unavailable(why) = &miss {
@@ -103,7 +101,11 @@ pub async fn serve(
 
     // Read whole even when too large to cache: the tag must be the same from every tier.
     let (parts, body) = response.into_parts();
-    let body = match body.bytes().await {
+    let length = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let body = match body::read_whole(body, length).await {
         Ok(body) => body,
         Err(e) => {
             timing.record("origin", started.elapsed());
@@ -126,7 +128,7 @@ pub async fn serve(
     if settings.cache_origin_reads {
         fill(settings, id, &record, now).await;
     }
-    answer.record(Source::Origin, &record, Some(parts.headers), &timing)
+    answer.record(Source::Origin, record, Some(parts.headers), &timing)
 }
 
 async fn fill(settings: &EdgeSettings, id: &RecordId, record: &Record, now: u64) {

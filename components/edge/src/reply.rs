@@ -1,5 +1,6 @@
 //! Responses the edge makes itself.
 
+use crate::body;
 use crate::read::Record;
 use spin_sdk::http::{EmptyBody, FullBody, HeaderMap, HeaderValue, IntoResponse, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
@@ -36,7 +37,7 @@ impl Answer<'_> {
     pub fn record(
         &self,
         source: Source,
-        record: &Record,
+        record: Record,
         base: Option<HeaderMap>,
         timing: &ServerTiming,
     ) -> Result<Response, ErrorCode> {
@@ -63,7 +64,13 @@ impl Answer<'_> {
             };
             return (status, headers, EmptyBody::new()).into_response();
         }
-        let body = match &record.stored {
+        if record.stored.is_some() {
+            headers.insert(
+                http::header::VARY,
+                HeaderValue::from_static("accept-encoding"),
+            );
+        }
+        let bytes = match record.stored {
             Some((encoding, stored))
                 if self
                     .accept_encoding
@@ -78,18 +85,12 @@ impl Answer<'_> {
                     http::header::ETAG,
                     header_value(&format!("W/{}", record.etag.as_str())),
                 );
-                stored.clone()
+                stored
             }
-            _ => record.body.clone(),
+            _ => record.body,
         };
-        if record.stored.is_some() {
-            headers.insert(
-                http::header::VARY,
-                HeaderValue::from_static("accept-encoding"),
-            );
-        }
-        headers.insert(http::header::CONTENT_LENGTH, body.len().into());
-        (StatusCode::OK, headers, FullBody::new(body)).into_response()
+        headers.insert(http::header::CONTENT_LENGTH, bytes.len().into());
+        body::respond(StatusCode::OK, headers, bytes)
     }
 }
 
