@@ -220,7 +220,7 @@ version_column = "version"
 schedule = "{schedule}"
 after_days = 90
 grace_seconds = {grace}
-lease_seconds = 60
+lease_seconds = 10
 "#,
         dir = dir.display(),
         listen = options.listen,
