@@ -5,7 +5,7 @@ use indicatif::{HumanBytes, HumanCount, ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
 use tiergate::archiver::DryRun;
 use tiergate::{Archiver, Config, RunOptions, RunProgress, RunReport};
-use tiergate_hotstore::Status;
+use tiergate_hotstore::{HotStore, Status};
 use tokio::sync::watch;
 
 /// Most per-record errors printed; the rest are counted.
@@ -163,4 +163,43 @@ Ctrl-C stops the demo; run it again to carry on where it stopped."#,
         api = demo.api_url,
         blob = demo.blob_url,
     );
+}
+
+/// Runs the audit with a progress bar over the ledger, then prints every problem.
+pub async fn verify(
+    config: &Config,
+    store: &HotStore,
+    sample: u8,
+) -> anyhow::Result<tiergate::verify::Audit> {
+    let rows: u64 = store
+        .status()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the ledger: {e}"))?
+        .states
+        .iter()
+        .map(|s| s.records)
+        .sum();
+    let bar = ProgressBar::new(rows).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ledger rows, ETA {eta} {msg}",
+        )
+        .expect("a valid template"),
+    );
+    let audit = tiergate::verify::verify(config, store, sample, |audit| {
+        bar.set_position(audit.rows);
+        bar.set_message(format!("{} problems", audit.problems.len()));
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "verify: {} ledger rows, {} copies checked ({}), {} problems",
+        HumanCount(audit.rows),
+        HumanCount(audit.checked),
+        HumanBytes(audit.bytes),
+        audit.problems.len()
+    );
+    for problem in &audit.problems {
+        println!("  record {}: {}", problem.id, problem.what);
+    }
+    Ok(audit)
 }

@@ -3,6 +3,9 @@
 //!
 //! - [`config`]: the TOML configuration, checked at load;
 //! - [`server`]: the HTTP front and its shutdown;
+//! - [`archiver`]: the archiver component, run on demand; [`schedule`]: on a cron schedule;
+//! - [`verify`]: the audit of every archived record's copy;
+//! - [`demo`]: the whole system on embedded defaults;
 //! - [`kv`]: the edge cache's stores (memory, redb) behind one trait;
 //! - `runtime`: the engine, the linker and the per-instance store;
 //! - `next_hop`: the middleware's next hop, a reverse proxy to the origin;
@@ -15,6 +18,7 @@ pub mod demo;
 pub mod kv;
 pub mod schedule;
 pub mod server;
+pub mod verify;
 
 mod bindings;
 mod host_hot_store;

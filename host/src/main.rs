@@ -81,6 +81,16 @@ enum Command {
         #[arg(long, conflicts_with = "once")]
         dry_run: bool,
     },
+    /// Audit the archive: read back the blob copy of every archived and deleted record and
+    /// check its size, hashes and metadata. Lists each problem by record id; exit 1 if any.
+    Verify {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tiergate.toml")]
+        config: PathBuf,
+        /// Check only this percentage of the copies (the same ones every time).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
+        sample: u8,
+    },
     /// Show the ledger: records per state and their bytes, the hot table, the last run.
     Status {
         /// The configuration file.
@@ -169,6 +179,14 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .context("waiting for a shutdown signal")?;
                 task.abort();
+            }
+        }
+        Command::Verify { config, sample } => {
+            let config = Config::load(&config)?;
+            let archiver = Archiver::new(&config, archive_cache()).await?;
+            let audit = console::verify(&config, archiver.store(), sample).await?;
+            if !audit.problems.is_empty() {
+                std::process::exit(1);
             }
         }
         Command::Status { config } => {

@@ -87,8 +87,14 @@ impl BlobStore {
 
     /// Whether the bucket holds record `id`'s object.
     pub fn holds(&self, id: &str) -> bool {
+        self.object_path(id).is_file()
+    }
+
+    /// The file s3s-fs keeps record `id`'s object in (to damage it, as a failing disk or a
+    /// careless operator would).
+    pub fn object_path(&self, id: &str) -> std::path::PathBuf {
         let key = BlobKey::for_record(&RecordId::parse(id).expect("a valid id"));
-        self._root.path().join(BUCKET).join(key.as_str()).is_file()
+        self._root.path().join(BUCKET).join(key.as_str())
     }
 
     /// The endpoint URL, such as `http://127.0.0.1:40124`.

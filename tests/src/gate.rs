@@ -232,6 +232,11 @@ impl Gate {
         })
     }
 
+    /// The configuration it runs with.
+    pub fn config(&self) -> &tiergate::Config {
+        &self.config
+    }
+
     /// The archiver of this tiergate's config, sharing its cache, as in `tiergate serve`.
     pub async fn archiver(&self) -> anyhow::Result<tiergate::Archiver> {
         tiergate::Archiver::new(&self.config, self.cache.clone()).await

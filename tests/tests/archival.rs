@@ -70,6 +70,10 @@ impl World {
         Ok(())
     }
 
+    async fn verify(&self, sample: u8) -> anyhow::Result<tiergate::verify::Audit> {
+        tiergate::verify::verify(self.gate.config(), self.archiver.store(), sample, |_| {}).await
+    }
+
     async fn origin_status(&self, id: &str) -> anyhow::Result<u16> {
         let client = tiergate_tests::HttpClient::new();
         Ok(client
@@ -111,7 +115,46 @@ on_both_engines!(
     blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes,
     a_crash_at_any_step_loses_nothing,
     two_archivers_at_once_copy_each_record_once,
+    verify_names_every_record_whose_copy_is_missing_or_damaged,
 );
+
+async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    for i in 0..6 {
+        world.insert(&format!("INV-{i}"), OLD, 30_000).await?;
+    }
+    world.run().await?;
+    world.run().await?;
+    let audit = world.verify(100).await?;
+    assert_eq!((audit.rows, audit.checked), (6, 6));
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
+
+    std::fs::remove_file(world.blob.object_path("INV-1"))?;
+    let damaged = world.blob.object_path("INV-4");
+    let mut bytes = std::fs::read(&damaged)?;
+    bytes[100] ^= 1;
+    std::fs::write(&damaged, bytes)?;
+    let audit = world.verify(100).await?;
+    let named: Vec<(&str, &str)> = audit
+        .problems
+        .iter()
+        .map(|p| (p.id.as_str(), p.what.as_str()))
+        .collect();
+    assert_eq!(named.len(), 2, "{named:?}");
+    assert!(
+        named[0].0 == "INV-1" && named[0].1.contains("missing"),
+        "{named:?}"
+    );
+    assert!(
+        named[1].0 == "INV-4" && named[1].1.contains("SHA-256"),
+        "{named:?}"
+    );
+    let sample = world.verify(50).await?;
+    assert!(sample.checked < 6 && sample.checked > 0, "{sample:?}");
+    Ok(())
+}
 
 async fn two_archivers_at_once_copy_each_record_once(db: HotDb) -> anyhow::Result<()> {
     let mut world = World::start(db, "").await?;
