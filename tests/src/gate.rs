@@ -34,6 +34,7 @@ pub struct GateConfig {
     cache_ttl_seconds: u64,
     cache_max_record_bytes: u64,
     archive: Option<String>,
+    archive_batch: (u64, u64),
 }
 
 impl GateConfig {
@@ -49,7 +50,15 @@ impl GateConfig {
             cache_ttl_seconds: 3_600,
             cache_max_record_bytes: 1_048_000,
             archive: None,
+            archive_batch: (4, 3),
         }
+    }
+
+    /// Claims `batch_size` records at a time and copies `concurrency` at once (the test
+    /// default is 4 and 3, so that a few records already make several batches).
+    pub fn archive_batch(mut self, batch_size: u64, concurrency: u64) -> Self {
+        self.archive_batch = (batch_size, concurrency);
+        self
     }
 
     /// Archives from the hot database whose `[hot]` section is `hot_toml`: records older
@@ -59,7 +68,7 @@ impl GateConfig {
     pub fn archive(mut self, hot_toml: &str, extra: &str) -> Self {
         self.archive = Some(format!(
             "\n{hot_toml}\n[archive]\nafter_days = 30\ngrace_seconds = 0\nlease_seconds = 1\n\
-             retry_seconds = 0\nbatch_size = 4\nconcurrency = 3\n{extra}\n"
+             retry_seconds = 0\n{extra}\n"
         ));
         self
     }
@@ -147,9 +156,7 @@ cache_origin_reads = true
         );
         let backend = match &self.blob {
             None => {
-                if let Some(archive) = &self.archive {
-                    toml.push_str(archive);
-                }
+                self.push_archive(&mut toml);
                 return toml;
             }
             Some(BlobTarget::S3(endpoint)) => format!(
@@ -168,10 +175,18 @@ cache_origin_reads = true
             "\n[blob]\n{backend}url_expiry_seconds = 60\ntimeout_ms = {}\n",
             self.blob_timeout_ms
         );
-        if let Some(archive) = &self.archive {
-            toml.push_str(archive);
-        }
+        self.push_archive(&mut toml);
         toml
+    }
+
+    fn push_archive(&self, toml: &mut String) {
+        if let Some(archive) = &self.archive {
+            let (batch_size, concurrency) = self.archive_batch;
+            let _ = write!(
+                toml,
+                "{archive}batch_size = {batch_size}\nconcurrency = {concurrency}\n"
+            );
+        }
     }
 }
 

@@ -38,19 +38,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tiergate::config::{ENV_BLOB_ACCESS_KEY_ID, ENV_BLOB_SECRET_ACCESS_KEY};
 use tiergate::{RunOptions, RunProgress, RunReport};
 use tiergate_core::{Encoding, PreparedCopy, RecordId};
 use tiergate_tests::assertions::assert_served;
-use tiergate_tests::blob_store::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use tiergate_tests::{BlobStore, Gate, GateConfig, HotDb, HotOrigin, billing_record};
 use tokio::sync::watch;
 
 /// Records this old are cold (the harness archives after 30 days).
 const AGE: Duration = Duration::from_secs(40 * 86_400);
-/// The `[archive]` lines of the test harness's config that `--batch-size` and
-/// `--concurrency` replace.
-const HARNESS_BATCH: &str = "batch_size = 4\nconcurrency = 3\n";
 const MB: f64 = 1e6;
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -104,32 +99,10 @@ impl World {
         let blob = BlobStore::start().await?;
         let config = GateConfig::new(origin.url())
             .blob_endpoint(blob.endpoint())
-            .archive(&db.hot_toml(), &format!("encoding = \"{encoding}\""));
+            .archive(&db.hot_toml(), &format!("encoding = \"{encoding}\""))
+            .archive_batch(args.batch_size, args.concurrency);
         let gate = Gate::start(&config).await?;
-        // `Gate::archiver` runs with the harness's batch size and concurrency, and TOML
-        // refuses a key given twice, so the archiver gets its own config: the same file with
-        // those two lines replaced. Its cache is a fresh one of the same kind; the archiver
-        // only drops entries from it.
-        let toml = config.to_toml();
-        ensure!(
-            toml.contains(HARNESS_BATCH),
-            "the harness's [archive] section changed; expected {HARNESS_BATCH:?} in:\n{toml}"
-        );
-        let toml = toml.replace(
-            HARNESS_BATCH,
-            &format!(
-                "batch_size = {}\nconcurrency = {}\n",
-                args.batch_size, args.concurrency
-            ),
-        );
-        let parsed = tiergate::Config::from_toml(&toml, |name| match name {
-            ENV_BLOB_ACCESS_KEY_ID => Some(ACCESS_KEY_ID.to_owned()),
-            ENV_BLOB_SECRET_ACCESS_KEY => Some(SECRET_ACCESS_KEY.to_owned()),
-            _ => None,
-        })
-        .map_err(|e| anyhow::anyhow!("tiergate refused the config: {e}\n{toml}"))?;
-        let cache = tiergate::kv::open(&parsed.cache)?;
-        let archiver = tiergate::Archiver::new(&parsed, cache).await?;
+        let archiver = gate.archiver().await?;
         Ok(Self {
             db,
             _origin: origin,
