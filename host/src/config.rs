@@ -65,6 +65,8 @@ pub struct Config {
     pub blob_endpoint: Option<url::Url>,
     /// The hot database and the archiver, when `[hot]` and `[archive]` are configured.
     pub archive: Option<ArchiveConfig>,
+    /// Where to POST alerts (failed archiver runs, problems found by `verify`).
+    pub alert_webhook: Option<url::Url>,
 }
 
 /// The archiver: the hot database it moves records out of, its schedule and its settings.
@@ -122,6 +124,14 @@ struct File {
     blob: Option<BlobSection>,
     hot: Option<HotConfig>,
     archive: Option<ArchiveSection>,
+    #[serde(default)]
+    alerts: AlertsSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AlertsSection {
+    webhook_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +398,12 @@ impl Config {
             (Some(hot), archive) => Some(archive_config(hot, archive.unwrap_or_default(), &vars)?),
         };
 
+        let alert_webhook = file
+            .alerts
+            .webhook_url
+            .map(|url| http_url("alerts.webhook_url", &url))
+            .transpose()?;
+
         Ok(Self {
             listen,
             origin,
@@ -395,6 +411,7 @@ impl Config {
             edge_variables: vars,
             blob_endpoint,
             archive,
+            alert_webhook,
         })
     }
 }
@@ -571,6 +588,10 @@ mod tests {
         assert_eq!(archive.variables["blob_bucket"], "billing-archive");
         assert_eq!(archive.lease, Duration::from_secs(600));
         assert!(archive.schedule.is_some());
+        assert_eq!(
+            config.alert_webhook.unwrap().as_str(),
+            "https://hooks.example.com/tiergate"
+        );
     }
 
     #[test]

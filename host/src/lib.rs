@@ -4,7 +4,7 @@
 //! - [`config`]: the TOML configuration, checked at load;
 //! - [`server`]: the HTTP front and its shutdown;
 //! - [`archiver`]: the archiver component, run on demand; [`schedule`]: on a cron schedule;
-//! - [`verify`]: the audit of every archived record's copy;
+//! - [`verify`]: the audit of every archived record's copy; [`alert`]: the webhook;
 //! - [`demo`]: the whole system on embedded defaults;
 //! - [`kv`]: the edge cache's stores (memory, redb) behind one trait;
 //! - `runtime`: the engine, the linker and the per-instance store;
@@ -12,6 +12,7 @@
 //! - `outbound`: the pooled client and where components may send requests;
 //! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
 
+pub mod alert;
 pub mod archiver;
 pub mod config;
 pub mod demo;

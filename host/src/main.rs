@@ -140,7 +140,8 @@ async fn main() -> anyhow::Result<()> {
             let scheduled = match config.archive.as_ref().and_then(|a| a.schedule.clone()) {
                 Some(cron) => {
                     let archiver = Archiver::new(&config, kv.clone()).await?;
-                    Some(schedule::spawn(Arc::new(archiver), cron))
+                    let webhook = config.alert_webhook.clone();
+                    Some(schedule::spawn(Arc::new(archiver), cron, webhook))
                 }
                 None => None,
             };
@@ -165,7 +166,8 @@ async fn main() -> anyhow::Result<()> {
                 console::dry_run(&archiver.dry_run().await?);
             } else if once {
                 let report = console::run_with_progress(&archiver).await?;
-                if report.aborted.is_some() || report.failed > 0 {
+                if let Some(alert) = schedule::alert(&report) {
+                    tiergate::alert::send(config.alert_webhook.as_ref(), &alert).await;
                     std::process::exit(1);
                 }
             } else {
@@ -174,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .and_then(|a| a.schedule.clone())
                     .context("archive.schedule is not set: add it, or run with --once")?;
-                let task = schedule::spawn(Arc::new(archiver), cron);
+                let task = schedule::spawn(Arc::new(archiver), cron, config.alert_webhook.clone());
                 shutdown_signal()
                     .await
                     .context("waiting for a shutdown signal")?;
@@ -185,7 +187,8 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             let archiver = Archiver::new(&config, archive_cache()).await?;
             let audit = console::verify(&config, archiver.store(), sample).await?;
-            if !audit.problems.is_empty() {
+            if let Some(alert) = tiergate::verify::alert(&audit) {
+                tiergate::alert::send(config.alert_webhook.as_ref(), &alert).await;
                 std::process::exit(1);
             }
         }

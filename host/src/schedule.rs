@@ -1,6 +1,7 @@
 //! Archiver runs on the configured cron schedule, one at a time: a run that outlasts its
 //! slot delays the next one rather than overlapping it.
 
+use crate::alert::Alert;
 use crate::archiver::{Archiver, RunOptions};
 use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
 use std::sync::Arc;
@@ -8,7 +9,11 @@ use tokio::task::JoinHandle;
 
 /// Starts running `archiver` on `schedule` until the task is aborted. Aborting mid-run is
 /// safe: every step of a run is repaired by the next one.
-pub fn spawn(archiver: Arc<Archiver>, schedule: croner::Cron) -> JoinHandle<()> {
+pub fn spawn(
+    archiver: Arc<Archiver>,
+    schedule: croner::Cron,
+    webhook: Option<url::Url>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let now = chrono::Utc::now();
@@ -22,11 +27,41 @@ pub fn spawn(archiver: Arc<Archiver>, schedule: croner::Cron) -> JoinHandle<()> 
             tracing::info!(next = %next.to_rfc3339(), "next archiver run");
             tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
             match archiver.run(RunOptions::default()).await {
-                Ok(report) => log(&report),
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "archiver run failed"),
+                Ok(report) => {
+                    log(&report);
+                    if let Some(alert) = alert(&report) {
+                        crate::alert::send(webhook.as_ref(), &alert).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "archiver run failed");
+                    let alert = Alert::new(
+                        "archive_run_failed",
+                        format!("archiver run broke off: {e:#}"),
+                        Vec::new(),
+                    );
+                    crate::alert::send(webhook.as_ref(), &alert).await;
+                }
             }
         }
     })
+}
+
+/// The alert a run's report calls for: one when it stopped early or a record failed.
+pub fn alert(report: &RunReport) -> Option<Alert> {
+    if report.aborted.is_none() && report.failed == 0 {
+        return None;
+    }
+    let summary = match &report.aborted {
+        Some(reason) => format!("archiver run stopped early: {reason}"),
+        None => format!("archiver run: {} records failed", report.failed),
+    };
+    let details = report
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.id, e.message))
+        .collect();
+    Some(Alert::new("archive_run_failed", summary, details))
 }
 
 /// Logs a run's report: one line, and one more per failed record.

@@ -159,3 +159,23 @@ async fn check(
         .check(&meta, &stored)
         .map_err(|e| format!("copy {}: {e}", facts.key))
 }
+
+/// The alert an audit calls for: one when it found a problem.
+pub fn alert(audit: &Audit) -> Option<crate::alert::Alert> {
+    if audit.problems.is_empty() {
+        return None;
+    }
+    Some(crate::alert::Alert::new(
+        "verify_found_problems",
+        format!(
+            "verify: {} of {} archived copies have problems",
+            audit.problems.len(),
+            audit.checked
+        ),
+        audit
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.id, p.what))
+            .collect(),
+    ))
+}

@@ -11,6 +11,7 @@
 //! - [`assertions`]: served-from-tier and outage checks with messages naming record and tier.
 //! - [`records`]: billing-like records of an exact size, deterministic from a seed.
 //! - [`client`]: an HTTP client that reads whole answers.
+//! - [`webhook`]: an alerting endpoint that keeps what it is sent.
 //! - [`scratch_dir`]: directories owned by a test (storage roots, cache files).
 //!
 //! The tests themselves are in `tests/`.
@@ -28,6 +29,7 @@ pub mod origin;
 pub mod records;
 pub mod scratch_dir;
 pub mod stack;
+pub mod webhook;
 
 pub use azurite::Azurite;
 pub use blob_store::{BlobStore, StalledBlobStore};
@@ -38,3 +40,4 @@ pub use origin::Origin;
 pub use records::billing_record;
 pub use scratch_dir::ScratchDir;
 pub use stack::Stack;
+pub use webhook::Webhook;

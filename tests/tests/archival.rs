@@ -153,6 +153,18 @@ async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
     );
     let sample = world.verify(50).await?;
     assert!(sample.checked < 6 && sample.checked > 0, "{sample:?}");
+
+    let webhook = tiergate_tests::Webhook::start().await?;
+    let alert = tiergate::verify::alert(&audit).expect("problems call for an alert");
+    tiergate::alert::send(Some(&webhook.url()), &alert).await;
+    let received = webhook.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["event"], "verify_found_problems");
+    let details = received[0]["details"].to_string();
+    assert!(
+        details.contains("INV-1") && details.contains("INV-4"),
+        "{details}"
+    );
     Ok(())
 }
 
@@ -304,6 +316,17 @@ async fn blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes(
         world.db.count().await?,
         6,
         "nothing deleted while storage is down"
+    );
+    let webhook = tiergate_tests::Webhook::start().await?;
+    let alert = tiergate::schedule::alert(&down).expect("a stopped run calls for an alert");
+    tiergate::alert::send(Some(&webhook.url()), &alert).await;
+    let received = webhook.received();
+    assert_eq!(received[0]["event"], "archive_run_failed", "{received:?}");
+    assert!(
+        received[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("storage unreachable")
     );
 
     world.blob.restart().await?;

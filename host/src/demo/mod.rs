@@ -126,7 +126,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
         .as_ref()
         .and_then(|a| a.schedule.clone())
         .expect("the demo's config has a schedule");
-    let archive_task = crate::schedule::spawn(Arc::new(archiver), schedule);
+    let archive_task = crate::schedule::spawn(Arc::new(archiver), schedule, None);
     let edge = Server::start_with_cache(config, cache).await?;
     Ok(RunningDemo {
         edge,
