@@ -32,10 +32,12 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole system on this machine: a sample billing API over SQLite with
-    /// generated records, an embedded S3-compatible store, the edge in front of the API and
-    /// the archiver moving records older than 90 days every 15 seconds. Prints what to try.
-    /// Ctrl-C stops it; a restart with the same --data-dir keeps everything.
+    /// Run the whole system on this machine, on embedded defaults, and print what to try.
+    ///
+    /// A sample billing API over SQLite with generated records, an embedded S3-compatible
+    /// store, the edge in front of the API and the archiver moving records older than 90
+    /// days every 15 seconds. Ctrl-C stops it; a restart with the same --data-dir keeps
+    /// everything.
     Demo {
         /// Where the edge serves.
         #[arg(long, default_value = "127.0.0.1:8080")]
