@@ -8,7 +8,8 @@ use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// HTTP and HTTPS (webpki roots), HTTP/1.1.
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// What a sender hands back besides the response: the I/O driving it, which pooled
 /// connections do not need.
@@ -16,6 +17,20 @@ type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// How long to wait for a TCP (and TLS) connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The one way the host connects out (components' requests, audits, alerts): HTTP or HTTPS
+/// with webpki roots, no Nagle delay, a bounded connect.
+pub fn connector() -> Connector {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
+}
 
 /// A pooled keep-alive HTTP/1.1 client, shared by every instance. wasmtime's default sender
 /// opens a connection per request; reuse matters for latency and for origins that answer
@@ -26,20 +41,11 @@ pub struct HttpClient(Client<Connector, WasiBody>);
 impl HttpClient {
     /// A client with an idle pool per host.
     pub fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Self(
             Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(60))
                 .pool_max_idle_per_host(256)
-                .build(https),
+                .build(connector()),
         )
     }
 

@@ -55,12 +55,7 @@ pub async fn verify(
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no [hot] section: there is no ledger to verify"))?
         .settings;
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = Client::builder(TokioExecutor::new()).build(https);
+    let client = Client::builder(TokioExecutor::new()).build(crate::outbound::connector());
     let mut audit = Audit::default();
     let mut after: Option<String> = None;
     loop {
@@ -97,10 +92,7 @@ fn sampled(id: &str, percent: u8) -> bool {
 }
 
 async fn check(
-    client: &Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        Empty<bytes::Bytes>,
-    >,
+    client: &Client<crate::outbound::Connector, Empty<bytes::Bytes>>,
     settings: &ArchiverSettings,
     row: &LedgerRow,
 ) -> Result<(), String> {
