@@ -64,15 +64,16 @@ impl<U> HostWithStore<U> for HotStoreAccess {
     ) -> wasmtime::Result<Result<bool, StoreError>> {
         let job = job(accessor);
         job.call("mark-archived", async {
+            let (size, stored_size) = (copy.size, copy.stored_size);
             let marked = job
                 .store
-                .mark_archived(&job.lease(), &to_store(copy.clone()))
+                .mark_archived(&job.lease(), &to_store(copy))
                 .await?;
             if marked {
                 job.progress.send_modify(|p| {
                     p.archived += 1;
-                    p.bytes_in += copy.size;
-                    p.bytes_out += copy.stored_size;
+                    p.bytes_in += size;
+                    p.bytes_out += stored_size;
                 });
             }
             Ok(marked)

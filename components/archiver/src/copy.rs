@@ -30,7 +30,12 @@ pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, 
         hot_store::forget(claim.id.clone()).await?;
         return Ok(Copied::Gone);
     };
-    let copy = PreparedCopy::prepare(
+    // The stored bytes move into the PUT's body: no second copy of them per record.
+    let PreparedCopy {
+        meta,
+        stored,
+        facts,
+    } = PreparedCopy::prepare(
         &id,
         &record.version,
         record.content_type.as_deref(),
@@ -38,20 +43,19 @@ pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, 
         settings.encoding,
     );
     drop(record);
-    storage::put(&settings.blob, &copy).await?;
-    let Some((meta, stored)) = storage::get(&settings.blob, &copy.facts.key).await? else {
+    storage::put(&settings.blob, &facts.key, &meta, stored.into()).await?;
+    let Some((meta, stored)) = storage::get(&settings.blob, &facts.key).await? else {
         return Err(Failure::record(format!(
             "record {id}: copy {} was absent right after its PUT succeeded",
-            copy.facts.key
+            facts.key
         )));
     };
-    copy.facts.check(&meta, &stored).map_err(|e| {
+    facts.check(&meta, &stored).map_err(|e| {
         Failure::record(format!(
             "record {id}: copy {} read back wrong: {e}",
-            copy.facts.key
+            facts.key
         ))
     })?;
-    let facts = copy.facts;
     let delete_after = SystemTime::now() + settings.grace;
     let marked = hot_store::mark_archived(ArchivedCopy {
         id: claim.id.clone(),

@@ -9,7 +9,7 @@ use spin_sdk::wasip3::clocks::monotonic_clock;
 use std::time::SystemTime;
 use tiergate_core::archival::{ATTEMPTS, Retry, backoff};
 use tiergate_core::settings::BlobSettings;
-use tiergate_core::{BlobKey, ObjectMeta, PreparedCopy, SignedUrl};
+use tiergate_core::{BlobKey, ObjectMeta, SignedUrl};
 
 /// A storage step that did not succeed.
 #[derive(Debug)]
@@ -21,14 +21,18 @@ pub struct StorageError {
     pub retry: Retry,
 }
 
-/// Writes `copy`, replacing any object under its key (a rerun after a crash rewrites it).
-pub async fn put(blob: &BlobSettings, copy: &PreparedCopy) -> Result<(), StorageError> {
-    let key = &copy.facts.key;
-    let body = Bytes::from(copy.stored.clone());
+/// Writes `stored` under `key` with `meta`, replacing any object there (a rerun after a
+/// crash rewrites it). Retries share the one buffer.
+pub async fn put(
+    blob: &BlobSettings,
+    key: &BlobKey,
+    meta: &ObjectMeta,
+    body: Bytes,
+) -> Result<(), StorageError> {
     with_retries(|| async {
         let signed = blob
             .backend
-            .presign_put(key, &copy.meta, SystemTime::now(), blob.url_expiry);
+            .presign_put(key, meta, SystemTime::now(), blob.url_expiry);
         let mut request = http::Request::builder()
             .method(Method::PUT)
             .uri(signed.url.expose())
