@@ -1,0 +1,122 @@
+//! The `tiergate` binary as the end-to-end tests drive it: a demo process on free ports, a
+//! plain HTTP client, and `archive --once` against the demo's config.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The binary under test.
+pub const TIERGATE: &str = env!("CARGO_BIN_EXE_tiergate");
+
+/// A running `tiergate demo`, killed (and its data directory removed) on drop.
+pub struct Demo {
+    child: Child,
+    /// Its data directory.
+    pub dir: PathBuf,
+    /// The edge's base URL.
+    pub edge: String,
+    /// The sample API's base URL.
+    pub api: String,
+}
+
+impl Demo {
+    /// Starts a demo of `records` records with no scheduled runs (tests run `archive
+    /// --once` themselves) and no grace period, in a directory named after `test`, and
+    /// waits until it says where it serves.
+    pub fn start(test: &str, records: u32) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("tiergate-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut child = Command::new(TIERGATE)
+            .args(["demo", "--listen", "127.0.0.1:0", "--records"])
+            .arg(records.to_string())
+            .args(["--schedule", "0 0 0 1 1 *", "--grace-seconds", "0"])
+            .arg("--data-dir")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped");
+        // Drained to the end on a thread of its own: a closed pipe would kill the demo.
+        let (lines, printed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let (mut edge, mut api) = (None, None);
+        while edge.is_none() || api.is_none() {
+            let line = printed.recv_timeout(Duration::from_secs(120))?;
+            let url = |label: &str| {
+                let rest = line.trim().strip_prefix(label)?;
+                rest.split_whitespace().next().map(str::to_owned)
+            };
+            api = api.or_else(|| url("sample API"));
+            edge = edge.or_else(|| url("edge (use this)"));
+        }
+        Ok(Self {
+            child,
+            dir,
+            edge: edge.expect("loop ended"),
+            api: api.expect("loop ended"),
+        })
+    }
+
+    /// The config the demo runs with.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("tiergate.toml")
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An answer, read whole.
+pub struct Reply {
+    pub status: u16,
+    /// `x-tiergate-source`, if any.
+    pub source: Option<String>,
+    pub body: Bytes,
+}
+
+/// `GET url`.
+pub async fn get(url: &str) -> anyhow::Result<Reply> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let response = client.get(url.parse()?).await?;
+    let status = response.status().as_u16();
+    let source = response
+        .headers()
+        .get("x-tiergate-source")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Reply {
+        status,
+        source,
+        body,
+    })
+}
+
+/// Runs `tiergate archive --once --config config` to the end; its stdout.
+pub fn archive_once(config: &Path) -> anyhow::Result<String> {
+    let output = Command::new(TIERGATE)
+        .args(["archive", "--once", "--config"])
+        .arg(config)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    anyhow::ensure!(
+        output.status.success(),
+        "archive --once failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(stdout)
+}
