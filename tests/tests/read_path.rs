@@ -47,7 +47,7 @@ async fn archived_record_comes_from_blob_then_from_cache() -> anyhow::Result<()>
     assert!(
         first
             .header("server-timing")
-            .is_some_and(|t| t.contains("blob;dur=")),
+            .is_some_and(|t| t.contains("cache;desc=miss;dur=") && t.contains("blob;desc=hit;dur=")),
         "server-timing of record {id} from blob: {:?}",
         first.header("server-timing")
     );

@@ -5,7 +5,7 @@ use spin_sdk::http::Request;
 use spin_sdk::http::StatusCode;
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tiergate_core::server_timing::ServerTiming;
+use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
 use tiergate_core::{
     BlobMiss, ETag, EdgeSettings, Encoding, OriginFailure, ReadPlan, RecordId, Source, Verdict,
 };
@@ -47,7 +47,12 @@ pub async fn serve(
 
     let started = Instant::now();
     let cached = cache::lookup(id, now).await;
-    timing.record("cache", started.elapsed());
+    let outcome = if cached.is_some() {
+        Outcome::Hit
+    } else {
+        Outcome::Miss
+    };
+    timing.record(Tier::Cache, outcome, started.elapsed());
     if let Some(record) = cached {
         return answer.record(Source::Cache, record, None, &timing);
     }
@@ -57,7 +62,12 @@ pub async fn serve(
         Some(blob) => {
             let started = Instant::now();
             let fetched = blob::fetch(blob, id).await;
-            timing.record("blob", started.elapsed());
+            let outcome = match &fetched {
+                Ok(_) => Outcome::Hit,
+                Err(BlobMiss::Unavailable(_)) => Outcome::Error,
+                Err(_) => Outcome::Miss,
+            };
+            timing.record(Tier::Blob, outcome, started.elapsed());
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
@@ -65,7 +75,14 @@ pub async fn serve(
                 }
                 Err(miss) => {
                     if let BlobMiss::Unavailable(why) = &miss {
-                        eprintln!("tiergate edge: record {id}: blob storage failed: {why}");
+                        let request_id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        eprintln!(
+                            "tiergate edge: request {request_id}: record {id}: blob storage failed: {why}"
+                        );
                     }
                     miss
                 }
@@ -83,14 +100,15 @@ pub async fn serve(
     let fetched = origin::read(&request, method).await;
     let response = match fetched {
         Ok(response) => response,
-        Err(outcome) => {
-            timing.record("origin", started.elapsed());
-            return fail(&plan, id, &outcome, &timing);
-        }
+        Err(failure) => return fail(&plan, id, &failure, started, timing),
     };
     let status = response.status();
     if status != StatusCode::OK || head {
-        timing.record("origin", started.elapsed());
+        timing.record(
+            Tier::Origin,
+            Outcome::of_status(status.as_u16()),
+            started.elapsed(),
+        );
         return match plan.after_origin_status(id.as_str(), status.as_u16()) {
             Verdict::UseOrigin => reply::relay(response, Source::Origin, &timing),
             Verdict::Fail(failure) => {
@@ -108,12 +126,11 @@ pub async fn serve(
     let body = match body::read_whole(body, length).await {
         Ok(body) => body,
         Err(e) => {
-            timing.record("origin", started.elapsed());
-            let outcome = OriginFailure::Unreachable(format!("response body failed: {e:?}"));
-            return fail(&plan, id, &outcome, &timing);
+            let failure = OriginFailure::Unreachable(format!("response body failed: {e:?}"));
+            return fail(&plan, id, &failure, started, timing);
         }
     };
-    timing.record("origin", started.elapsed());
+    timing.record(Tier::Origin, Outcome::Hit, started.elapsed());
     let record = Record {
         etag: ETag::of(&body),
         content_type: parts
@@ -140,11 +157,17 @@ async fn fill(settings: &EdgeSettings, id: &RecordId, record: &Record, now: u64)
 fn fail(
     plan: &ReadPlan,
     id: &RecordId,
-    outcome: &OriginFailure,
-    timing: &ServerTiming,
+    failure: &OriginFailure,
+    started: Instant,
+    mut timing: ServerTiming,
 ) -> Result<Response, ErrorCode> {
-    let failure = plan.after_origin_failure(id.as_str(), outcome);
-    reply::failure(failure.status, &failure.message, Some(timing))
+    let outcome = match failure {
+        OriginFailure::TimedOut(_) => Outcome::Timeout,
+        OriginFailure::Unreachable(_) => Outcome::Unreachable,
+    };
+    timing.record(Tier::Origin, outcome, started.elapsed());
+    let answer = plan.after_origin_failure(id.as_str(), failure);
+    reply::failure(answer.status, &answer.message, Some(&timing))
 }
 
 fn unix_now() -> u64 {
