@@ -62,7 +62,7 @@ impl Azurite {
             .with_context(|| format!("starting {}", binary.display()))?;
         let azurite = Self {
             child,
-            endpoint: format!("http://127.0.0.1:{port}/{ACCOUNT}"),
+            endpoint: format!("http://127.0.0.1:{port}"),
             client: HttpClient::new(),
         };
         azurite.wait_until_ready(port).await?;
@@ -70,14 +70,16 @@ impl Azurite {
         Ok(Some(azurite))
     }
 
-    /// The account's blob endpoint, as tiergate is configured with it.
+    /// The blob endpoint, as tiergate is configured with it (with `path_style`: the
+    /// account goes in the path).
     pub fn endpoint(&self) -> String {
         self.endpoint.clone()
     }
 
     /// A signer with the account's real key.
     pub fn signer(&self) -> AzureSigner {
-        AzureSigner::new(&self.endpoint, ACCOUNT, CONTAINER, ACCOUNT_KEY).expect("valid settings")
+        AzureSigner::new(&self.endpoint, ACCOUNT, CONTAINER, ACCOUNT_KEY, true)
+            .expect("valid settings")
     }
 
     /// Archives record `id` as the archiver does, through a SAS PUT.
@@ -123,7 +125,7 @@ impl Azurite {
         let string_to_sign = format!("{ACCOUNT}\nc\nb\nc\n\n{expiry}\n\nhttps,http\n{version}\n\n");
         let mut mac = Hmac::<Sha256>::new_from_slice(&BASE64.decode(ACCOUNT_KEY)?)?;
         mac.update(string_to_sign.as_bytes());
-        let mut url = url::Url::parse(&format!("{}/{CONTAINER}", self.endpoint))?;
+        let mut url = url::Url::parse(&format!("{}/{ACCOUNT}/{CONTAINER}", self.endpoint))?;
         url.query_pairs_mut()
             .append_pair("restype", "container")
             .append_pair("sv", version)

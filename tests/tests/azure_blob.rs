@@ -72,7 +72,7 @@ async fn azurite_refuses_expired_wrong_key_tampered_and_wrong_permission_sas() -
 
     let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
     let expired = signer.presign_get(&key(id), an_hour_ago, Duration::from_secs(60));
-    let wrong_key = AzureSigner::new(&azurite.endpoint(), ACCOUNT, CONTAINER, WRONG_KEY)?
+    let wrong_key = AzureSigner::new(&azurite.endpoint(), ACCOUNT, CONTAINER, WRONG_KEY, true)?
         .presign_get(&key(id), SystemTime::now(), Duration::from_secs(60));
     let tampered = fresh.expose().replace("sp=r", "sp=rw");
     for (what, url) in [

@@ -45,9 +45,10 @@ impl Access {
 /// Signs service SAS URLs for blobs of one container.
 #[derive(Clone)]
 pub struct AzureSigner {
-    /// The account's blob endpoint without a trailing slash, such as
-    /// `https://acct.blob.core.windows.net` or `http://127.0.0.1:10000/devstoreaccount1`.
-    endpoint: String,
+    /// Where the container's URLs start, without a trailing slash: the account's endpoint
+    /// (`https://acct.blob.core.windows.net`), or with path style, as emulators such as
+    /// Azurite serve, the endpoint and the account (`http://127.0.0.1:10000/devstoreaccount1`).
+    base: String,
     account: String,
     container: String,
     key: Vec<u8>,
@@ -60,6 +61,12 @@ pub enum AzureError {
     /// The endpoint is not an http(s) URL with a host.
     #[error("Azure endpoint {0:?} must be an http:// or https:// URL with a host")]
     Endpoint(String),
+    /// The endpoint has a path: hosts that allow outbound hosts by list (Spin) take none.
+    #[error(
+        "Azure endpoint {0:?} must not have a path: give the account in blob_account and, for \
+         an emulator such as Azurite (http://127.0.0.1:10000/<account>), set blob_path_style"
+    )]
+    EndpointPath(String),
     /// The container name breaks Azure's rules.
     #[error(
         "Azure container {0:?}: 3-63 lowercase letters, digits and single hyphens, \
@@ -75,16 +82,21 @@ pub enum AzureError {
 }
 
 impl AzureSigner {
-    /// A signer for `container` in `account` at `endpoint`, with the base64 account key.
+    /// A signer for `container` in `account` at `endpoint`, with the base64 account key;
+    /// `path_style` puts the account in the path rather than the host.
     pub fn new(
         endpoint: &str,
         account: &str,
         container: &str,
         account_key: &str,
+        path_style: bool,
     ) -> Result<Self, AzureError> {
         let url = url::Url::parse(endpoint).map_err(|_| AzureError::Endpoint(endpoint.into()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(AzureError::Endpoint(endpoint.into()));
+        }
+        if url.path() != "/" || url.query().is_some() {
+            return Err(AzureError::EndpointPath(endpoint.into()));
         }
         let account_ok = (3..=24).contains(&account.len())
             && account
@@ -106,8 +118,13 @@ impl AzureSigner {
         let key = BASE64
             .decode(account_key.trim())
             .map_err(|e| AzureError::Key(e.to_string()))?;
+        let endpoint = endpoint.trim_end_matches('/');
         Ok(Self {
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            base: if path_style {
+                format!("{endpoint}/{account}")
+            } else {
+                endpoint.to_owned()
+            },
             account: account.to_owned(),
             container: container.to_owned(),
             key,
@@ -187,7 +204,7 @@ impl AzureSigner {
         mac.update(string_to_sign.as_bytes());
         let signature = BASE64.encode(mac.finalize().into_bytes());
 
-        let mut url = url::Url::parse(&format!("{}/{}/{}", self.endpoint, self.container, key))
+        let mut url = url::Url::parse(&format!("{}/{}/{}", self.base, self.container, key))
             .expect("endpoint, container and key were checked");
         url.query_pairs_mut()
             .append_pair("sv", SAS_VERSION)
@@ -203,7 +220,7 @@ impl AzureSigner {
 impl fmt::Debug for AzureSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AzureSigner")
-            .field("endpoint", &self.endpoint)
+            .field("base", &self.base)
             .field("account", &self.account)
             .field("container", &self.container)
             .field("key", &"<secret>")
@@ -220,8 +237,8 @@ mod tests {
     const DEV_KEY: &str =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    fn signer(endpoint: &str) -> AzureSigner {
-        AzureSigner::new(endpoint, "devstoreaccount1", "records", DEV_KEY).unwrap()
+    fn signer(endpoint: &str, path_style: bool) -> AzureSigner {
+        AzureSigner::new(endpoint, "devstoreaccount1", "records", DEV_KEY, path_style).unwrap()
     }
 
     fn at(secs: u64) -> SystemTime {
@@ -239,7 +256,7 @@ mod tests {
     #[test]
     fn read_sas_matches_an_independent_computation() {
         let key = BlobKey::for_record(&RecordId::parse("INV-42").unwrap());
-        let url = signer("http://127.0.0.1:10000/devstoreaccount1").presign_get(
+        let url = signer("http://127.0.0.1:10000", true).presign_get(
             &key,
             at(1_700_000_000),
             Duration::from_secs(60),
@@ -264,7 +281,7 @@ mod tests {
     #[test]
     fn https_endpoints_get_https_only_sas_and_writers_get_create_write() {
         let key = BlobKey::for_record(&RecordId::parse("INV-42").unwrap());
-        let signer = signer("https://acct.blob.core.windows.net/");
+        let signer = signer("https://devstoreaccount1.blob.core.windows.net/", false);
         let meta = ObjectMeta::describe(b"{}", "application/json");
         let put = signer.presign_put(&key, &meta, at(1_700_000_000), Duration::from_secs(60));
         let q = query(&put.url);
@@ -282,19 +299,28 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_the_rule() {
-        let e = AzureSigner::new("http://h", "devstoreaccount1", "records", "not base64!");
+        let e = AzureSigner::new(
+            "http://h",
+            "devstoreaccount1",
+            "records",
+            "not base64!",
+            false,
+        );
         assert!(matches!(e, Err(AzureError::Key(_))));
         for bad in ["ab", "Records", "-rec", "re--c", &"r".repeat(64)] {
-            let e = AzureSigner::new("http://h", "devstoreaccount1", bad, DEV_KEY);
+            let e = AzureSigner::new("http://h", "devstoreaccount1", bad, DEV_KEY, false);
             assert_eq!(e.unwrap_err(), AzureError::Container(bad.into()));
         }
-        let e = AzureSigner::new("ftp://h", "devstoreaccount1", "records", DEV_KEY);
+        let e = AzureSigner::new("ftp://h", "devstoreaccount1", "records", DEV_KEY, false);
         assert!(matches!(e, Err(AzureError::Endpoint(_))));
+        let with_path = "http://127.0.0.1:10000/devstoreaccount1";
+        let e = AzureSigner::new(with_path, "devstoreaccount1", "records", DEV_KEY, true);
+        assert_eq!(e.unwrap_err(), AzureError::EndpointPath(with_path.into()));
     }
 
     #[test]
     fn debug_hides_the_key() {
-        let shown = format!("{:?}", signer("http://h"));
+        let shown = format!("{:?}", signer("http://h", false));
         assert!(
             !shown.contains("Eby8") && shown.contains("<secret>"),
             "{shown}"

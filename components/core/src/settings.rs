@@ -34,7 +34,9 @@ pub mod names {
     pub const BLOB_ACCOUNT_KEY: &str = "blob_account_key";
     /// Region used in signatures.
     pub const BLOB_REGION: &str = "blob_region";
-    /// `true` for path-style URLs (most S3-compatible servers), `false` for virtual hosts.
+    /// `true` for path-style URLs, `false` for virtual hosts: the bucket (S3; default true,
+    /// as most S3-compatible servers want) or the account (Azure; default false, true for
+    /// emulators such as Azurite) in the path rather than the host.
     pub const BLOB_PATH_STYLE: &str = "blob_path_style";
     /// Access key id (a secret in Spin).
     pub const BLOB_ACCESS_KEY_ID: &str = "blob_access_key_id";
@@ -265,6 +267,8 @@ impl BlobSettings {
                     &required(names::BLOB_ACCOUNT)?,
                     &required(names::BLOB_CONTAINER)?,
                     &required(names::BLOB_ACCOUNT_KEY)?,
+                    // Azure itself has the account in the host; emulators in the path.
+                    parse(get, names::BLOB_PATH_STYLE, false, parse_bool)?,
                 )?))
             }
             other => {
@@ -381,7 +385,8 @@ mod tests {
         );
         let base = [
             ("blob_backend", "azure"),
-            ("blob_endpoint", "http://127.0.0.1:10000/devstoreaccount1"),
+            ("blob_endpoint", "http://127.0.0.1:10000"),
+            ("blob_path_style", "true"),
             ("blob_account", "devstoreaccount1"),
             ("blob_container", "records"),
         ];
