@@ -5,6 +5,7 @@
 use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
 use crate::bindings::archiver::{ArchiverPre, tiergate::records::hot_store};
 use crate::config::{ArchiveConfig, Config};
+use crate::guest_log::GuestLog;
 use crate::host_hot_store::{HotStoreAccess, HotStoreView};
 use crate::host_kv::{Kv, KvView};
 use crate::host_variables::{Variables, VariablesView};
@@ -246,7 +247,7 @@ impl Archiver {
             calls: AtomicUsize::new(0),
         });
         let data = RunData {
-            wasi: WasiCtx::builder().inherit_stderr().build(),
+            wasi: WasiCtx::builder().stderr(GuestLog::new("archiver")).build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             outbound: Outbound {
@@ -311,6 +312,14 @@ impl Archiver {
         }
         if let Err(e) = self.store.record_run(&row).await {
             tracing::warn!(error = %e, "recording the archiver run failed");
+        }
+        crate::metrics::archiver_run(
+            result.as_ref().ok(),
+            finished.duration_since(started).unwrap_or_default(),
+        );
+        match self.store.status().await {
+            Ok(status) => crate::metrics::ledger(&status),
+            Err(e) => tracing::warn!(error = %e, "reading the ledger for the metrics failed"),
         }
         result.map_err(|e| anyhow::anyhow!("archiver run broke off: {e:#}"))
     }

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tiergate_core::settings::names;
-use tiergate_core::{ArchiverSettings, EdgeSettings};
+use tiergate_core::{ArchiverSettings, EdgeSettings, RecordRoute};
+use tiergate_cost::CostSettings;
 use tiergate_hotstore::HotConfig;
 
 /// Environment variable holding the blob access key id.
@@ -55,6 +56,10 @@ pub enum ConfigError {
 pub struct Config {
     /// Where the edge listens.
     pub listen: SocketAddr,
+    /// Where `/metrics` and `/healthz` are served.
+    pub admin_listen: SocketAddr,
+    /// Which paths are records (as the edge reads its `record_route` variable).
+    pub record_route: RecordRoute,
     /// The origin API: the edge's next hop.
     pub origin: OriginConfig,
     /// The edge cache.
@@ -67,6 +72,8 @@ pub struct Config {
     pub archive: Option<ArchiveConfig>,
     /// Where to POST alerts (failed archiver runs, problems found by `verify`).
     pub alert_webhook: Option<url::Url>,
+    /// Prices and projection inputs for `tiergate cost` (`[cost]`).
+    pub cost: CostSettings,
 }
 
 /// The archiver: the hot database it moves records out of, its schedule and its settings.
@@ -126,6 +133,8 @@ struct File {
     archive: Option<ArchiveSection>,
     #[serde(default)]
     alerts: AlertsSection,
+    #[serde(default)]
+    cost: CostSettings,
 }
 
 #[derive(Deserialize, Default)]
@@ -153,18 +162,26 @@ struct ArchiveSection {
 struct ServerSection {
     #[serde(default = "default_listen")]
     listen: String,
+    #[serde(default = "default_admin_listen")]
+    admin_listen: String,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            admin_listen: default_admin_listen(),
         }
     }
 }
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
+}
+
+/// Loopback: metrics are for the operator's scraper, not for the edge's clients.
+fn default_admin_listen() -> String {
+    "127.0.0.1:9464".into()
 }
 
 #[derive(Deserialize)]
@@ -225,17 +242,8 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text)?;
-        let listen = file
-            .server
-            .listen
-            .parse()
-            .map_err(|e| ConfigError::Invalid {
-                key: "server.listen",
-                reason: format!(
-                    "{:?} is not an address like 127.0.0.1:8080 ({e})",
-                    file.server.listen
-                ),
-            })?;
+        let listen = address("server.listen", &file.server.listen)?;
+        let admin_listen = address("server.admin_listen", &file.server.admin_listen)?;
         let origin = file.origin.ok_or(ConfigError::Invalid {
             key: "origin.url",
             reason: "missing: the URL of the API the edge sits in front of".into(),
@@ -327,9 +335,11 @@ impl Config {
             };
             only("blob.bucket", blob.bucket.is_some(), "s3")?;
             only("blob.region", blob.region.is_some(), "s3")?;
-            only("blob.path_style", blob.path_style.is_some(), "s3")?;
             only("blob.account", blob.account.is_some(), "azure")?;
             only("blob.container", blob.container.is_some(), "azure")?;
+            if let Some(path_style) = blob.path_style {
+                set(names::BLOB_PATH_STYLE, path_style.to_string());
+            }
             let secrets: &[(&str, &str)] = match backend {
                 "s3" => {
                     set(
@@ -341,9 +351,6 @@ impl Config {
                     );
                     if let Some(region) = blob.region {
                         set(names::BLOB_REGION, region);
-                    }
-                    if let Some(path_style) = blob.path_style {
-                        set(names::BLOB_PATH_STYLE, path_style.to_string());
                     }
                     &[
                         (names::BLOB_ACCESS_KEY_ID, ENV_BLOB_ACCESS_KEY_ID),
@@ -380,7 +387,7 @@ impl Config {
             }
         }
         // The component would refuse these at its first request; refuse them now instead.
-        EdgeSettings::from_variables(|name| vars.get(name).cloned()).map_err(|e| {
+        let edge = EdgeSettings::from_variables(|name| vars.get(name).cloned()).map_err(|e| {
             ConfigError::Invalid {
                 key: "edge/cache/blob",
                 reason: e.to_string(),
@@ -406,14 +413,24 @@ impl Config {
 
         Ok(Self {
             listen,
+            admin_listen,
+            record_route: edge.route,
             origin,
             cache,
             edge_variables: vars,
             blob_endpoint,
             archive,
             alert_webhook,
+            cost: file.cost,
         })
     }
+}
+
+fn address(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|e| ConfigError::Invalid {
+        key,
+        reason: format!("{text:?} is not an address like 127.0.0.1:8080 ({e})"),
+    })
 }
 
 impl Default for ArchiveSection {
@@ -557,7 +574,8 @@ mod tests {
             url = "http://127.0.0.1:3000"
             [blob]
             backend = "azure"
-            endpoint = "http://127.0.0.1:10000/devstoreaccount1"
+            endpoint = "http://127.0.0.1:10000"
+            path_style = true
             account = "devstoreaccount1"
             container = "records"
             "#;
@@ -617,6 +635,16 @@ mod tests {
         let err = |text: &str| Config::from_toml(text, |_| None).unwrap_err().to_string();
         assert!(err("").contains("origin.url"));
         assert!(err("[origin]\nurl = \"ftp://x\"").contains("origin.url"));
+        assert!(
+            err("[origin]\nurl = \"http://x\"\n[server]\nadmin_listen = \"9464\"")
+                .contains("server.admin_listen")
+        );
+        let bad_price = err("[origin]\nurl = \"http://x\"\n[cost]\nhot_storage_gb_month = -0.25");
+        assert!(
+            bad_price.contains("-0.25") && bad_price.contains("hot_storage_gb_month"),
+            "{bad_price}"
+        );
+        assert!(err("[origin]\nurl = \"http://x\"\n[cost]\nprofile = \"gcp\"").contains("gcp"));
         assert!(err("[origin]\nurl = \"http://x\"\n[cache]\nttl = 5").contains("ttl"));
         assert!(
             err("[origin]\nurl = \"http://x\"\n[cache]\nbackend = \"redb\"").contains("cache.path")

@@ -144,9 +144,11 @@ pub fn demo(demo: &tiergate::demo::RunningDemo) {
   edge (use this)   {edge}
   sample API        {api}   (the origin, over SQLite)
   blob storage      {blob}   (s3s-fs, S3-compatible)
+  metrics           http://{admin}/metrics
 
-Records older than 90 days move to blob storage every 15 seconds; each one leaves the API's
-database 30 seconds after its copy was verified. Watch x-tiergate-source change:
+Records older than 90 days move to blob storage on the schedule "{schedule}" (cron,
+with seconds); each one leaves the API's database {grace} seconds after its copy was
+verified. Watch x-tiergate-source change:
 
   curl -si {edge}/records/{new} | grep -i x-tiergate-source      # recent: origin, then cache
   curl -si {edge}/records/{old} | grep -i x-tiergate-source      # old: blob once archived
@@ -162,6 +164,9 @@ Ctrl-C stops the demo; run it again to carry on where it stopped."#,
         records = demo.hot_records,
         api = demo.api_url,
         blob = demo.blob_url,
+        admin = demo.admin.local_addr(),
+        schedule = demo.options.schedule,
+        grace = demo.options.grace_seconds,
     );
 }
 

@@ -67,7 +67,10 @@ impl<U> HostStoreWithStore<U> for Kv {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(backend(accessor).set(&key, value.into()).map_err(other))
+        Ok(backend(accessor)
+            .set(&key, value.into())
+            .map(|_evicted| ())
+            .map_err(other))
     }
 
     async fn delete(

@@ -33,22 +33,62 @@ pub enum KvError {
 pub trait KvBackend: Send + Sync + 'static {
     /// The value of `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Bytes>, KvError>;
-    /// Sets `key` to `value`, evicting other entries to stay within the budget.
-    fn set(&self, key: &str, value: Bytes) -> Result<(), KvError>;
+    /// Sets `key` to `value`, evicting other entries to stay within the budget; returns how
+    /// many it evicted.
+    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError>;
     /// Removes `key`; absent keys are not an error.
     fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Whether `key` is present.
     fn exists(&self, key: &str) -> Result<bool, KvError>;
     /// Every key.
     fn keys(&self) -> Result<Vec<String>, KvError>;
+    /// Bytes (keys and values) held now.
+    fn used_bytes(&self) -> u64;
 }
 
-/// Opens the backend the config names.
+/// Opens the backend the config names, counted for the metrics.
 pub fn open(config: &CacheConfig) -> Result<Arc<dyn KvBackend>, KvError> {
     Ok(match &config.backend {
-        CacheBackend::Memory => Arc::new(MemoryKv::new(config.budget_bytes)),
-        CacheBackend::Redb(path) => Arc::new(RedbKv::open(path, config.budget_bytes)?),
+        CacheBackend::Memory => Arc::new(Metered(MemoryKv::new(config.budget_bytes))),
+        CacheBackend::Redb(path) => Arc::new(Metered(RedbKv::open(path, config.budget_bytes)?)),
     })
+}
+
+/// A backend whose lookups, writes, evictions and size are counted.
+struct Metered<B>(B);
+
+impl<B: KvBackend> KvBackend for Metered<B> {
+    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        let value = self.0.get(key)?;
+        crate::metrics::cache_lookup(value.is_some());
+        Ok(value)
+    }
+
+    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+        let size = entry_size(key, &value);
+        let evicted = self.0.set(key, value)?;
+        crate::metrics::cache_write(size, evicted);
+        crate::metrics::cache_used(self.0.used_bytes());
+        Ok(evicted)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.0.delete(key)?;
+        crate::metrics::cache_used(self.0.used_bytes());
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.0.exists(key)
+    }
+
+    fn keys(&self) -> Result<Vec<String>, KvError> {
+        self.0.keys()
+    }
+
+    fn used_bytes(&self) -> u64 {
+        self.0.used_bytes()
+    }
 }
 
 /// Bytes an entry counts against the budget.

@@ -5,23 +5,34 @@
 //! - [`server`]: the HTTP front and its shutdown;
 //! - [`archiver`]: the archiver component, run on demand; [`schedule`]: on a cron schedule;
 //! - [`verify`]: the audit of every archived record's copy; [`alert`]: the webhook;
+//! - [`cost`]: the storage bill before and after, from measured counts;
 //! - [`demo`]: the whole system on embedded defaults;
 //! - [`kv`]: the edge cache's stores (memory, redb) behind one trait;
+//! - [`metrics`]: what the host counts; [`admin`]: the endpoint serving it;
+//! - [`logs`]: the log filter, which keeps secrets out whatever `RUST_LOG` says;
+//! - `request_id`: the id each request carries through the logs;
+//! - `guest_log`: the components' stderr as log lines;
 //! - `runtime`: the engine, the linker and the per-instance store;
 //! - `next_hop`: the middleware's next hop, a reverse proxy to the origin;
 //! - `outbound`: the pooled client and where components may send requests;
 //! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
 
+pub mod admin;
 pub mod alert;
 pub mod archiver;
 pub mod config;
+pub mod cost;
 pub mod demo;
 pub mod kv;
+pub mod logs;
+pub mod metrics;
+mod request_id;
 pub mod schedule;
 pub mod server;
 pub mod verify;
 
 mod bindings;
+mod guest_log;
 mod host_hot_store;
 mod host_kv;
 mod host_variables;

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
+use tiergate::admin::Admin;
 use tiergate::kv::{self, KvBackend};
 use tiergate::{Archiver, Config, Server, schedule};
 
@@ -42,6 +43,9 @@ enum Command {
         /// Where the edge serves.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Where Prometheus metrics are served, at /metrics.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        admin: std::net::SocketAddr,
         /// Where the demo keeps its database, blob storage and config.
         #[arg(long, default_value = "tiergate-demo")]
         data_dir: PathBuf,
@@ -62,6 +66,8 @@ enum Command {
     /// TIERGATE_BLOB_SECRET_ACCESS_KEY; see tiergate.example.toml for every setting.
     ///
     /// With [hot] and [archive] configured, the archiver also runs on archive.schedule.
+    /// Prometheus metrics are served at http://<server.admin_listen>/metrics (default
+    /// 127.0.0.1:9464).
     Serve {
         /// The configuration file.
         #[arg(long, short, default_value = "tiergate.toml")]
@@ -93,6 +99,19 @@ enum Command {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
         sample: u8,
     },
+    /// The monthly storage bill with every record in the hot database and with tiergate,
+    /// from the counts and sizes measured now, a projection (2M x 300 KB by default) and
+    /// the months ahead; prices from a built-in profile or [cost] in the config.
+    ///
+    /// Prints a table and writes a chart of the bill by tier, before and after, as SVG.
+    Cost {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tiergate.toml")]
+        config: PathBuf,
+        /// Where to write the chart.
+        #[arg(long, default_value = "tiergate-cost.svg")]
+        chart: PathBuf,
+    },
     /// Show the ledger: records per state and their bytes, the hot table, the last run.
     Status {
         /// The configuration file.
@@ -104,8 +123,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tiergate::logs::filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -116,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo {
             listen,
+            admin,
             data_dir,
             records,
             schedule,
@@ -123,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let demo = tiergate::demo::start(&tiergate::demo::DemoOptions {
                 listen,
+                admin,
                 data_dir,
                 records,
                 schedule,
@@ -138,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve { config } => {
             let config = Config::load(&config)?;
+            let _admin = Admin::start(config.admin_listen).await?;
             let kv = kv::open(&config.cache).context("opening the edge cache")?;
             let scheduled = match config.archive.as_ref().and_then(|a| a.schedule.clone()) {
                 Some(cron) => {
@@ -178,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .and_then(|a| a.schedule.clone())
                     .context("archive.schedule is not set: add it, or run with --once")?;
+                let _admin = Admin::start(config.admin_listen).await?;
                 let task = schedule::spawn(Arc::new(archiver), cron, config.alert_webhook.clone());
                 shutdown_signal()
                     .await
@@ -193,6 +216,16 @@ async fn main() -> anyhow::Result<()> {
                 tiergate::alert::send(config.alert_webhook.as_ref(), &alert).await;
                 std::process::exit(1);
             }
+        }
+        Command::Cost { config, chart } => {
+            let config = Config::load(&config)?;
+            let archiver = Archiver::new(&config, archive_cache()).await?;
+            let report = tiergate::cost::report(&config, &archiver).await?;
+            print!("{}", tiergate_cost::render_table(&report));
+            let svg = tiergate_cost::render_svg(&report)?;
+            std::fs::write(&chart, svg)
+                .with_context(|| format!("writing the chart to {}", chart.display()))?;
+            println!("\nChart: {}", chart.display());
         }
         Command::Status { config } => {
             let config = Config::load(&config)?;

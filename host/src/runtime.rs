@@ -2,6 +2,7 @@
 //! (p2 for Rust's std, p3 for HTTP) and tiergate's own imports, and the per-instance store.
 
 use crate::config::Config;
+use crate::guest_log::GuestLog;
 use crate::host_kv::{Kv, KvView};
 use crate::host_variables::{Variables, VariablesView};
 use crate::kv::KvBackend;
@@ -151,7 +152,7 @@ impl HandlerState for EdgeRuntime {
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<StoreData, Expiration, Worker>> {
         let data = StoreData {
-            wasi: WasiCtx::builder().inherit_stderr().build(),
+            wasi: WasiCtx::builder().stderr(GuestLog::new("edge")).build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             outbound: Outbound {

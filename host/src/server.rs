@@ -3,6 +3,8 @@
 
 use crate::config::Config;
 use crate::kv::{self, KvBackend};
+use crate::metrics::route;
+use crate::request_id::RequestIds;
 use crate::runtime::EdgeRuntime;
 use anyhow::Context as _;
 use http_body_util::{BodyExt, Full};
@@ -14,7 +16,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tiergate_core::{RecordRoute, RequestKind};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -51,12 +54,17 @@ impl Server {
         kv: Arc<dyn KvBackend>,
     ) -> anyhow::Result<RunningServer> {
         let runtime = EdgeRuntime::new(&config, kv)?;
+        let front = Arc::new(Front {
+            handler: ProxyHandler::new(runtime),
+            route: config.record_route.clone(),
+            ids: RequestIds::new(),
+        });
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, ProxyHandler::new(runtime), stopped));
+        let task = tokio::spawn(serve(listener, front, stopped));
         tracing::info!(%addr, origin = %config.origin.url, "edge serving");
         Ok(RunningServer { addr, stop, task })
     }
@@ -75,11 +83,15 @@ impl RunningServer {
     }
 }
 
-async fn serve(
-    listener: TcpListener,
+/// What every connection shares.
+struct Front {
     handler: ProxyHandler<EdgeRuntime>,
-    mut stopped: oneshot::Receiver<()>,
-) {
+    /// The edge's record route, to count requests by kind.
+    route: RecordRoute,
+    ids: RequestIds,
+}
+
+async fn serve(listener: TcpListener, front: Arc<Front>, mut stopped: oneshot::Receiver<()>) {
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -95,8 +107,8 @@ async fn serve(
             _ = &mut stopped => break,
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        let service = service_fn(move |request| answer(handler.clone(), request));
+        let front = front.clone();
+        let service = service_fn(move |request| answer(front.clone(), request));
         let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -114,22 +126,69 @@ async fn serve(
     }
 }
 
+/// Hands `request` to the edge with a request id (the client's `x-request-id` if it is a
+/// sane one, else a new one), which the origin and the client see too; then counts and logs
+/// the answer.
 async fn answer(
-    handler: ProxyHandler<EdgeRuntime>,
+    front: Arc<Front>,
     request: hyper::Request<Incoming>,
 ) -> Result<http::Response<WasiBody>, Infallible> {
-    let request = request.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
-    match handler.handle((), request).await {
-        Ok(response) => Ok(response),
+    let started = Instant::now();
+    let (mut parts, body) = request.into_parts();
+    let request_id = front.ids.for_request(&parts.headers);
+    parts
+        .headers
+        .insert(crate::request_id::HEADER, request_id.clone());
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let kind = match front.route.classify(parts.method.as_str(), path) {
+        RequestKind::Read { .. } => route::READ,
+        RequestKind::Write(_) => route::WRITE,
+        RequestKind::BadId(_) => route::BAD_ID,
+        RequestKind::Pass => route::PASS,
+    };
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_owned();
+    let request = hyper::Request::from_parts(
+        parts,
+        body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
+    );
+    let mut response = match front.handler.handle((), request).await {
+        Ok(response) => response,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "the edge component failed");
+            tracing::error!(
+                request_id = %request_id.to_str().unwrap_or_default(),
+                error = %format!("{e:#}"),
+                "the edge component failed"
+            );
             let body =
                 Full::new("tiergate: the edge component failed; see the host's log\n".into())
                     .map_err(|never: Infallible| match never {})
                     .boxed_unsync();
             let mut response = http::Response::new(body);
             *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-            Ok(response)
+            response
         }
-    }
+    };
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    crate::metrics::response(kind, status, response.headers(), elapsed);
+    tracing::debug!(
+        target: "tiergate::access",
+        request_id = %request_id.to_str().unwrap_or_default(),
+        %method,
+        %path,
+        route = kind,
+        status,
+        source = response
+            .headers()
+            .get("x-tiergate-source")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-"),
+        ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+        .headers_mut()
+        .insert(crate::request_id::HEADER, request_id);
+    Ok(response)
 }

@@ -4,11 +4,11 @@
 mod support;
 
 use std::process::Command;
-use support::{Demo, TIERGATE, archive_once, get};
+use support::{Demo, NEVER, TIERGATE, archive_once, get};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<()> {
-    let demo = Demo::start("demo-test", 120)?;
+    let demo = Demo::start("demo-test", 120, NEVER)?;
     let (edge, api) = (&demo.edge, &demo.api);
 
     let listing = get(&format!("{edge}/records?limit=1000")).await?;
@@ -64,5 +64,128 @@ async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<(
         .output()?;
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("deleted"), "{status}");
+
+    // The bill, from what was measured: the records gone from the API are the archived ones.
+    let in_api = get(&format!("{api}/records?limit=1000")).await?;
+    let in_api = serde_json::from_slice::<Vec<serde_json::Value>>(&in_api.body)?.len();
+    let chart = demo.dir.join("cost.svg");
+    let cost = Command::new(TIERGATE)
+        .args(["cost", "--config"])
+        .arg(&config)
+        .arg("--chart")
+        .arg(&chart)
+        .output()?;
+    let table = String::from_utf8_lossy(&cost.stdout);
+    assert!(
+        cost.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&cost.stderr)
+    );
+    assert!(
+        table.contains(&format!("{} archived", 120 - in_api)),
+        "{table}"
+    );
+    assert!(
+        table.contains("without tiergate") && table.contains("saving"),
+        "{table}"
+    );
+    assert!(table.contains("Projection: 2,000,000 records"), "{table}");
+    assert!(std::fs::read_to_string(&chart)?.contains("<svg"));
+
+    // What the edge served, counted from the component's own headers.
+    let reads = |source: &str| {
+        format!(r#"tiergate_requests_total{{route="read",source="{source}",status="2xx"}}"#)
+    };
+    assert!(demo.metric(&reads("origin")).await? >= 2.0);
+    assert!(demo.metric(&reads("blob")).await? + demo.metric(&reads("cache")).await? >= 1.0);
+    assert!(
+        demo.metric(r#"tiergate_requests_total{route="pass",source="origin",status="2xx"}"#)
+            .await?
+            >= 1.0,
+        "the listing passed through"
+    );
+    assert!(
+        demo.metric(r#"tiergate_tier_requests_total{tier="cache",outcome="miss"}"#)
+            .await?
+            >= 2.0
+    );
+    assert!(
+        demo.metric(r#"tiergate_tier_duration_seconds_count{tier="origin",outcome="hit"}"#)
+            .await?
+            >= 2.0
+    );
+    assert!(demo.metric("tiergate_cache_writes_total").await? >= 1.0);
+    assert!(demo.metric("tiergate_cache_bytes").await? > 0.0);
+
+    // Every request logged with its id; no credential or signature in any line.
+    let log = demo.log();
+    let access: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|line: &serde_json::Value| line["target"] == "tiergate::access")
+        .collect();
+    assert_eq!(
+        access.len(),
+        5,
+        "one access line per request through the edge"
+    );
+    assert!(
+        access.iter().all(|line| line["fields"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())),
+        "every access line has a request id"
+    );
+    let secret = std::fs::read_to_string(demo.dir.join("blob-credentials"))?
+        .lines()
+        .find_map(|l| l.strip_prefix("TIERGATE_BLOB_SECRET_ACCESS_KEY="))
+        .expect("the demo wrote its secret")
+        .to_owned();
+    for leak in [secret.as_str(), "X-Amz-Signature", "X-Amz-Credential"] {
+        assert!(!log.contains(leak), "the log shows {leak:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_runs_show_in_the_metrics() -> anyhow::Result<()> {
+    let demo = Demo::start("metrics-test", 60, "*/2 * * * * *")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // Two runs: the first copies, the second (no grace) deletes the hot rows.
+    while demo
+        .metric(r#"tiergate_archiver_runs_total{outcome="ok"}"#)
+        .await?
+        < 2.0
+    {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "no two runs in 120 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let archived = demo
+        .metric(r#"tiergate_archiver_records_total{action="archived"}"#)
+        .await?;
+    assert!(archived >= 1.0, "records archived: {archived}");
+    assert!(
+        demo.metric(r#"tiergate_archiver_bytes_total{side="read"}"#)
+            .await?
+            > demo
+                .metric(r#"tiergate_archiver_bytes_total{side="stored"}"#)
+                .await?,
+        "stored compressed"
+    );
+    assert!(
+        demo.metric("tiergate_archiver_last_success_timestamp_seconds")
+            .await?
+            > 1.7e9
+    );
+    let in_ledger = demo
+        .metric(r#"tiergate_ledger_records{state="archived"}"#)
+        .await?
+        + demo
+            .metric(r#"tiergate_ledger_records{state="deleted"}"#)
+            .await?;
+    assert_eq!(
+        in_ledger, archived,
+        "the ledger holds every archived record"
+    );
+    assert!(demo.metric("tiergate_hot_records").await? < 60.0);
     Ok(())
 }

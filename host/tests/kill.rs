@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{Demo, TIERGATE, archive_once, get};
+use support::{Demo, NEVER, TIERGATE, archive_once, get};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_runs_killed_at_random_lose_nothing() -> anyhow::Result<()> {
-    let demo = Demo::start("kill-test", 150)?;
+    let demo = Demo::start("kill-test", 150, NEVER)?;
     let (edge, api) = (&demo.edge, &demo.api);
 
     let listing = get(&format!("{api}/records?limit=1000")).await?.body;

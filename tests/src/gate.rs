@@ -128,6 +128,7 @@ impl GateConfig {
         let mut toml = format!(
             r#"[server]
 listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
 
 [origin]
 url = "{origin}"
@@ -164,8 +165,8 @@ cache_origin_reads = true
                  region = \"{REGION}\"\npath_style = true\n"
             ),
             Some(BlobTarget::Azure(endpoint)) => format!(
-                "backend = \"azure\"\nendpoint = \"{endpoint}\"\naccount = \"{}\"\n\
-                 container = \"{}\"\n",
+                "backend = \"azure\"\nendpoint = \"{endpoint}\"\npath_style = true\n\
+                 account = \"{}\"\ncontainer = \"{}\"\n",
                 azurite::ACCOUNT,
                 azurite::CONTAINER
             ),

@@ -12,6 +12,7 @@ mod billing_api;
 mod blob_store;
 mod dataset;
 
+use crate::admin::Admin;
 use crate::archiver::Archiver;
 use crate::config::Config;
 use crate::kv;
@@ -37,6 +38,8 @@ use tokio::task::JoinHandle;
 pub struct DemoOptions {
     /// Where the edge serves.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served.
+    pub admin: SocketAddr,
     /// Where everything is kept.
     pub data_dir: PathBuf,
     /// Records generated on first start.
@@ -51,6 +54,8 @@ pub struct DemoOptions {
 pub struct RunningDemo {
     /// The edge.
     pub edge: RunningServer,
+    /// The metrics endpoint.
+    pub admin: Admin,
     /// The sample API (the origin).
     pub api_url: String,
     /// The blob store.
@@ -61,6 +66,8 @@ pub struct RunningDemo {
     pub hot_records: u64,
     /// An old record (archived within a run or two) and a recent one, to try.
     pub examples: (String, String),
+    /// What it was started with.
+    pub options: DemoOptions,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -119,6 +126,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
+    let admin = Admin::start(config.admin_listen).await?;
     let cache = kv::open(&config.cache)?;
     let archiver = Archiver::new(&config, cache.clone()).await?;
     let schedule = config
@@ -130,11 +138,13 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
     let edge = Server::start_with_cache(config, cache).await?;
     Ok(RunningDemo {
         edge,
+        admin,
         api_url,
         blob_url,
         config_path,
         hot_records,
         examples,
+        options: options.clone(),
         tasks: vec![api_task, blob_task, archive_task],
     })
 }
@@ -195,6 +205,7 @@ fn config_text(options: &DemoOptions, dir: &Path, api_url: &str, blob_url: &str)
 
 [server]
 listen = "{listen}"
+admin_listen = "{admin}"
 
 [origin]
 url = "{api_url}"
@@ -224,6 +235,7 @@ lease_seconds = 10
 "#,
         dir = dir.display(),
         listen = options.listen,
+        admin = options.admin,
         bucket = blob_store::BUCKET,
         schedule = options.schedule,
         grace = options.grace_seconds,

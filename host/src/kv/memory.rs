@@ -42,18 +42,20 @@ impl KvBackend for MemoryKv {
         Ok(self.state().entries.get(key).cloned())
     }
 
-    fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
+    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = fitting_size(key, &value, self.budget)?;
         let mut state = self.state();
         if let Some(old) = state.entries.put(key.to_owned(), value) {
             state.used -= entry_size(key, &old);
         }
         state.used += size;
+        let mut evicted = 0;
         while state.used > self.budget {
-            let (evicted_key, evicted) = state.entries.pop_lru().expect("used > 0 means entries");
-            state.used -= entry_size(&evicted_key, &evicted);
+            let (gone_key, gone) = state.entries.pop_lru().expect("used > 0 means entries");
+            state.used -= entry_size(&gone_key, &gone);
+            evicted += 1;
         }
-        Ok(())
+        Ok(evicted)
     }
 
     fn delete(&self, key: &str) -> Result<(), KvError> {
@@ -76,6 +78,10 @@ impl KvBackend for MemoryKv {
             .map(|(k, _)| k.clone())
             .collect())
     }
+
+    fn used_bytes(&self) -> u64 {
+        self.state().used
+    }
 }
 
 #[cfg(test)]
@@ -89,10 +95,14 @@ mod tests {
         kv.set("a", Bytes::from_static(&[0; 9])).unwrap();
         kv.set("b", Bytes::from_static(&[0; 9])).unwrap();
         kv.get("a").unwrap();
-        kv.set("c", Bytes::from_static(&[0; 9])).unwrap();
+        assert_eq!(
+            kv.set("c", Bytes::from_static(&[0; 9])).unwrap(),
+            1,
+            "one evicted"
+        );
         assert!(kv.exists("a").unwrap() && kv.exists("c").unwrap());
         assert!(!kv.exists("b").unwrap(), "b was least recently used");
-        assert_eq!(kv.state().used, 20);
+        assert_eq!(kv.used_bytes(), 20);
     }
 
     #[test]

@@ -60,10 +60,11 @@ impl KvBackend for RedbKv {
             .map(|v| Bytes::copy_from_slice(v.value().1)))
     }
 
-    fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
+    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = fitting_size(key, &value, self.budget)?;
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let (mut used, seq) = *counters;
+        let mut evicted = 0;
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut entries = txn.open_table(ENTRIES).map_err(storage)?;
@@ -76,6 +77,7 @@ impl KvBackend for RedbKv {
             order.insert(seq, key).map_err(storage)?;
             used += size;
             while used > self.budget {
+                evicted += 1;
                 let (_, oldest) = order.pop_first().map_err(storage)?.expect("over budget");
                 let oldest = oldest.value().to_owned();
                 if let Some(gone) = entries.remove(oldest.as_str()).map_err(storage)? {
@@ -85,7 +87,7 @@ impl KvBackend for RedbKv {
         }
         txn.commit().map_err(storage)?;
         *counters = (used, seq + 1);
-        Ok(())
+        Ok(evicted)
     }
 
     fn delete(&self, key: &str) -> Result<(), KvError> {
@@ -118,6 +120,10 @@ impl KvBackend for RedbKv {
             .map(|row| row.map(|(k, _)| k.value().to_owned()).map_err(storage))
             .collect()
     }
+
+    fn used_bytes(&self) -> u64 {
+        self.counters.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +144,12 @@ mod tests {
         }
         let kv = RedbKv::open(&path, 25).unwrap();
         assert_eq!(kv.get("a").unwrap().unwrap(), Bytes::from_static(&[1; 9]));
-        kv.set("c", Bytes::from_static(&[3; 9])).unwrap();
+        assert_eq!(kv.used_bytes(), 20, "the byte count survives reopening");
+        assert_eq!(
+            kv.set("c", Bytes::from_static(&[3; 9])).unwrap(),
+            1,
+            "one evicted"
+        );
         assert!(!kv.exists("a").unwrap(), "a was written first");
         assert_eq!(kv.keys().unwrap(), vec!["b".to_owned(), "c".to_owned()]);
         kv.delete("b").unwrap();

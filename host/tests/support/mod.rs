@@ -13,32 +13,41 @@ use std::time::Duration;
 /// The binary under test.
 pub const TIERGATE: &str = env!("CARGO_BIN_EXE_tiergate");
 
-/// A running `tiergate demo`, killed (and its data directory removed) on drop.
+/// A running `tiergate demo`, killed (and its data directory and log removed) on drop.
 pub struct Demo {
     child: Child,
     /// Its data directory.
     pub dir: PathBuf,
+    /// Its stderr: JSON log lines, access lines included.
+    pub log: PathBuf,
     /// The edge's base URL.
     pub edge: String,
     /// The sample API's base URL.
     pub api: String,
+    /// The metrics endpoint's URL.
+    pub metrics: String,
 }
 
+/// A schedule with no run in the tests' lifetime: they run `archive --once` themselves.
+pub const NEVER: &str = "0 0 0 1 1 *";
+
 impl Demo {
-    /// Starts a demo of `records` records with no scheduled runs (tests run `archive
-    /// --once` themselves) and no grace period, in a directory named after `test`, and
-    /// waits until it says where it serves.
-    pub fn start(test: &str, records: u32) -> anyhow::Result<Self> {
+    /// Starts a demo of `records` records, archiving on `schedule`, with no grace period,
+    /// in a directory named after `test`, and waits until it says where it serves.
+    pub fn start(test: &str, records: u32, schedule: &str) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("tiergate-{test}-{}", std::process::id()));
+        let log = dir.with_extension("log");
         let _ = std::fs::remove_dir_all(&dir);
         let mut child = Command::new(TIERGATE)
-            .args(["demo", "--listen", "127.0.0.1:0", "--records"])
+            .args(["--log-format", "json", "demo", "--listen", "127.0.0.1:0"])
+            .args(["--admin", "127.0.0.1:0", "--records"])
             .arg(records.to_string())
-            .args(["--schedule", "0 0 0 1 1 *", "--grace-seconds", "0"])
+            .args(["--schedule", schedule, "--grace-seconds", "0"])
             .arg("--data-dir")
             .arg(&dir)
+            .env("RUST_LOG", "info,tiergate::access=debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
             .spawn()?;
         let stdout = child.stdout.take().expect("piped");
         // Drained to the end on a thread of its own: a closed pipe would kill the demo.
@@ -48,8 +57,8 @@ impl Demo {
                 let _ = lines.send(line);
             }
         });
-        let (mut edge, mut api) = (None, None);
-        while edge.is_none() || api.is_none() {
+        let (mut edge, mut api, mut metrics) = (None, None, None);
+        while edge.is_none() || api.is_none() || metrics.is_none() {
             let line = printed.recv_timeout(Duration::from_secs(120))?;
             let url = |label: &str| {
                 let rest = line.trim().strip_prefix(label)?;
@@ -57,13 +66,33 @@ impl Demo {
             };
             api = api.or_else(|| url("sample API"));
             edge = edge.or_else(|| url("edge (use this)"));
+            metrics = metrics.or_else(|| url("metrics"));
         }
         Ok(Self {
             child,
             dir,
+            log,
             edge: edge.expect("loop ended"),
             api: api.expect("loop ended"),
+            metrics: metrics.expect("loop ended"),
         })
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The value of the metric line that starts with `series` (name and labels, as
+    /// rendered), or 0 when there is none yet.
+    pub async fn metric(&self, series: &str) -> anyhow::Result<f64> {
+        let page = get(&self.metrics).await?;
+        anyhow::ensure!(page.status == 200, "/metrics answered {}", page.status);
+        let page = String::from_utf8(page.body.to_vec())?;
+        Ok(page
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0))
     }
 
     /// The config the demo runs with.
@@ -77,6 +106,7 @@ impl Drop for Demo {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 

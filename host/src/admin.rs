@@ -1,0 +1,115 @@
+//! The admin endpoint: `/metrics` for Prometheus and `/healthz`, on an address of its own
+//! (loopback by default), so that neither is reachable where the edge is.
+
+use anyhow::Context as _;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How often histograms are compacted between scrapes (the exporter leaves it to us).
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// A serving admin endpoint; it stops when dropped.
+#[derive(Debug)]
+pub struct Admin {
+    addr: SocketAddr,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Admin {
+    /// Installs the metrics recorder and serves it on `addr`.
+    pub async fn start(addr: SocketAddr) -> anyhow::Result<Self> {
+        let handle = crate::metrics::install();
+        let listener = TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} for /metrics (server.admin_listen)")
+        })?;
+        let addr = listener.local_addr()?;
+        let upkeep = tokio::spawn({
+            let handle = handle.clone();
+            async move {
+                let mut every = tokio::time::interval(UPKEEP);
+                loop {
+                    every.tick().await;
+                    handle.run_upkeep();
+                }
+            }
+        });
+        let serving = tokio::spawn(serve(listener, handle));
+        tracing::info!(%addr, "admin endpoint serving /metrics and /healthz");
+        Ok(Self {
+            addr,
+            tasks: [upkeep, serving],
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Admin {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, handle: PrometheusHandle) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let handle = handle.clone();
+        let service = service_fn(move |request| {
+            let handle = handle.clone();
+            async move { Ok::<_, Infallible>(answer(&handle, &request)) }
+        });
+        tokio::spawn(async move {
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "admin connection ended with an error");
+            }
+        });
+    }
+}
+
+fn answer(
+    handle: &PrometheusHandle,
+    request: &http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let (status, content_type, body) = match (request.method(), request.uri().path()) {
+        (&http::Method::GET, "/metrics") => (
+            http::StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            handle.render(),
+        ),
+        (&http::Method::GET, "/healthz") => (http::StatusCode::OK, "text/plain", "ok\n".into()),
+        _ => (
+            http::StatusCode::NOT_FOUND,
+            "text/plain",
+            "tiergate admin: GET /metrics or /healthz\n".into(),
+        ),
+    };
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a response from valid parts")
+}
