@@ -146,8 +146,9 @@ async fn answer(
         RequestKind::BadId(_) => route::BAD_ID,
         RequestKind::Pass => route::PASS,
     };
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_owned();
+    // Kept only when access lines are logged: most deployments count, not log, requests.
+    let access = tracing::enabled!(target: "tiergate::access", tracing::Level::DEBUG)
+        .then(|| (parts.method.clone(), parts.uri.path().to_owned()));
     let request = hyper::Request::from_parts(
         parts,
         body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
@@ -172,21 +173,23 @@ async fn answer(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     crate::metrics::response(kind, status, response.headers(), elapsed);
-    tracing::debug!(
-        target: "tiergate::access",
-        request_id = %request_id.to_str().unwrap_or_default(),
-        %method,
-        %path,
-        route = kind,
-        status,
-        source = response
-            .headers()
-            .get("x-tiergate-source")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-"),
-        ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+    if let Some((method, path)) = access {
+        tracing::debug!(
+            target: "tiergate::access",
+            request_id = %request_id.to_str().unwrap_or_default(),
+            %method,
+            %path,
+            route = kind,
+            status,
+            source = response
+                .headers()
+                .get("x-tiergate-source")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-"),
+            ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     response
         .headers_mut()
         .insert(crate::request_id::HEADER, request_id);
