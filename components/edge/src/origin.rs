@@ -1,7 +1,7 @@
 //! The origin tier: the next hop of the middleware chain.
 
 use crate::reply;
-use spin_sdk::http::{EmptyBody, IntoResponse, Request};
+use spin_sdk::http::{EmptyBody, Request};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 use tiergate_core::read_plan::OriginFailure;
@@ -17,11 +17,24 @@ const DROPPED_ON_READ: &[&str] = &[
     "range",
 ];
 
-/// Passes `request` to the next hop and its response back, both untouched.
-pub async fn forward(request: Request) -> Result<Response, ErrorCode> {
-    match spin_sdk::http::next(request).await {
-        // An unstarted body goes back as the same handle: no copy through the guest.
-        Ok(response) => response.into_response(),
+/// Passes `request` to the next hop and its response back, both untouched: the WASI
+/// messages themselves go through, so no body byte is copied through the guest. (The SDK's
+/// conversions would copy both bodies through in 16 KiB frames: wasip3 0.7.1 looks for an
+/// unstarted body by downcasting the whole message rather than its body, which never
+/// matches.)
+pub async fn forward(mut request: Request) -> Result<Response, ErrorCode> {
+    let Some(raw) = request.body_mut().take_unstarted() else {
+        return Err(ErrorCode::InternalError(Some(
+            "request body already read".into(),
+        )));
+    };
+    match spin_sdk::http::next(raw).await {
+        Ok(response) => match response.into_body().take_unstarted() {
+            Some(raw) => Ok(raw),
+            None => Err(ErrorCode::InternalError(Some(
+                "origin body already read".into(),
+            ))),
+        },
         Err(e) => reply::failure(502, &format!("the origin is unreachable ({e:?})"), None),
     }
 }
