@@ -317,10 +317,6 @@ impl Archiver {
             result.as_ref().ok(),
             finished.duration_since(started).unwrap_or_default(),
         );
-        match self.store.status().await {
-            Ok(status) => crate::metrics::ledger(&status),
-            Err(e) => tracing::warn!(error = %e, "reading the ledger for the metrics failed"),
-        }
         result.map_err(|e| anyhow::anyhow!("archiver run broke off: {e:#}"))
     }
 }

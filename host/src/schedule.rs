@@ -26,7 +26,14 @@ pub fn spawn(
             };
             tracing::info!(next = %next.to_rfc3339(), "next archiver run");
             tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
-            match archiver.run(RunOptions::default()).await {
+            let run = archiver.run(RunOptions::default()).await;
+            // The ledger gauges, for the scrapes until the next run: a status read counts
+            // the hot table, so only runs that serve metrics pay for it.
+            match archiver.store().status().await {
+                Ok(status) => crate::metrics::ledger(&status),
+                Err(e) => tracing::warn!(error = %e, "reading the ledger for the metrics failed"),
+            }
+            match run {
                 Ok(report) => {
                     log(&report);
                     if let Some(alert) = alert(&report) {
