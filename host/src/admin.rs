@@ -4,9 +4,7 @@
 use anyhow::Context as _;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -42,7 +40,13 @@ impl Admin {
                 }
             }
         });
-        let serving = tokio::spawn(serve(listener, handle));
+        let serving = crate::plain_server::serve(
+            listener,
+            service_fn(move |request| {
+                let handle = handle.clone();
+                async move { Ok::<_, Infallible>(answer(&handle, &request)) }
+            }),
+        );
         tracing::info!(%addr, "admin endpoint serving /metrics and /healthz");
         Ok(Self {
             addr,
@@ -61,32 +65,6 @@ impl Drop for Admin {
         for task in &self.tasks {
             task.abort();
         }
-    }
-}
-
-async fn serve(listener: TcpListener, handle: PrometheusHandle) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "admin accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let handle = handle.clone();
-        let service = service_fn(move |request| {
-            let handle = handle.clone();
-            async move { Ok::<_, Infallible>(answer(&handle, &request)) }
-        });
-        tokio::spawn(async move {
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "admin connection ended with an error");
-            }
-        });
     }
 }
 

@@ -15,6 +15,7 @@
 //! - `runtime`: the engine, the linker and the per-instance store;
 //! - `next_hop`: the middleware's next hop, a reverse proxy to the origin;
 //! - `outbound`: the pooled client and where components may send requests;
+//! - `plain_server`: the HTTP server of the admin endpoint and the demo's services;
 //! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
 
 pub mod admin;
@@ -38,6 +39,7 @@ mod host_kv;
 mod host_variables;
 mod next_hop;
 mod outbound;
+mod plain_server;
 mod runtime;
 
 pub use archiver::{Archiver, Fault, RunOptions, RunProgress};

@@ -16,16 +16,14 @@ use crate::admin::Admin;
 use crate::archiver::Archiver;
 use crate::config::Config;
 use crate::kv;
+use crate::plain_server::serve;
 use crate::server::{RunningServer, Server};
 use anyhow::Context as _;
 use billing_api::BillingApi;
-use hyper::body::{Body, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::{Service, service_fn};
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
-use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -240,29 +238,4 @@ lease_seconds = 10
         schedule = options.schedule,
         grace = options.grace_seconds,
     )
-}
-
-/// Serves `service` on `listener` until the task is aborted.
-fn serve<S, B>(listener: TcpListener, service: S) -> JoinHandle<()>
-where
-    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn StdError + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-{
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = socket.set_nodelay(true);
-            let connection =
-                http1::Builder::new().serve_connection(TokioIo::new(socket), service.clone());
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-        }
-    })
 }
