@@ -1,5 +1,5 @@
 //! The blob storage tier: one signed GET per read, decoded and checked against the
-//! object's recorded hash.
+//! object's recorded size and checksum.
 
 use crate::body;
 use crate::read::Record;
@@ -57,7 +57,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
         .await
         .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
     let decoded = match meta
-        .open(&body)
+        .open_to_serve(&body)
         .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?
     {
         Cow::Borrowed(_) => None,
