@@ -62,7 +62,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     connections: Vec<usize>,
     /// Scenarios to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "cache,blob,passthrough")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cache,component-cache,blob,passthrough"
+    )]
     scenarios: Vec<ScenarioKind>,
     /// The tiergate binary [default: `tiergate` next to this program].
     #[arg(long)]
@@ -76,6 +80,8 @@ struct Args {
 enum ScenarioKind {
     /// Cache hits, beside nginx proxy_cache hits.
     Cache,
+    /// Cache hits answered by the edge component rather than the host (as under Spin).
+    ComponentCache,
     /// Blob reads with caching off, beside direct signed GETs.
     Blob,
     /// Non-record requests, beside direct GETs to the origin.
@@ -275,6 +281,12 @@ async fn start(
     for kind in kinds {
         let (name, config) = match kind {
             ScenarioKind::Cache => ("cache", GateConfig::new(&origin).blob_endpoint(&store)),
+            ScenarioKind::ComponentCache => (
+                "component-cache",
+                GateConfig::new(&origin)
+                    .blob_endpoint(&store)
+                    .answer_hits_in_host(false),
+            ),
             ScenarioKind::Blob => (
                 "blob",
                 GateConfig::new(&origin)
@@ -290,27 +302,21 @@ async fn start(
         };
         let host = HostProcess::start(binary, &config.to_toml(), dir, name)?;
         let scenario = match kind {
-            ScenarioKind::Cache => {
+            ScenarioKind::Cache | ScenarioKind::ComponentCache => {
                 for path in &hot {
                     check.get(&host.url(), path, None).await?;
                 }
                 check.get(&host.url(), &hot[0], Some("cache")).await?;
-                let origin_addr = origin.trim_start_matches("http://");
-                let nginx_dir = dir.join("nginx");
-                std::fs::create_dir_all(&nginx_dir)?;
-                let nginx = Nginx::start(&nginx_dir, origin_addr)?;
-                for path in &hot {
-                    check.get(&nginx.url(), path, None).await?;
-                }
-                let reply = check.get(&nginx.url(), &hot[0], None).await?;
-                ensure!(
-                    reply.header("x-cache-status") == Some("HIT"),
-                    "nginx did not cache {}: X-Cache-Status {:?}",
-                    hot[0],
-                    reply.header("x-cache-status")
-                );
+                let nginx = match running.nginx.take() {
+                    Some(nginx) => nginx,
+                    None => start_nginx(&check, dir, &origin, &hot).await?,
+                };
                 let scenario = Scenario {
-                    name: "cache hit",
+                    name: if *kind == ScenarioKind::Cache {
+                        "cache hit"
+                    } else {
+                        "cache hit, in the component"
+                    },
                     tiergate: Target {
                         url: host.url(),
                         paths: hot_paths.clone(),
@@ -368,6 +374,29 @@ async fn start(
         scenarios.push(scenario);
     }
     Ok((scenarios, running))
+}
+
+/// Starts nginx in front of the origin and warms its cache with the records at `paths`.
+async fn start_nginx(
+    check: &Check<'_>,
+    dir: &Path,
+    origin: &str,
+    paths: &[String],
+) -> anyhow::Result<Nginx> {
+    let nginx_dir = dir.join("nginx");
+    std::fs::create_dir_all(&nginx_dir)?;
+    let nginx = Nginx::start(&nginx_dir, origin.trim_start_matches("http://"))?;
+    for path in paths {
+        check.get(&nginx.url(), path, None).await?;
+    }
+    let reply = check.get(&nginx.url(), &paths[0], None).await?;
+    ensure!(
+        reply.header("x-cache-status") == Some("HIT"),
+        "nginx did not cache {}: X-Cache-Status {:?}",
+        paths[0],
+        reply.header("x-cache-status")
+    );
+    Ok(nginx)
 }
 
 /// A GET before the load, checking that the answer is the whole record (and, for tiergate,

@@ -116,6 +116,8 @@ pub struct CacheConfig {
     pub backend: CacheBackend,
     /// Most bytes (keys and values) held; older entries are evicted beyond it.
     pub budget_bytes: u64,
+    /// Whether the host answers fresh hits itself rather than through the component.
+    pub answer_hits_in_host: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -206,6 +208,7 @@ struct CacheSection {
     ttl_seconds: Option<u64>,
     max_record_bytes: Option<u64>,
     cache_origin_reads: Option<bool>,
+    answer_hits_in_host: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +283,7 @@ impl Config {
                 }
             },
             budget_bytes: file.cache.budget_bytes.unwrap_or(DEFAULT_BUDGET_BYTES),
+            answer_hits_in_host: file.cache.answer_hits_in_host.unwrap_or(true),
         };
 
         let mut vars = HashMap::new();

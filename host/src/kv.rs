@@ -33,6 +33,11 @@ pub enum KvError {
 pub trait KvBackend: Send + Sync + 'static {
     /// The value of `key`, if any.
     fn get(&self, key: &str) -> Result<Option<Bytes>, KvError>;
+    /// The value of `key`, like [`get`](Self::get) but not counted as a cache lookup: for
+    /// the host's look ahead of the component, which counts its own lookups.
+    fn peek(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        self.get(key)
+    }
     /// Sets `key` to `value`, evicting other entries to stay within the budget; returns how
     /// many it evicted.
     fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError>;
@@ -62,6 +67,10 @@ impl<B: KvBackend> KvBackend for Metered<B> {
         let value = self.0.get(key)?;
         crate::metrics::cache_lookup(value.is_some());
         Ok(value)
+    }
+
+    fn peek(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        self.0.get(key)
     }
 
     fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {

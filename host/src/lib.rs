@@ -2,7 +2,8 @@
 //! the component imports.
 //!
 //! - [`config`]: the TOML configuration, checked at load;
-//! - [`server`]: the HTTP front and its shutdown;
+//! - [`server`]: the HTTP front and its shutdown; `cache_hit`: fresh cache hits answered
+//!   without entering the component;
 //! - [`archiver`]: the archiver component, run on demand; [`schedule`]: on a cron schedule;
 //! - [`verify`]: the audit of every archived record's copy; [`alert`]: the webhook;
 //! - [`cost`]: the storage bill before and after, from measured counts;
@@ -16,11 +17,13 @@
 //! - `next_hop`: the middleware's next hop, a reverse proxy to the origin;
 //! - `outbound`: the pooled client and where components may send requests;
 //! - `plain_server`: the HTTP server of the admin endpoint and the demo's services;
+//! - `zero_copy`: large cached values in sealed memory files, sent with `sendfile`;
 //! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
 
 pub mod admin;
 pub mod alert;
 pub mod archiver;
+mod cache_hit;
 pub mod config;
 pub mod cost;
 pub mod demo;
@@ -41,6 +44,7 @@ mod next_hop;
 mod outbound;
 mod plain_server;
 mod runtime;
+mod zero_copy;
 
 pub use archiver::{Archiver, Fault, RunOptions, RunProgress};
 pub use bindings::archiver::exports::tiergate::records::archival::{RecordError, RunReport};

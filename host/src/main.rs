@@ -243,6 +243,7 @@ fn archive_cache() -> Arc<dyn KvBackend> {
     kv::open(&tiergate::config::CacheConfig {
         backend: tiergate::config::CacheBackend::Memory,
         budget_bytes: 0,
+        answer_hits_in_host: false,
     })
     .expect("an in-memory cache opens")
 }

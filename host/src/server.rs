@@ -1,11 +1,13 @@
 //! The HTTP front: accepts connections, hands every request to the edge component, shuts
 //! down gracefully.
 
+use crate::cache_hit::CacheHits;
 use crate::config::Config;
 use crate::kv::{self, KvBackend};
 use crate::metrics::route;
 use crate::request_id::RequestIds;
 use crate::runtime::EdgeRuntime;
+use crate::zero_copy::ZeroCopyStream;
 use anyhow::Context as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -53,9 +55,14 @@ impl Server {
         config: Config,
         kv: Arc<dyn KvBackend>,
     ) -> anyhow::Result<RunningServer> {
+        let cache_hits = config
+            .cache
+            .answer_hits_in_host
+            .then(|| CacheHits::new(kv.clone()));
         let runtime = EdgeRuntime::new(&config, kv)?;
         let front = Arc::new(Front {
             handler: ProxyHandler::new(runtime),
+            cache_hits,
             route: config.record_route.clone(),
             ids: RequestIds::new(),
         });
@@ -86,6 +93,8 @@ impl RunningServer {
 /// What every connection shares.
 struct Front {
     handler: ProxyHandler<EdgeRuntime>,
+    /// Fresh cache hits, answered without the component (`[cache] answer_hits_in_host`).
+    cache_hits: Option<CacheHits>,
     /// The edge's record route, to count requests by kind.
     route: RecordRoute,
     ids: RequestIds,
@@ -109,7 +118,8 @@ async fn serve(listener: TcpListener, front: Arc<Front>, mut stopped: oneshot::R
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         let service = service_fn(move |request| answer(front.clone(), request));
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let stream = TokioIo::new(ZeroCopyStream::new(stream));
+        let connection = http1::Builder::new().serve_connection(stream, service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -140,7 +150,8 @@ async fn answer(
         .headers
         .insert(crate::request_id::HEADER, request_id.clone());
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let kind = match front.route.classify(parts.method.as_str(), path) {
+    let classified = front.route.classify(parts.method.as_str(), path);
+    let kind = match classified {
         RequestKind::Read { .. } => route::READ,
         RequestKind::Write(_) => route::WRITE,
         RequestKind::BadId(_) => route::BAD_ID,
@@ -149,11 +160,19 @@ async fn answer(
     // Kept only when access lines are logged: most deployments count, not log, requests.
     let access = tracing::enabled!(target: "tiergate::access", tracing::Level::DEBUG)
         .then(|| (parts.method.clone(), parts.uri.path().to_owned()));
+    let hit = match (&classified, &front.cache_hits) {
+        (RequestKind::Read { id, head }, Some(hits)) => hits.answer(id, *head, &parts.headers),
+        _ => None,
+    };
     let request = hyper::Request::from_parts(
         parts,
         body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
     );
-    let mut response = match front.handler.handle((), request).await {
+    let handled = match hit {
+        Some(hit) => Ok(hit),
+        None => front.handler.handle((), request).await,
+    };
+    let mut response = match handled {
         Ok(response) => response,
         Err(e) => {
             tracing::error!(

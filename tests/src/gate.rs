@@ -33,6 +33,7 @@ pub struct GateConfig {
     cache_backend: CacheBackend,
     cache_ttl_seconds: u64,
     cache_max_record_bytes: u64,
+    answer_hits_in_host: bool,
     archive: Option<String>,
     archive_batch: (u64, u64),
 }
@@ -49,6 +50,7 @@ impl GateConfig {
             cache_backend: CacheBackend::Memory,
             cache_ttl_seconds: 3_600,
             cache_max_record_bytes: 1_048_000,
+            answer_hits_in_host: true,
             archive: None,
             archive_batch: (4, 3),
         }
@@ -123,6 +125,13 @@ impl GateConfig {
         self
     }
 
+    /// Whether the host answers fresh cache hits itself (the default) or leaves them to the
+    /// component.
+    pub fn answer_hits_in_host(mut self, on: bool) -> Self {
+        self.answer_hits_in_host = on;
+        self
+    }
+
     /// The config file.
     pub fn to_toml(&self) -> String {
         let mut toml = format!(
@@ -142,6 +151,7 @@ record_route = "{route}"
 ttl_seconds = {ttl}
 max_record_bytes = {max}
 cache_origin_reads = true
+answer_hits_in_host = {in_host}
 "#,
             origin = self.origin_url,
             route = self.record_route,
@@ -154,6 +164,7 @@ cache_origin_reads = true
             },
             ttl = self.cache_ttl_seconds,
             max = self.cache_max_record_bytes,
+            in_host = self.answer_hits_in_host,
         );
         let backend = match &self.blob {
             None => {

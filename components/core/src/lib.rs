@@ -15,6 +15,8 @@
 //! - [`etag`]: stable entity tags and `if-none-match` ([`ETag`]).
 //! - [`ledger`]: the states of a record in tiergate's ledger ([`LedgerState`]).
 //! - [`read_plan`]: what to answer when a tier fails ([`ReadPlan`]).
+//! - [`record_answer`]: the status, headers and bytes that serve a record
+//!   ([`ReadRequest`], [`RecordAnswer`]).
 //! - [`blob_backend`]: the blob stores behind one type ([`BlobBackend`]);
 //!   [`s3`]: SigV4 presigned URLs ([`S3Signer`]); [`azure`]: Azure service SAS
 //!   ([`AzureSigner`]); [`signed_url`]: URLs that carry their signature ([`SignedUrl`]).
@@ -33,6 +35,7 @@ pub mod encoding;
 pub mod etag;
 pub mod ledger;
 pub mod read_plan;
+pub mod record_answer;
 pub mod record_id;
 pub mod route;
 pub mod s3;
@@ -50,6 +53,7 @@ pub use encoding::Encoding;
 pub use etag::ETag;
 pub use ledger::LedgerState;
 pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};
+pub use record_answer::{AnswerBody, ReadRequest, RecordAnswer, RecordFacts};
 pub use record_id::RecordId;
 pub use route::{RecordRoute, RequestKind};
 pub use s3::S3Signer;

@@ -7,7 +7,8 @@ use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
 use tiergate_core::{
-    BlobMiss, ETag, EdgeSettings, Encoding, OriginFailure, ReadPlan, RecordId, Source, Verdict,
+    BlobMiss, ETag, EdgeSettings, Encoding, OriginFailure, ReadPlan, ReadRequest, RecordId, Source,
+    Verdict,
 };
 
 /// A record's bytes and what is served with them.
@@ -31,7 +32,7 @@ pub async fn serve(
     id: &RecordId,
     head: bool,
 ) -> Result<Response, ErrorCode> {
-    let answer = reply::Answer {
+    let answer = ReadRequest {
         head,
         if_none_match: request
             .headers()
@@ -54,7 +55,7 @@ pub async fn serve(
     };
     timing.record(Tier::Cache, outcome, started.elapsed());
     if let Some(record) = cached {
-        return answer.record(Source::Cache, record, None, &timing);
+        return reply::record(&answer, Source::Cache, record, None, &timing);
     }
 
     let miss = match &settings.blob {
@@ -71,7 +72,7 @@ pub async fn serve(
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
-                    return answer.record(Source::Blob, record, None, &timing);
+                    return reply::record(&answer, Source::Blob, record, None, &timing);
                 }
                 Err(miss) => {
                     if let BlobMiss::Unavailable(why) = &miss {
@@ -145,7 +146,13 @@ pub async fn serve(
     if settings.cache_origin_reads {
         fill(settings, id, &record, now).await;
     }
-    answer.record(Source::Origin, record, Some(parts.headers), &timing)
+    reply::record(
+        &answer,
+        Source::Origin,
+        record,
+        Some(parts.headers),
+        &timing,
+    )
 }
 
 async fn fill(settings: &EdgeSettings, id: &RecordId, record: &Record, now: u64) {

@@ -6,91 +6,47 @@ use spin_sdk::http::{EmptyBody, FullBody, HeaderMap, HeaderValue, IntoResponse, 
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 use spin_sdk::wasip3::{spawn, wit_future};
-use tiergate_core::Source;
+use tiergate_core::record_answer::{REPLACED_HEADERS, SERVER_TIMING_HEADER, SOURCE_HEADER};
 use tiergate_core::record_id::RecordIdError;
 use tiergate_core::server_timing::ServerTiming;
+use tiergate_core::{AnswerBody, ReadRequest, RecordFacts, Source};
 
-const SOURCE: &str = "x-tiergate-source";
-const SERVER_TIMING: &str = "server-timing";
-
-/// Headers of the origin's response that the edge sets itself on the records it serves.
-const REPLACED: &[http::HeaderName] = &[
-    http::header::CONTENT_LENGTH,
-    http::header::ETAG,
-    http::header::TRANSFER_ENCODING,
-];
-
-/// How the client asked for a record.
-#[derive(Debug, Clone, Copy)]
-pub struct Answer<'a> {
-    /// `HEAD`: headers only.
-    pub head: bool,
-    /// The client's `if-none-match`, if any.
-    pub if_none_match: Option<&'a str>,
-    /// The client's `accept-encoding`, if any.
-    pub accept_encoding: Option<&'a str>,
-}
-
-impl Answer<'_> {
-    /// Serves `record` from `source`: 200, or 304 when the client's copy matches. `base` holds
-    /// the origin's headers when the origin served it, so the API's own headers are kept.
-    pub fn record(
-        &self,
-        source: Source,
-        record: Record,
-        base: Option<HeaderMap>,
-        timing: &ServerTiming,
-    ) -> Result<Response, ErrorCode> {
-        let mut headers = base.unwrap_or_default();
-        for name in REPLACED {
-            headers.remove(name);
+/// Serves `record` from `source` as the client asked: 200, or 304 when the client's copy
+/// matches. `base` holds the origin's headers when the origin served it, so the API's own
+/// headers are kept.
+pub fn record(
+    request: &ReadRequest<'_>,
+    source: Source,
+    record: Record,
+    base: Option<HeaderMap>,
+    timing: &ServerTiming,
+) -> Result<Response, ErrorCode> {
+    let facts = RecordFacts {
+        source,
+        etag: &record.etag,
+        content_type: &record.content_type,
+        size: record.body.len(),
+        stored: record
+            .stored
+            .as_ref()
+            .map(|(encoding, stored)| (*encoding, stored.len())),
+    };
+    let answer = request.answer(&facts, timing);
+    let mut headers = base.unwrap_or_default();
+    for name in REPLACED_HEADERS {
+        headers.remove(*name);
+    }
+    for (name, value) in &answer.headers {
+        headers.insert(*name, header_value(value));
+    }
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    match answer.body {
+        AnswerBody::Empty => (status, headers, EmptyBody::new()).into_response(),
+        AnswerBody::Record => body::respond(status, headers, record.body),
+        AnswerBody::Stored => {
+            let stored = record.stored.map(|(_, stored)| stored).unwrap_or_default();
+            body::respond(status, headers, stored)
         }
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            header_value(&record.content_type),
-        );
-        headers.insert(http::header::ETAG, header_value(record.etag.as_str()));
-        headers.insert(SOURCE, HeaderValue::from_static(source.as_str()));
-        headers.insert(SERVER_TIMING, header_value(&timing.header_value()));
-
-        let not_modified = self
-            .if_none_match
-            .is_some_and(|candidates| record.etag.matches_if_none_match(candidates));
-        if not_modified || self.head {
-            let status = if not_modified {
-                StatusCode::NOT_MODIFIED
-            } else {
-                StatusCode::OK
-            };
-            return (status, headers, EmptyBody::new()).into_response();
-        }
-        if record.stored.is_some() {
-            headers.insert(
-                http::header::VARY,
-                HeaderValue::from_static("accept-encoding"),
-            );
-        }
-        let bytes = match record.stored {
-            Some((encoding, stored))
-                if self
-                    .accept_encoding
-                    .is_some_and(|accepted| encoding.accepted_by(accepted)) =>
-            {
-                headers.insert(
-                    http::header::CONTENT_ENCODING,
-                    header_value(encoding.as_str()),
-                );
-                // The same record in another coding: semantically equal, so a weak tag.
-                headers.insert(
-                    http::header::ETAG,
-                    header_value(&format!("W/{}", record.etag.as_str())),
-                );
-                stored
-            }
-            _ => record.body,
-        };
-        headers.insert(http::header::CONTENT_LENGTH, bytes.len().into());
-        body::respond(StatusCode::OK, headers, bytes)
     }
 }
 
@@ -113,8 +69,8 @@ pub fn relay(
             .set(name, &[value.as_bytes().to_vec()])
             .map_err(|e| ErrorCode::InternalError(Some(format!("header {name}: {e:?}"))))
     };
-    set(SOURCE, source.as_str())?;
-    set(SERVER_TIMING, &timing.header_value())?;
+    set(SOURCE_HEADER, source.as_str())?;
+    set(SERVER_TIMING_HEADER, &timing.header_value())?;
 
     let (consumed_tx, consumed_rx) = wit_future::new(|| Ok(()));
     let (contents, trailers) = Response::consume_body(raw, consumed_rx);
@@ -166,7 +122,7 @@ fn text(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     if let Some(timing) = timing {
-        headers.insert(SERVER_TIMING, header_value(&timing.header_value()));
+        headers.insert(SERVER_TIMING_HEADER, header_value(&timing.header_value()));
     }
     (status, headers, FullBody::new(bytes::Bytes::from(body))).into_response()
 }
