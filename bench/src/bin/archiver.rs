@@ -71,6 +71,9 @@ struct Args {
     /// Worlds per encoding; the table shows medians.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Only this encoding, at --records only (no lz4 rows at N/4 and N/2): a quicker run.
+    #[arg(long)]
+    encoding: Option<Encoding>,
     /// Where to write the JSON [default: bench/results/<YYYY-MM-DD>-archiver.json].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -79,6 +82,10 @@ struct Args {
 impl Args {
     fn records(&self) -> usize {
         self.records.unwrap_or(if self.quick { 200 } else { 2_000 })
+    }
+
+    fn encodings(&self) -> Vec<Encoding> {
+        self.encoding.map_or(Encoding::ALL.to_vec(), |e| vec![e])
     }
 }
 
@@ -234,14 +241,19 @@ fn main() -> anyhow::Result<()> {
 
     // lz4 at growing sizes first, before anything larger has grown the heap.
     let mut scaling = Vec::new();
-    for size in [n / 4, n / 2, n] {
+    let sizes = if args.encoding.is_none() {
+        vec![n / 4, n / 2, n]
+    } else {
+        Vec::new()
+    };
+    for size in sizes {
         let row = measure(&runtime, Encoding::Lz4, size, &args)?;
         scaling.push((size, row));
     }
     let mut rows = Vec::new();
-    for encoding in Encoding::ALL {
-        let row = match encoding {
-            Encoding::Lz4 => scaling.last().expect("three sizes").1.clone(),
+    for encoding in args.encodings() {
+        let row = match scaling.last() {
+            Some((_, row)) if encoding == Encoding::Lz4 => row.clone(),
             _ => measure(&runtime, encoding, n, &args)?,
         };
         rows.push((encoding, row));
@@ -302,7 +314,7 @@ fn main() -> anyhow::Result<()> {
             " since the process started"
         }
     );
-    for (encoding, native) in Encoding::ALL.iter().map(|e| (e, native[e])) {
+    for (encoding, native) in args.encodings().iter().map(|e| (e, native[e])) {
         println!(
             "native {encoding}: encode only {:.0} MB/s, ratio {:.2}; SHA-256 alone {:.0} MB/s",
             native.encode, native.ratio, native.sha256
@@ -323,6 +335,7 @@ fn main() -> anyhow::Result<()> {
             "batch_size": args.batch_size,
             "concurrency": args.concurrency,
             "repeat": args.repeat,
+            "only_encoding": args.encoding.map(Encoding::as_str),
             "runtime_worker_threads": 2,
             "hot_db": "sqlite",
             "blob_store": "s3s-fs 0.14.1 on loopback",
@@ -542,7 +555,7 @@ fn native_reference(args: &Args) -> std::collections::HashMap<Encoding, Native> 
     });
     eprintln!("native SHA-256: {sha256:.0} MB/s");
     let mut out = std::collections::HashMap::new();
-    for encoding in Encoding::ALL {
+    for encoding in args.encodings() {
         let encode = rate(&|| {
             for (_, body) in &records {
                 black_box(encoding.encode(body));
