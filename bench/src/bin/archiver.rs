@@ -15,8 +15,9 @@
 //! `/proc/self/clear_refs`) and current RSS (VmRSS). To show whether memory stays flat as
 //! the set grows, lz4 also runs with N/4 and N/2 records (first, before anything larger has
 //! run). The reference is the same per-record work done natively on one thread:
-//! `PreparedCopy::prepare` (SHA-256 of the record, `Encoding::encode`, SHA-256 of the stored
-//! bytes), and that plus `CopyFacts::check` (the read-back check: SHA-256, decode, SHA-256).
+//! `PreparedCopy::prepare` (SHA-256 of the record, `Encoding::encode`, decoding and comparing
+//! with the record, SHA-256 of the stored bytes), and that plus `CopyFacts::check_read_back`
+//! (the copy pass's read-back check: the bytes compared with those written, the metadata).
 //!
 //! The archiver runs with the production defaults `batch_size = 64`, `concurrency = 8`
 //! (`--batch-size`, `--concurrency`), not the test harness's 4 and 3.
@@ -307,7 +308,7 @@ fn main() -> anyhow::Result<()> {
         "MB = 10^6 bytes of records (input); ratio = bytes in / bytes stored; delete MB/s = \
          record bytes whose hot rows the second run deleted, per second. Peak RSS is VmHWM{}; \
          RSS before the first world: {baseline_rss:.0} MiB. Native columns: one thread, \
-         median of rounds; encode+SHA = PreparedCopy::prepare, +check adds CopyFacts::check.",
+         median of rounds; encode+SHA = PreparedCopy::prepare, +check adds CopyFacts::check_read_back.",
         if hwm_resettable {
             ", reset before each run"
         } else {
@@ -563,14 +564,16 @@ fn native_reference(args: &Args) -> std::collections::HashMap<Encoding, Native> 
         });
         let prepare = rate(&|| {
             for (id, body) in &records {
-                black_box(PreparedCopy::prepare(id, "1", None, body, encoding));
+                black_box(PreparedCopy::prepare(id, "1", None, body, encoding).expect("encodes"));
             }
         });
         let prepare_check = rate(&|| {
             for (id, body) in &records {
-                let copy = PreparedCopy::prepare(id, "1", None, body, encoding);
+                let copy =
+                    PreparedCopy::prepare(id, "1", None, body, encoding).expect("encodes");
+                let read = copy.stored.clone();
                 copy.facts
-                    .check(&copy.meta, &copy.stored)
+                    .check_read_back(&copy.meta, &read, &copy.stored)
                     .expect("a fresh copy checks");
                 black_box(copy);
             }
