@@ -64,12 +64,13 @@ impl PreparedCopy {
         let stored = encoding.encode(body);
         // Identity is a copy of `body`; every other coding is decoded and compared.
         if encoding != Encoding::Identity {
-            let back = encoding
-                .decode(&stored, body.len() as u64)
-                .map_err(|e| EncodingMismatch {
-                    encoding,
-                    reason: e.to_string(),
-                })?;
+            let back =
+                encoding
+                    .decode(&stored, body.len() as u64)
+                    .map_err(|e| EncodingMismatch {
+                        encoding,
+                        reason: e.to_string(),
+                    })?;
             if back != body {
                 return Err(EncodingMismatch {
                     encoding,
@@ -370,7 +371,11 @@ mod tests {
         let id = RecordId::parse("INV-8").unwrap();
         for encoding in Encoding::ALL {
             let copy = PreparedCopy::prepare(&id, "1", None, &body, encoding).unwrap();
-            assert_eq!(copy.facts.check(&copy.meta, &copy.stored), Ok(()), "{encoding}");
+            assert_eq!(
+                copy.facts.check(&copy.meta, &copy.stored),
+                Ok(()),
+                "{encoding}"
+            );
         }
     }
 
