@@ -1,6 +1,11 @@
 //! The archiver component on wasmtime: compiled once, instantiated afresh for every run
 //! (a run is minutes of work, an instance is milliseconds), with the hot store, the KV
 //! cache, the settings and outbound HTTP to blob storage only.
+//!
+//! A component instance runs on one thread, so a run starts one instance per core, each a
+//! task of its own on tokio's worker threads. They share the run's lease owner and claim
+//! their own batches from the hot store, which keeps claims apart (as it does for archivers
+//! on several hosts), and their reports are added up into the run's.
 
 use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
 use crate::bindings::archiver::{ArchiverPre, tiergate::records::hot_store};
@@ -15,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
+use tiergate_core::settings::names;
 use tiergate_hotstore::{ColdCount, HotStore, Lease, RunRow};
 use tokio::sync::watch;
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -84,6 +90,37 @@ pub struct Job {
     pub progress: watch::Sender<RunProgress>,
     fault: Option<Fault>,
     calls: AtomicUsize,
+}
+
+/// What a run's instances are given: the instance count and each one's settings.
+struct Instances {
+    /// The variables each instance reads, one map per instance.
+    variables: Vec<Arc<HashMap<String, String>>>,
+}
+
+impl Instances {
+    /// `count` instances over `variables`, with `archive_max_records` (if set) shared out
+    /// so that together they copy no more than it; an instance whose share is none is not
+    /// started.
+    fn new(count: usize, variables: &Arc<HashMap<String, String>>) -> Self {
+        let count = count.max(1);
+        let max = variables
+            .get(names::ARCHIVE_MAX_RECORDS)
+            .and_then(|v| v.parse::<u64>().ok());
+        let variables = match max {
+            None => vec![Arc::clone(variables); count],
+            Some(max) => (0..count as u64)
+                .map(|i| max / count as u64 + u64::from(i < max % count as u64))
+                .filter(|&share| share > 0)
+                .map(|share| {
+                    let mut own = HashMap::clone(variables);
+                    own.insert(names::ARCHIVE_MAX_RECORDS.to_owned(), share.to_string());
+                    Arc::new(own)
+                })
+                .collect(),
+        };
+        Self { variables }
+    }
 }
 
 impl Job {
@@ -156,6 +193,7 @@ pub struct Archiver {
     client: HttpClient,
     blob_authority: Option<String>,
     runs: AtomicUsize,
+    instances: usize,
 }
 
 impl Archiver {
@@ -205,7 +243,15 @@ impl Archiver {
             client: HttpClient::new(),
             blob_authority,
             runs: AtomicUsize::new(0),
+            instances: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
+    }
+
+    /// Runs with `count` component instances at once instead of one per core (the
+    /// benchmark compares counts).
+    pub fn with_instances(mut self, count: usize) -> Self {
+        self.instances = count.max(1);
+        self
     }
 
     /// The hot database.
@@ -246,32 +292,64 @@ impl Archiver {
             fault: options.fault,
             calls: AtomicUsize::new(0),
         });
-        let data = RunData {
-            wasi: WasiCtx::builder().stderr(GuestLog::new("archiver")).build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            outbound: Outbound {
-                client: self.client.clone(),
-                allowed_authority: self.blob_authority.clone(),
-                default_timeout: STORAGE_TIMEOUT,
-            },
-            job,
-            kv: self.kv.clone(),
-            variables: self.variables.clone(),
+        // An injected crash is counted over one instance's hot-store calls, so that call
+        // `n` is the same step in every test run.
+        let count = if options.fault.is_some() {
+            1
+        } else {
+            self.instances
         };
-        let mut store = Store::new(&self.engine, data);
-        let result = async {
-            let archiver = self.pre.instantiate_async(&mut store).await?;
-            store
-                .run_concurrent(async |accessor| {
-                    archiver
-                        .tiergate_records_archival()
-                        .call_run(accessor)
-                        .await
-                })
-                .await?
+        let mut tasks = tokio::task::JoinSet::new();
+        for variables in Instances::new(count, &self.variables).variables {
+            let data = RunData {
+                wasi: WasiCtx::builder().stderr(GuestLog::new("archiver")).build(),
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                outbound: Outbound {
+                    client: self.client.clone(),
+                    allowed_authority: self.blob_authority.clone(),
+                    default_timeout: STORAGE_TIMEOUT,
+                },
+                job: job.clone(),
+                kv: self.kv.clone(),
+                variables,
+            };
+            let (engine, pre) = (self.engine.clone(), self.pre.clone());
+            tasks.spawn(async move {
+                let mut store = Store::new(&engine, data);
+                let archiver = pre.instantiate_async(&mut store).await?;
+                store
+                    .run_concurrent(async |accessor| {
+                        archiver
+                            .tiergate_records_archival()
+                            .call_run(accessor)
+                            .await
+                    })
+                    .await?
+            });
         }
-        .await;
+        // The first instance that breaks off ends the run (the others are dropped, as a
+        // killed process would leave them); the next run repairs what they left.
+        let mut result: wasmtime::Result<RunReport> = Ok(empty_report());
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(report)) => {
+                    if let Ok(total) = &mut result {
+                        add_report(total, report);
+                    }
+                }
+                Ok(Err(e)) => {
+                    result = Err(e);
+                    tasks.abort_all();
+                }
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => {
+                    if result.is_ok() {
+                        result = Err(wasmtime::format_err!("archiver instance cancelled: {e}"));
+                    }
+                }
+            }
+        }
         let finished = SystemTime::now();
         let mut row = RunRow {
             owner,
@@ -318,6 +396,36 @@ impl Archiver {
             finished.duration_since(started).unwrap_or_default(),
         );
         result.map_err(|e| anyhow::anyhow!("archiver run broke off: {e:#}"))
+    }
+}
+
+/// A report of nothing done yet.
+fn empty_report() -> RunReport {
+    RunReport {
+        claimed: 0,
+        archived: 0,
+        deleted: 0,
+        restored: 0,
+        failed: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+        errors: Vec::new(),
+        aborted: None,
+    }
+}
+
+/// Adds one instance's report to the run's.
+fn add_report(total: &mut RunReport, report: RunReport) {
+    total.claimed += report.claimed;
+    total.archived += report.archived;
+    total.deleted += report.deleted;
+    total.restored += report.restored;
+    total.failed += report.failed;
+    total.bytes_in += report.bytes_in;
+    total.bytes_out += report.bytes_out;
+    total.errors.extend(report.errors);
+    if total.aborted.is_none() {
+        total.aborted = report.aborted;
     }
 }
 

@@ -86,3 +86,36 @@ async fn integer_unix_seconds_are_read_as_milliseconds() {
     assert_eq!(claims[0].version, "7");
     f.cleanup().await;
 }
+
+#[tokio::test]
+async fn claims_use_an_index_on_the_changed_column_and_still_see_every_spelling() {
+    // Claims compare the column itself with a bound two days after the cutoff (so that an
+    // index on it serves them), then decide on the exact time: a local time whose date is
+    // a day past the cutoff's (a +14:00 offset), a space-separated one and integer seconds
+    // are all cold; a time at the cutoff is not.
+    let f = fixture(
+        "CREATE TABLE {table} (id TEXT PRIMARY KEY, body BLOB, updated_at);
+         CREATE INDEX {table}_updated_at ON {table} (updated_at)",
+        |_| {},
+    )
+    .await;
+    let (t, s) = (&f.table, T0 / 1_000);
+    // T0 = 2023-11-14T22:13:20Z; the cutoff is T0 + 1 s.
+    f.db.exec(&format!(
+        "INSERT INTO {t} VALUES ('ahead', X'01', '2023-11-15T12:13:20+14:00'), \
+         ('spaced', X'01', '2023-11-14 22:13:19'), ('seconds', X'01', {s}), \
+         ('at-cutoff', X'01', '2023-11-14T22:13:21Z'), ('new', X'01', '2023-11-17T00:00:00Z')"
+    ))
+    .await;
+    let mut claimed = ids(&f
+        .store
+        .claim_cold(&lease("a", T0 + 5_000), T0 + 1_000, 10)
+        .await
+        .unwrap())
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    claimed.sort();
+    assert_eq!(claimed, ["ahead", "seconds", "spaced"]);
+    f.cleanup().await;
+}

@@ -15,8 +15,9 @@
 //! `/proc/self/clear_refs`) and current RSS (VmRSS). To show whether memory stays flat as
 //! the set grows, lz4 also runs with N/4 and N/2 records (first, before anything larger has
 //! run). The reference is the same per-record work done natively on one thread:
-//! `PreparedCopy::prepare` (SHA-256 of the record, `Encoding::encode`, SHA-256 of the stored
-//! bytes), and that plus `CopyFacts::check` (the read-back check: SHA-256, decode, SHA-256).
+//! `PreparedCopy::prepare` (SHA-256 of the record, `Encoding::encode`, decoding and comparing
+//! with the record, SHA-256 of the stored bytes), and that plus `CopyFacts::check_read_back`
+//! (the copy pass's read-back check: the bytes compared with those written, the metadata).
 //!
 //! The archiver runs with the production defaults `batch_size = 64`, `concurrency = 8`
 //! (`--batch-size`, `--concurrency`), not the test harness's 4 and 3.
@@ -68,9 +69,15 @@ struct Args {
     /// Records it copies at once (`[archive] concurrency`).
     #[arg(long, default_value_t = 8)]
     concurrency: u64,
+    /// Archiver instances per run [default: one per core, as `tiergate` runs them].
+    #[arg(long)]
+    instances: Option<usize>,
     /// Worlds per encoding; the table shows medians.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Only this encoding, at --records only (no lz4 rows at N/4 and N/2): a quicker run.
+    #[arg(long)]
+    encoding: Option<Encoding>,
     /// Where to write the JSON [default: bench/results/<YYYY-MM-DD>-archiver.json].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -79,6 +86,10 @@ struct Args {
 impl Args {
     fn records(&self) -> usize {
         self.records.unwrap_or(if self.quick { 200 } else { 2_000 })
+    }
+
+    fn encodings(&self) -> Vec<Encoding> {
+        self.encoding.map_or(Encoding::ALL.to_vec(), |e| vec![e])
     }
 }
 
@@ -102,7 +113,10 @@ impl World {
             .archive(&db.hot_toml(), &format!("encoding = \"{encoding}\""))
             .archive_batch(args.batch_size, args.concurrency);
         let gate = Gate::start(&config).await?;
-        let archiver = gate.archiver().await?;
+        let mut archiver = gate.archiver().await?;
+        if let Some(count) = args.instances {
+            archiver = archiver.with_instances(count);
+        }
         Ok(Self {
             db,
             _origin: origin,
@@ -119,6 +133,8 @@ struct Row {
     records: f64,
     insert_s: f64,
     copy_s: f64,
+    /// CPU seconds the whole process (servers, host, guest) spent in the copy run.
+    copy_cpu_s: f64,
     bytes_in: f64,
     bytes_out: f64,
     copy_peak_mib: f64,
@@ -139,6 +155,10 @@ impl Row {
     fn copy_mb_s(&self) -> f64 {
         self.bytes_in / MB / self.copy_s
     }
+    /// Record MB copied per CPU second: what the copy costs, whatever else the machine runs.
+    fn copy_mb_per_cpu_s(&self) -> f64 {
+        self.bytes_in / MB / self.copy_cpu_s
+    }
     fn ratio(&self) -> f64 {
         self.bytes_in / self.bytes_out
     }
@@ -153,6 +173,7 @@ impl Row {
             records: m(|r| r.records),
             insert_s: m(|r| r.insert_s),
             copy_s: m(|r| r.copy_s),
+            copy_cpu_s: m(|r| r.copy_cpu_s),
             bytes_in: m(|r| r.bytes_in),
             bytes_out: m(|r| r.bytes_out),
             copy_peak_mib: m(|r| r.copy_peak_mib),
@@ -173,6 +194,8 @@ impl Row {
             "copy_seconds": self.copy_s,
             "records_per_second": self.records_per_s(),
             "copy_mb_per_second": self.copy_mb_s(),
+            "copy_cpu_seconds": self.copy_cpu_s,
+            "copy_mb_per_cpu_second": self.copy_mb_per_cpu_s(),
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "compression_ratio": self.ratio(),
@@ -211,10 +234,12 @@ fn main() -> anyhow::Result<()> {
     let hwm_resettable = reset_peak_rss();
     println!(
         "archiver benchmark: {n} records of {} bytes per encoding, batch_size {}, \
-         concurrency {}, {} world(s) per row{}",
+         concurrency {}, instances {}, {} world(s) per row{}",
         args.size,
         args.batch_size,
         args.concurrency,
+        args.instances
+            .map_or_else(|| "one per core".to_owned(), |n| n.to_string()),
         args.repeat,
         if args.repeat > 1 { " (medians)" } else { "" }
     );
@@ -234,14 +259,19 @@ fn main() -> anyhow::Result<()> {
 
     // lz4 at growing sizes first, before anything larger has grown the heap.
     let mut scaling = Vec::new();
-    for size in [n / 4, n / 2, n] {
+    let sizes = if args.encoding.is_none() {
+        vec![n / 4, n / 2, n]
+    } else {
+        Vec::new()
+    };
+    for size in sizes {
         let row = measure(&runtime, Encoding::Lz4, size, &args)?;
         scaling.push((size, row));
     }
     let mut rows = Vec::new();
-    for encoding in Encoding::ALL {
-        let row = match encoding {
-            Encoding::Lz4 => scaling.last().expect("three sizes").1.clone(),
+    for encoding in args.encodings() {
+        let row = match scaling.last() {
+            Some((_, row)) if encoding == Encoding::Lz4 => row.clone(),
             _ => measure(&runtime, encoding, n, &args)?,
         };
         rows.push((encoding, row));
@@ -251,19 +281,20 @@ fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "| encoding | records | records/s | MB/s | ratio | delete MB/s | peak RSS MiB (copy) | \
+        "| encoding | records | records/s | MB/s | MB per CPU s | ratio | delete MB/s | peak RSS MiB (copy) | \
          RSS after copy MiB | peak RSS MiB (delete) | RSS after delete MiB | \
          native encode+SHA MB/s | native +check MB/s | e2e / native+check |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (encoding, row) in &rows {
         let native = native[encoding];
         println!(
-            "| {encoding} | {:.0} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} \
-             | {:.0} | {:.0} | {:.2} |",
+            "| {encoding} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} | {:.0} \
+             | {:.0} | {:.0} | {:.0} | {:.2} |",
             row.records,
             row.records_per_s(),
             row.copy_mb_s(),
+            row.copy_mb_per_cpu_s(),
             row.ratio(),
             row.delete_mb_s(),
             row.copy_peak_mib,
@@ -277,11 +308,12 @@ fn main() -> anyhow::Result<()> {
     }
     for (size, row) in &scaling {
         println!(
-            "| lz4, {size} records | {:.0} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} | {:.0} \
-             | {:.0} | | | |",
+            "| lz4, {size} records | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} \
+             | {:.0} | {:.0} | | | |",
             row.records,
             row.records_per_s(),
             row.copy_mb_s(),
+            row.copy_mb_per_cpu_s(),
             row.ratio(),
             row.delete_mb_s(),
             row.copy_peak_mib,
@@ -292,17 +324,19 @@ fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "MB = 10^6 bytes of records (input); ratio = bytes in / bytes stored; delete MB/s = \
+        "MB = 10^6 bytes of records (input); MB per CPU s = record MB per CPU second of the \
+         whole process (servers, host and guest) during the copy run; ratio = bytes in / bytes stored; delete MB/s = \
          record bytes whose hot rows the second run deleted, per second. Peak RSS is VmHWM{}; \
-         RSS before the first world: {baseline_rss:.0} MiB. Native columns: one thread, \
-         median of rounds; encode+SHA = PreparedCopy::prepare, +check adds CopyFacts::check.",
+         RSS counts the hot database's pages that SQLite reads through its memory map (OS \
+         page cache, not heap); RSS before the first world: {baseline_rss:.0} MiB. Native columns: one thread, \
+         median of rounds; encode+SHA = PreparedCopy::prepare, +check adds CopyFacts::check_read_back.",
         if hwm_resettable {
             ", reset before each run"
         } else {
             " since the process started"
         }
     );
-    for (encoding, native) in Encoding::ALL.iter().map(|e| (e, native[e])) {
+    for (encoding, native) in args.encodings().iter().map(|e| (e, native[e])) {
         println!(
             "native {encoding}: encode only {:.0} MB/s, ratio {:.2}; SHA-256 alone {:.0} MB/s",
             native.encode, native.ratio, native.sha256
@@ -323,6 +357,8 @@ fn main() -> anyhow::Result<()> {
             "batch_size": args.batch_size,
             "concurrency": args.concurrency,
             "repeat": args.repeat,
+            "instances": args.instances.map_or_else(|| json!("one per core"), |n| json!(n)),
+            "only_encoding": args.encoding.map(Encoding::as_str),
             "runtime_worker_threads": 2,
             "hot_db": "sqlite",
             "blob_store": "s3s-fs 0.14.1 on loopback",
@@ -383,11 +419,13 @@ fn measure(
         );
         let row = runtime.block_on(one_world(encoding, records, args))?;
         eprintln!(
-            "  insert {:.1} s, copy {:.1} s ({:.1} MB/s, ratio {:.2}), delete {:.1} s, \
-             peak {:.0} MiB, RSS after {:.0} MiB",
+            "  insert {:.1} s, copy {:.1} s ({:.1} MB/s, {:.1} CPU s, {:.1} MB per CPU s, \
+             ratio {:.2}), delete {:.1} s, peak {:.0} MiB, RSS after {:.0} MiB",
             row.insert_s,
             row.copy_s,
             row.copy_mb_s(),
+            row.copy_cpu_s,
+            row.copy_mb_per_cpu_s(),
             row.ratio(),
             row.delete_s,
             row.copy_peak_mib,
@@ -443,6 +481,7 @@ async fn one_world(encoding: Encoding, records: usize, args: &Args) -> anyhow::R
         records: records as f64,
         insert_s,
         copy_s: copy.wall.as_secs_f64(),
+        copy_cpu_s: copy.cpu_s,
         bytes_in: copy.report.bytes_in as f64,
         bytes_out: copy.report.bytes_out as f64,
         copy_peak_mib: copy.peak_mib,
@@ -459,6 +498,7 @@ async fn one_world(encoding: Encoding, records: usize, args: &Args) -> anyhow::R
 struct Timed {
     report: RunReport,
     wall: Duration,
+    cpu_s: f64,
     peak_mib: f64,
     rss_mib: f64,
     sampled_max_mib: f64,
@@ -496,6 +536,7 @@ async fn timed_run(archiver: &tiergate::Archiver, what: &str) -> anyhow::Result<
         })
     };
     let started = Instant::now();
+    let cpu_before = process_cpu_s();
     let result = archiver
         .run(RunOptions {
             progress: Some(progress),
@@ -503,11 +544,13 @@ async fn timed_run(archiver: &tiergate::Archiver, what: &str) -> anyhow::Result<
         })
         .await;
     let wall = started.elapsed();
+    let cpu_s = process_cpu_s() - cpu_before;
     sampler.abort();
     let report = result?;
     Ok(Timed {
         report,
         wall,
+        cpu_s,
         peak_mib: status_kib("VmHWM").unwrap_or(0) as f64 / 1024.0,
         rss_mib: status_kib("VmRSS").unwrap_or(0) as f64 / 1024.0,
         sampled_max_mib: sampled_max.load(Ordering::Relaxed) as f64 / 1024.0,
@@ -542,7 +585,7 @@ fn native_reference(args: &Args) -> std::collections::HashMap<Encoding, Native> 
     });
     eprintln!("native SHA-256: {sha256:.0} MB/s");
     let mut out = std::collections::HashMap::new();
-    for encoding in Encoding::ALL {
+    for encoding in args.encodings() {
         let encode = rate(&|| {
             for (_, body) in &records {
                 black_box(encoding.encode(body));
@@ -550,14 +593,15 @@ fn native_reference(args: &Args) -> std::collections::HashMap<Encoding, Native> 
         });
         let prepare = rate(&|| {
             for (id, body) in &records {
-                black_box(PreparedCopy::prepare(id, "1", None, body, encoding));
+                black_box(PreparedCopy::prepare(id, "1", None, body, encoding).expect("encodes"));
             }
         });
         let prepare_check = rate(&|| {
             for (id, body) in &records {
-                let copy = PreparedCopy::prepare(id, "1", None, body, encoding);
+                let copy = PreparedCopy::prepare(id, "1", None, body, encoding).expect("encodes");
+                let read = copy.stored.clone();
                 copy.facts
-                    .check(&copy.meta, &copy.stored)
+                    .check_read_back(&copy.meta, &read, &copy.stored)
                     .expect("a fresh copy checks");
                 black_box(copy);
             }
@@ -599,6 +643,20 @@ fn status_kib(field: &str) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU seconds (user and system) this process has used, from `/proc/self/stat`.
+fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 counted from the state.
+    // SAFETY: sysconf reads a constant of the system; no memory is involved.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / hz
 }
 
 /// Resets VmHWM to the current RSS (Linux 4.0+); false where that is refused.

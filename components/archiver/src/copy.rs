@@ -1,10 +1,12 @@
-//! One cold record copied: read with its version, encoded and hashed, written with a
-//! signed PUT, read back and checked, then marked archived. A crash anywhere before the
-//! mark leaves a `copying` row whose lease runs out, and the next run copies it again.
+//! One cold record copied: read with its version, encoded, hashed and proven to decode
+//! back to it, written with a signed PUT, read back and compared byte for byte with what
+//! was written, then marked archived. A crash anywhere before the mark leaves a `copying`
+//! row whose lease runs out, and the next run copies it again.
 
 use crate::report::Failure;
 use crate::storage;
 use crate::tiergate::records::hot_store::{self, ArchivedCopy, Claim};
+use bytes::Bytes;
 use std::time::SystemTime;
 use tiergate_core::{ArchiverSettings, PreparedCopy, RecordId};
 
@@ -30,7 +32,6 @@ pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, 
         hot_store::forget(claim.id.clone()).await?;
         return Ok(Copied::Gone);
     };
-    // The stored bytes move into the PUT's body: no second copy of them per record.
     let PreparedCopy {
         meta,
         stored,
@@ -41,16 +42,21 @@ pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, 
         record.content_type.as_deref(),
         &record.body,
         settings.encoding,
-    );
+    )
+    .map_err(|e| Failure::record(format!("record {id}: {e}; nothing was written")))?;
     drop(record);
-    storage::put(&settings.blob, &facts.key, &meta, stored.into()).await?;
-    let Some((meta, stored)) = storage::get(&settings.blob, &facts.key).await? else {
+    // One buffer for the PUT's body (and its retries) and the read-back comparison.
+    let written = Bytes::from(stored);
+    storage::put(&settings.blob, &facts.key, &meta, written.clone()).await?;
+    let Some((meta, read)) = storage::get(&settings.blob, &facts.key).await? else {
         return Err(Failure::record(format!(
             "record {id}: copy {} was absent right after its PUT succeeded",
             facts.key
         )));
     };
-    facts.check(&meta, &stored).map_err(|e| {
+    // The copy must be exactly the bytes written, which `prepare` proved decode to the
+    // record; only then is it marked archived (the delete pass checks it in full again).
+    facts.check_read_back(&meta, &read, &written).map_err(|e| {
         Failure::record(format!(
             "record {id}: copy {} read back wrong: {e}",
             facts.key

@@ -41,20 +41,47 @@ pub struct PreparedCopy {
 }
 
 impl PreparedCopy {
-    /// Encodes and hashes record `id` at `version`.
+    /// Encodes and hashes record `id` at `version`, and proves that the encoded bytes
+    /// decode back to `body` exactly (byte for byte, not by hash).
+    ///
+    /// That proof is what lets [`CopyFacts::check_read_back`] skip decoding: once the
+    /// stored bytes are known to decode to the record, a read-back that returns exactly
+    /// those stored bytes returns the record. The ledger's `stored_sha256` is taken from the
+    /// same bytes, so a later check that finds an object with that hash and size finds
+    /// bytes that decode to the record too.
     pub fn prepare(
         id: &RecordId,
         version: &str,
         content_type: Option<&str>,
         body: &[u8],
         encoding: Encoding,
-    ) -> Self {
+    ) -> Result<Self, EncodingMismatch> {
         let meta = ObjectMeta {
             encoding,
             version: Some(version.to_owned()),
             ..ObjectMeta::describe(body, content_type.unwrap_or(DEFAULT_CONTENT_TYPE))
         };
         let stored = encoding.encode(body);
+        // Identity is a copy of `body`; every other coding is decoded and compared.
+        if encoding != Encoding::Identity {
+            let back =
+                encoding
+                    .decode(&stored, body.len() as u64)
+                    .map_err(|e| EncodingMismatch {
+                        encoding,
+                        reason: e.to_string(),
+                    })?;
+            if back != body {
+                return Err(EncodingMismatch {
+                    encoding,
+                    reason: format!(
+                        "{} bytes decode to {} different bytes",
+                        stored.len(),
+                        back.len()
+                    ),
+                });
+            }
+        }
         let facts = CopyFacts {
             key: BlobKey::for_record(id),
             version: version.to_owned(),
@@ -64,12 +91,22 @@ impl PreparedCopy {
             stored_size: stored.len() as u64,
             encoding,
         };
-        Self {
+        Ok(Self {
             meta,
             stored,
             facts,
-        }
+        })
     }
+}
+
+/// The encoder's output did not decode back to the record; nothing may be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {encoding} encoding of the record does not decode back to it: {reason}")]
+pub struct EncodingMismatch {
+    /// The coding.
+    pub encoding: Encoding,
+    /// What the decoder or the comparison found.
+    pub reason: String,
 }
 
 /// Why a read-back copy is not the record.
@@ -105,18 +142,51 @@ pub enum CopyMismatch {
 }
 
 impl CopyFacts {
-    /// Checks a copy read back from storage: its bytes as written, its metadata as the
-    /// ledger's, and its bytes decoding to the record's hash. Only then may the hot row go.
+    /// Checks a copy read back from storage on its own, as the delete pass and `tiergate
+    /// verify` do: its bytes as the ledger recorded them (size and SHA-256), its metadata
+    /// as the ledger's, and its bytes decoding to the record's hash. Only then may the hot
+    /// row go.
     pub fn check(&self, meta: &ObjectMeta, stored: &[u8]) -> Result<(), CopyMismatch> {
         let actual_sha256 = hex::encode(Sha256::digest(stored));
         if stored.len() as u64 != self.stored_size || actual_sha256 != self.stored_sha256 {
-            return Err(CopyMismatch::Stored {
-                expected_size: self.stored_size,
-                expected_sha256: self.stored_sha256.clone(),
-                actual_size: stored.len() as u64,
-                actual_sha256,
-            });
+            return Err(self.stored_mismatch(stored, actual_sha256));
         }
+        self.check_meta(meta)?;
+        meta.open(stored)
+            .map(drop)
+            .map_err(|e| CopyMismatch::Record(e.to_string()))
+    }
+
+    /// Checks the copy read back right after its PUT against `written`, the bytes this
+    /// archiver prepared and wrote: the same bytes, compared byte for byte (stronger than
+    /// comparing hashes, and no hashing), and the metadata as the ledger's.
+    ///
+    /// No decoding is needed: [`PreparedCopy::prepare`] proved that `written` decodes to
+    /// the record, and `stored_sha256` is the hash of `written`. The delete pass still runs
+    /// the full [`check`](Self::check) before it deletes anything.
+    pub fn check_read_back(
+        &self,
+        meta: &ObjectMeta,
+        read: &[u8],
+        written: &[u8],
+    ) -> Result<(), CopyMismatch> {
+        if read != written || read.len() as u64 != self.stored_size {
+            return Err(self.stored_mismatch(read, hex::encode(Sha256::digest(read))));
+        }
+        self.check_meta(meta)
+    }
+
+    fn stored_mismatch(&self, stored: &[u8], actual_sha256: String) -> CopyMismatch {
+        CopyMismatch::Stored {
+            expected_size: self.stored_size,
+            expected_sha256: self.stored_sha256.clone(),
+            actual_size: stored.len() as u64,
+            actual_sha256,
+        }
+    }
+
+    /// The object's metadata names the record, size, coding and version the ledger has.
+    fn check_meta(&self, meta: &ObjectMeta) -> Result<(), CopyMismatch> {
         let fields = [
             ("sha256", &self.sha256, meta.sha256.clone()),
             ("size", &self.size.to_string(), meta.size.to_string()),
@@ -140,9 +210,7 @@ impl CopyFacts {
                 });
             }
         }
-        meta.open(stored)
-            .map(drop)
-            .map_err(|e| CopyMismatch::Record(e.to_string()))
+        Ok(())
     }
 }
 
@@ -224,6 +292,7 @@ mod tests {
             body,
             Encoding::Lz4,
         )
+        .unwrap()
     }
 
     #[test]
@@ -262,6 +331,52 @@ mod tests {
                 actual: "2".into()
             })
         );
+    }
+
+    #[test]
+    fn a_read_back_must_be_the_written_bytes_and_metadata() {
+        let copy = prepared(br#"{"id":"INV-7","total":"12.00","lines":[2,2,2,2,2,2,2,2]}"#);
+        let written = &copy.stored;
+        assert_eq!(
+            copy.facts.check_read_back(&copy.meta, written, written),
+            Ok(())
+        );
+        let mut flipped = written.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            copy.facts.check_read_back(&copy.meta, &flipped, written),
+            Err(CopyMismatch::Stored { .. })
+        ));
+        assert!(matches!(
+            copy.facts
+                .check_read_back(&copy.meta, &written[..written.len() - 1], written),
+            Err(CopyMismatch::Stored { .. })
+        ));
+        let other_record = ObjectMeta {
+            sha256: "0".repeat(64),
+            ..copy.meta.clone()
+        };
+        assert!(matches!(
+            copy.facts.check_read_back(&other_record, written, written),
+            Err(CopyMismatch::Meta {
+                field: "sha256",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn every_encoding_prepares_a_copy_that_decodes_to_the_record() {
+        let body = br#"{"id":"INV-8","lines":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3]}"#.repeat(40);
+        let id = RecordId::parse("INV-8").unwrap();
+        for encoding in Encoding::ALL {
+            let copy = PreparedCopy::prepare(&id, "1", None, &body, encoding).unwrap();
+            assert_eq!(
+                copy.facts.check(&copy.meta, &copy.stored),
+                Ok(()),
+                "{encoding}"
+            );
+        }
     }
 
     #[test]
