@@ -69,16 +69,29 @@ pub struct RecordAnswer {
 impl ReadRequest<'_> {
     /// The answer that serves `record`, having asked the tiers as `timing` says.
     pub fn answer(&self, record: &RecordFacts<'_>, timing: &ServerTiming) -> RecordAnswer {
-        let mut headers = vec![
-            ("content-type", record.content_type.to_owned()),
-            ("etag", record.etag.as_str().to_owned()),
-            (SOURCE_HEADER, record.source.as_str().to_owned()),
-            (SERVER_TIMING_HEADER, timing.header_value()),
-        ];
         let not_modified = self
             .if_none_match
             .is_some_and(|candidates| record.etag.matches_if_none_match(candidates));
-        if not_modified || self.head {
+        let empty = not_modified || self.head;
+        // The stored bytes go to a client that accepts their coding.
+        let coded = record.stored.filter(|(encoding, _)| {
+            !empty
+                && self
+                    .accept_encoding
+                    .is_some_and(|accepted| encoding.accepted_by(accepted))
+        });
+        let etag = match coded {
+            // The same record in another coding: semantically equal, so a weak tag.
+            Some(_) => format!("W/{}", record.etag.as_str()),
+            None => record.etag.as_str().to_owned(),
+        };
+        let mut headers = vec![
+            ("content-type", record.content_type.to_owned()),
+            ("etag", etag),
+            (SOURCE_HEADER, record.source.as_str().to_owned()),
+            (SERVER_TIMING_HEADER, timing.header_value()),
+        ];
+        if empty {
             return RecordAnswer {
                 status: if not_modified { 304 } else { 200 },
                 headers,
@@ -88,18 +101,12 @@ impl ReadRequest<'_> {
         if record.stored.is_some() {
             headers.push(("vary", "accept-encoding".to_owned()));
         }
-        let (body, length) = match record.stored {
-            Some((encoding, length))
-                if self
-                    .accept_encoding
-                    .is_some_and(|accepted| encoding.accepted_by(accepted)) =>
-            {
+        let (body, length) = match coded {
+            Some((encoding, length)) => {
                 headers.push(("content-encoding", encoding.as_str().to_owned()));
-                // The same record in another coding: semantically equal, so a weak tag.
-                headers[1].1 = format!("W/{}", record.etag.as_str());
                 (AnswerBody::Stored, length)
             }
-            _ => (AnswerBody::Record, record.size),
+            None => (AnswerBody::Record, record.size),
         };
         headers.push(("content-length", length.to_string()));
         RecordAnswer {
