@@ -14,7 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::Full;
 use hyper::Request;
 use sha2::Sha256;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use tiergate_core::{AzureSigner, BlobKey, ObjectMeta, RecordId};
@@ -29,6 +29,10 @@ pub const CONTAINER: &str = "records";
 
 /// How long the harness's own signed URLs stay valid.
 const URL_EXPIRY: Duration = Duration::from_secs(60);
+/// How long Azurite may take to answer after it is started.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many ports Azurite is started on before a test gives up.
+const START_ATTEMPTS: u32 = 3;
 
 /// A running Azurite blob service holding [`CONTAINER`]; killed when dropped.
 #[derive(Debug)]
@@ -50,24 +54,41 @@ impl Azurite {
             eprintln!("SKIPPED {test}: {why}");
             return Ok(None);
         };
+        // A free port can be taken by another test between our probe and Azurite's bind, and
+        // Azurite then exits: start again on another port.
+        let mut last_error = None;
+        for _ in 0..START_ATTEMPTS {
+            match Self::start(&binary).await {
+                Ok(azurite) => return Ok(Some(azurite)),
+                Err(error) => {
+                    eprintln!("{test}: Azurite did not start, trying again: {error:#}");
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.expect("at least one attempt").context(format!(
+            "{test}: Azurite did not start in {START_ATTEMPTS} attempts"
+        )))
+    }
+
+    async fn start(binary: &Path) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .args(["--inMemoryPersistence", "--silent", "--disableTelemetry"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let azurite = Self {
+        let mut azurite = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             client: HttpClient::new(),
         };
-        azurite.wait_until_ready(port).await?;
-        azurite.create_container().await?;
-        Ok(Some(azurite))
+        azurite.create_container_once_listening().await?;
+        Ok(azurite)
     }
 
     /// The blob endpoint, as tiergate is configured with it (with `path_style`: the
@@ -99,23 +120,36 @@ impl Azurite {
         Ok(())
     }
 
-    async fn wait_until_ready(&self, port: u16) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            ensure!(
-                Instant::now() < deadline,
-                "Azurite did not listen on {port} within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// Node takes a while to start on a busy machine: until Azurite answers, a failed
+    /// exchange means "not yet", unless Azurite has exited.
+    async fn create_container_once_listening(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let reply = loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("Azurite on {} exited ({status})", self.endpoint);
+            }
+            match self.client.send(self.create_container_request()?).await {
+                Ok(reply) => break reply,
+                Err(error) if Instant::now() >= deadline => {
+                    return Err(error.context(format!(
+                        "Azurite did not answer on {} within {READY_TIMEOUT:?}",
+                        self.endpoint
+                    )));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        ensure!(
+            reply.status == http::StatusCode::CREATED,
+            "creating container {CONTAINER} in Azurite answered {}: {}",
+            reply.status,
+            reply.text()
+        );
         Ok(())
     }
 
     /// Creating a container needs more than a blob SAS: an account SAS for containers.
-    async fn create_container(&self) -> anyhow::Result<()> {
+    fn create_container_request(&self) -> anyhow::Result<Request<Full<Bytes>>> {
         let expiry = jiff::Timestamp::try_from(SystemTime::now() + URL_EXPIRY)?
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
@@ -135,17 +169,7 @@ impl Azurite {
             .append_pair("se", &expiry)
             .append_pair("spr", "https,http")
             .append_pair("sig", &BASE64.encode(mac.finalize().into_bytes()));
-        let reply = self
-            .client
-            .send(Request::put(url.as_str()).body(Full::new(Bytes::new()))?)
-            .await?;
-        ensure!(
-            reply.status == http::StatusCode::CREATED,
-            "creating container {CONTAINER} in Azurite answered {}: {}",
-            reply.status,
-            reply.text()
-        );
-        Ok(())
+        Ok(Request::put(url.as_str()).body(Full::new(Bytes::new()))?)
     }
 }
 
