@@ -36,6 +36,7 @@ pub mod server;
 pub mod verify;
 
 mod bindings;
+mod coalesced_body;
 mod guest_log;
 mod host_hot_store;
 mod host_kv;

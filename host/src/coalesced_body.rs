@@ -1,0 +1,174 @@
+//! Blob responses handed to the guest in few, large frames.
+//!
+//! hyper yields a body as the socket delivers it: a 300 KB blob arrives in a score of
+//! frames, and each one is a trip through wasmtime's stream machinery and a wake-up of the
+//! guest's task, which only reads on until the end (the edge checks a record whole before
+//! it answers). Gathered here, a record of up to [`FRAME`] bytes reaches the guest as one
+//! frame. Host CPU per 300 KB blob read, same run: 2.35-2.65 ms before, 1.60-1.73 after at
+//! 1 connection; 1.00 before, 0.73-0.80 after at 8.
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// The most a frame gathers before it is handed on: bounds the memory a read holds.
+pub const FRAME: usize = 1 << 20;
+
+/// `inner`, with its data frames gathered into frames of [`FRAME`] bytes (the last one
+/// shorter); trailers and errors pass through, after the data before them.
+pub struct Coalesced<B> {
+    inner: B,
+    buffer: BytesMut,
+    /// A frame that ended the gathering (trailers, or the end), handed on after the data.
+    held: Option<Option<Frame<Bytes>>>,
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Coalesced<B> {
+    /// Gathers the frames of `inner`.
+    pub fn new(inner: B) -> Self {
+        Self {
+            inner,
+            buffer: BytesMut::new(),
+            held: None,
+        }
+    }
+
+    fn gathered(&mut self) -> Frame<Bytes> {
+        Frame::data(self.buffer.split().freeze())
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Coalesced<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        if let Some(held) = self.held.take() {
+            return Poll::Ready(held.map(Ok));
+        }
+        loop {
+            match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    // The whole body in one frame already: no copy.
+                    Ok(data) if self.buffer.is_empty() && data.len() >= FRAME => {
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    Ok(data) => {
+                        if self.buffer.is_empty() {
+                            let expected = self.inner.size_hint().lower() as usize + data.len();
+                            self.buffer.reserve(expected.min(FRAME));
+                        }
+                        self.buffer.extend_from_slice(&data);
+                        if self.buffer.len() >= FRAME {
+                            return Poll::Ready(Some(Ok(self.gathered())));
+                        }
+                    }
+                    Err(trailers) if self.buffer.is_empty() => {
+                        return Poll::Ready(Some(Ok(trailers)));
+                    }
+                    Err(trailers) => {
+                        self.held = Some(Some(trailers));
+                        return Poll::Ready(Some(Ok(self.gathered())));
+                    }
+                },
+                // The data gathered so far is dropped with the body: it is broken anyway.
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None if self.buffer.is_empty() => return Poll::Ready(None),
+                None => {
+                    self.held = Some(None);
+                    return Poll::Ready(Some(Ok(self.gathered())));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.buffer.is_empty() && self.held.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let gathered = self.buffer.len() as u64;
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + gathered);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + gathered);
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+    use http_body_util::{BodyExt, StreamBody};
+    use std::convert::Infallible;
+
+    type Frames = Vec<Result<Frame<Bytes>, Infallible>>;
+
+    fn body(frames: Frames) -> impl Body<Data = Bytes, Error = Infallible> + Unpin {
+        Coalesced::new(StreamBody::new(futures::stream::iter(frames)))
+    }
+
+    async fn frames(
+        mut body: impl Body<Data = Bytes, Error = Infallible> + Unpin,
+    ) -> Vec<Frame<Bytes>> {
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            out.push(frame.unwrap());
+        }
+        out
+    }
+
+    fn data(n: usize, byte: u8) -> Result<Frame<Bytes>, Infallible> {
+        Ok(Frame::data(Bytes::from(vec![byte; n])))
+    }
+
+    #[tokio::test]
+    async fn small_frames_arrive_as_one_with_their_bytes_in_order() {
+        let parts: Frames = (0..20u8).map(|i| data(15_000, i)).collect();
+        let out = frames(body(parts)).await;
+        assert_eq!(out.len(), 1);
+        let bytes = out[0].data_ref().unwrap();
+        assert_eq!(bytes.len(), 300_000);
+        assert!(
+            bytes
+                .chunks(15_000)
+                .enumerate()
+                .all(|(i, c)| c.iter().all(|&b| b == i as u8))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_large_body_comes_in_frames_of_at_most_the_limit_and_the_rest() {
+        let parts: Frames = (0..50).map(|_| data(64 * 1024, 7)).collect();
+        let out = frames(body(parts)).await;
+        let sizes: Vec<usize> = out.iter().map(|f| f.data_ref().unwrap().len()).collect();
+        assert_eq!(sizes, [FRAME, FRAME, FRAME, 50 * 64 * 1024 - 3 * FRAME]);
+    }
+
+    #[tokio::test]
+    async fn trailers_follow_the_data_gathered_before_them() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-checksum", "abc".parse().unwrap());
+        let parts: Frames = vec![
+            data(10, 1),
+            data(10, 2),
+            Ok(Frame::trailers(trailers.clone())),
+        ];
+        let out = frames(body(parts)).await;
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].data_ref().unwrap().len(), 20);
+        assert_eq!(out[1].trailers_ref(), Some(&trailers));
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_stays_empty() {
+        assert!(frames(body(Vec::new())).await.is_empty());
+    }
+}
