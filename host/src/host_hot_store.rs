@@ -105,7 +105,10 @@ impl<U> HostWithStore<U> for HotStoreAccess {
     ) -> wasmtime::Result<Result<Vec<ArchivedCopy>, StoreError>> {
         let job = job(accessor);
         job.call("claim-due", async {
-            let due = job.store.claim_due(&job.lease(), limit).await?;
+            let due = job
+                .store
+                .claim_due(&job.lease(), job.started_ms, limit)
+                .await?;
             Ok(due.into_iter().map(from_store).collect())
         })
         .await

@@ -111,13 +111,16 @@ impl HotStore {
         dispatch!(self.release(lease, id, error, retry_at_ms))
     }
 
-    /// Claims up to `limit` archived records whose grace period is over, for deletion.
+    /// Claims up to `limit` archived records whose grace period is over and whose copy was
+    /// made before `copied_before_ms` (the run's start: a copy waits for a later run, even
+    /// with no grace period, when several instances of one run copy and delete at once).
     pub async fn claim_due(
         &self,
         lease: &Lease,
+        copied_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<ArchivedCopy>, StoreError> {
-        dispatch!(self.claim_due(lease, limit))
+        dispatch!(self.claim_due(lease, copied_before_ms, limit))
     }
 
     /// In one transaction: if the ledger row is ours and `archived`, deletes the hot row

@@ -265,6 +265,7 @@ impl PostgresStore {
     pub(crate) async fn claim_due(
         &self,
         lease: &Lease,
+        copied_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<ArchivedCopy>, StoreError> {
         let doing = "claiming records due for deletion";
@@ -277,6 +278,7 @@ impl PostgresStore {
                     &i64::from(limit),
                     &lease.owner,
                     &lease.until_ms(),
+                    &copied_before_ms,
                 ],
             )
             .await?;
@@ -562,7 +564,8 @@ impl Sql {
             l.stored_size, l.stored_sha256, l.encoding, l.attempts, l.last_error, l.lease_owner, \
             l.lease_until, l.claimed_at, l.archived_at, l.delete_after, l.deleted_at, l.updated_at";
         let free = "(l.lease_until IS NULL OR l.lease_until <= $1)";
-        // $1 = now, $2 = limit, $3 = owner, $4 = lease until: leases the rows `picked` selects.
+        // $1 = now, $2 = limit, $3 = owner, $4 = lease until: leases the rows `picked` selects
+        // ($5 = copied before, in claim_due).
         let take_leases = |picked: &str, returning: &str| {
             format!(
                 "WITH picked AS ({picked} LIMIT $2 FOR UPDATE OF l SKIP LOCKED) \
@@ -611,7 +614,8 @@ impl Sql {
             claim_due: take_leases(
                 &format!(
                     "SELECT l.id FROM {l} AS l WHERE l.state = '{archived}' \
-                     AND l.delete_after <= $1 AND {free} ORDER BY l.delete_after, l.id"
+                     AND l.delete_after <= $1 AND l.archived_at < $5 AND {free} \
+                     ORDER BY l.delete_after, l.id"
                 ),
                 "l.id, l.version, l.blob_key, l.sha256, l.size, l.stored_size, \
                  l.stored_sha256, l.encoding, l.delete_after",

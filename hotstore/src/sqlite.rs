@@ -220,6 +220,7 @@ impl SqliteStore {
     pub(crate) async fn claim_due(
         &self,
         lease: &Lease,
+        copied_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<ArchivedCopy>, StoreError> {
         let lease = lease.clone();
@@ -227,7 +228,7 @@ impl SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let due = tx
                 .prepare_cached(&sql.due)?
-                .query_map(params![lease.now_ms, limit], |row| {
+                .query_map(params![lease.now_ms, limit, copied_before_ms], |row| {
                     Ok(ArchivedCopy {
                         id: row.get(0)?,
                         version: row.get(1)?,
@@ -533,7 +534,7 @@ impl Sql {
             due: format!(
                 "SELECT id, version, blob_key, sha256, size, stored_size, stored_sha256, encoding, \
                  delete_after FROM {l} WHERE state = '{archived}' AND delete_after <= ?1 \
-                 AND (lease_until IS NULL OR lease_until <= ?1) \
+                 AND archived_at < ?3 AND (lease_until IS NULL OR lease_until <= ?1) \
                  ORDER BY delete_after, id LIMIT ?2"
             ),
             stale: format!(

@@ -16,6 +16,7 @@ on_both_engines!(
     mark_archived_refuses_after_the_lease_moved_to_another_owner,
     release_holds_a_failed_record_until_its_retry_time,
     claim_due_waits_for_delete_after,
+    claim_due_leaves_copies_made_since_the_run_began,
     delete_removes_an_unchanged_record_and_marks_it_deleted_together,
     delete_keeps_changed_held_excluded_and_missing_records,
     delete_without_the_lease_changes_nothing,
@@ -68,7 +69,11 @@ async fn archive(f: &Fixture, id: &str, owner: &str, now: i64, delete_after: i64
 /// Archives `id` and claims it for deletion at `now` (its grace period over).
 async fn due(f: &Fixture, id: &str, owner: &str, now: i64) -> ArchivedCopy {
     archive(f, id, owner, now, now).await;
-    let due = f.store.claim_due(&lease(owner, now), 1_000).await.unwrap();
+    let due = f
+        .store
+        .claim_due(&lease(owner, now), now + 1, 1_000)
+        .await
+        .unwrap();
     due.into_iter()
         .find(|copy| copy.id == id)
         .unwrap_or_else(|| panic!("{id} not due"))
@@ -256,14 +261,14 @@ async fn claim_due_waits_for_delete_after(f: &Fixture) {
     let copy = archive(f, "r1", "a", now, now + 1_000).await;
     assert!(
         f.store
-            .claim_due(&lease("b", now + 999), 10)
+            .claim_due(&lease("b", now + 999), now + 1, 10)
             .await
             .unwrap()
             .is_empty()
     );
     let due = f
         .store
-        .claim_due(&lease("b", now + 1_000), 10)
+        .claim_due(&lease("b", now + 1_000), now + 1, 10)
         .await
         .unwrap();
     assert_eq!(due, [copy]);
@@ -271,7 +276,7 @@ async fn claim_due_waits_for_delete_after(f: &Fixture) {
     assert_eq!(row.lease_owner.as_deref(), Some("b"));
     assert!(
         f.store
-            .claim_due(&lease("c", now + 1_500), 10)
+            .claim_due(&lease("c", now + 1_500), now + 1, 10)
             .await
             .unwrap()
             .is_empty(),
@@ -279,12 +284,38 @@ async fn claim_due_waits_for_delete_after(f: &Fixture) {
     );
     assert_eq!(
         f.store
-            .claim_due(&lease("c", now + 2_000), 10)
+            .claim_due(&lease("c", now + 2_000), now + 1, 10)
             .await
             .unwrap()
             .len(),
         1
     );
+}
+
+/// Two instances of one run: a copy one made after the run began is not the other's to
+/// delete, even with no grace period; the next run deletes it.
+async fn claim_due_leaves_copies_made_since_the_run_began(f: &Fixture) {
+    f.insert("r1", T0, b"x").await;
+    let run_began = T0 + 5_000;
+    let copied = run_began + 10;
+    let copy = archive(f, "r1", "a", copied, copied).await;
+    for copied_before in [run_began, copied] {
+        assert!(
+            f.store
+                .claim_due(&lease("b", copied + 1), copied_before, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "a copy made at {copied} claimed by a run that began at {copied_before}"
+        );
+    }
+    let next_run = copied + 1;
+    let due = f
+        .store
+        .claim_due(&lease("c", next_run), next_run, 10)
+        .await
+        .unwrap();
+    assert_eq!(due, [copy]);
 }
 
 async fn delete_removes_an_unchanged_record_and_marks_it_deleted_together(f: &Fixture) {

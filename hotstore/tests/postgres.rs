@@ -56,7 +56,10 @@ async fn timestamp_columns_in_a_schema_are_read_as_utc() {
             .unwrap()
     );
     assert_eq!(
-        f.store.claim_due(&lease("a", now), 10).await.unwrap(),
+        f.store
+            .claim_due(&lease("a", now), now + 1, 10)
+            .await
+            .unwrap(),
         [copy]
     );
     let outcome = f

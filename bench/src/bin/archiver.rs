@@ -69,7 +69,7 @@ struct Args {
     /// Records it copies at once (`[archive] concurrency`).
     #[arg(long, default_value_t = 8)]
     concurrency: u64,
-    /// Archiver instances per run [default: one, as `tiergate` runs them].
+    /// Archiver instances per run [default: one per core, as `tiergate` runs them].
     #[arg(long)]
     instances: Option<usize>,
     /// Worlds per encoding; the table shows medians.
@@ -239,7 +239,7 @@ fn main() -> anyhow::Result<()> {
         args.batch_size,
         args.concurrency,
         args.instances
-            .map_or_else(|| "1".to_owned(), |n| n.to_string()),
+            .map_or_else(|| "one per core".to_owned(), |n| n.to_string()),
         args.repeat,
         if args.repeat > 1 { " (medians)" } else { "" }
     );
