@@ -12,6 +12,7 @@
 //! for a few rounds, and the medians are compared, because the machine is shared and noisy.
 //!
 //! - [`wrk`]: the load generator and its script;
+//! - [`cpus`]: `--client-cpus`, wrk and the servers on separate cores;
 //! - [`host_process`]: `tiergate serve` in a process of its own;
 //! - [`nginx`]: nginx's config and process;
 //! - [`proc_stats`]: peak memory and CPU time from `/proc`;
@@ -19,6 +20,7 @@
 //!
 //! Run it with `scripts/bench [--quick]`, which installs nginx and wrk and builds in release.
 
+mod cpus;
 mod host_process;
 mod nginx;
 mod proc_stats;
@@ -27,10 +29,11 @@ mod wrk;
 
 use anyhow::{Context as _, ensure};
 use clap::{Parser, ValueEnum};
+use cpus::Split;
 use host_process::HostProcess;
 use nginx::Nginx;
 use proc_stats::Process;
-use report::{Machine, Memory, Results, Row, Settings, Side, Versions};
+use report::{Cores, Machine, Memory, Results, Row, Settings, Side, Versions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tiergate_core::{BlobKey, RecordId};
@@ -68,6 +71,11 @@ struct Args {
         default_value = "cache,component-cache,blob,passthrough"
     )]
     scenarios: Vec<ScenarioKind>,
+    /// Cores for wrk alone, comma-separated (e.g. 1); tiergate, nginx, the origin and the
+    /// blob store then run on the others, so the load generator cannot take the servers'
+    /// CPU and the ratios measure the servers [default: everything shares every core].
+    #[arg(long, value_delimiter = ',')]
+    client_cpus: Vec<usize>,
     /// The tiergate binary [default: `tiergate` next to this program].
     #[arg(long)]
     tiergate: Option<PathBuf>,
@@ -113,6 +121,12 @@ struct Running {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let split = (!args.client_cpus.is_empty())
+        .then(|| Split::new(&args.client_cpus))
+        .transpose()?;
+    if let Some(split) = &split {
+        split.pin_servers()?;
+    }
     let settings = Settings {
         quick: args.quick,
         records: args.records,
@@ -120,6 +134,10 @@ fn main() -> anyhow::Result<()> {
         seconds: args.seconds.unwrap_or(if args.quick { 2 } else { 5 }),
         rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
         connections: args.connections.clone(),
+        cores: split.as_ref().map(|split| Cores {
+            client: split.client.clone(),
+            servers: split.servers.clone(),
+        }),
     };
     let date = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -133,7 +151,7 @@ fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join("tiergate-bench");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let wrk = Wrk::new(&dir)?;
+    let wrk = Wrk::new(&dir, split.as_ref())?;
     let binary = args
         .tiergate
         .clone()
@@ -144,8 +162,18 @@ fn main() -> anyhow::Result<()> {
     let (scenarios, running) =
         servers.block_on(start(&args.scenarios, &settings, &binary, &dir))?;
 
+    let cores = split.as_ref().map_or_else(
+        || "all cores shared".to_owned(),
+        |split| {
+            format!(
+                "wrk on cores {}, servers on {}",
+                split.client_list(),
+                split.servers_list()
+            )
+        },
+    );
     eprintln!(
-        "tiergate-bench: {} records of {} bytes, {} s per measurement, {} round(s), connections {:?}; logs in {}",
+        "tiergate-bench: {} records of {} bytes, {} s per measurement, {} round(s), connections {:?}, {cores}; logs in {}",
         settings.records,
         settings.size,
         settings.seconds,

@@ -1,6 +1,6 @@
 //! nginx as the caching reverse proxy people already run: `proxy_cache` in front of the same
 //! origin, tuned as a careful operator would (keep-alive upstream, sendfile, open file cache,
-//! a worker per core, no access log), with its own prefix, config and cache directory.
+//! a worker per core it may use, no access log), with its own prefix, config and cache directory.
 
 use crate::proc_stats::Process;
 use anyhow::{Context as _, bail};
@@ -94,11 +94,13 @@ fn config(dir: &Path, addr: SocketAddr, origin: &str) -> String {
     } else {
         ""
     };
+    // A worker per core nginx may run on (with --client-cpus, fewer than `auto` counts).
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
     format!(
         r#"# Written by tiergate-bench.
 daemon off;
 {user}
-worker_processes auto;
+worker_processes {workers};
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 

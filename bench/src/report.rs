@@ -149,7 +149,7 @@ impl Machine {
                 .find_map(|l| l.strip_prefix("model name"))
                 .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
                 .unwrap_or_else(|| "unknown".to_owned()),
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cores: crate::cpus::online(),
             memory_gib: meminfo
                 .lines()
                 .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -226,6 +226,17 @@ pub struct Settings {
     pub rounds: usize,
     /// Connection counts.
     pub connections: Vec<usize>,
+    /// `--client-cpus`: wrk's cores and the servers' (`None`: all share every core).
+    pub cores: Option<Cores>,
+}
+
+/// Where wrk and the servers ran, with `--client-cpus`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cores {
+    /// wrk's cores.
+    pub client: Vec<usize>,
+    /// The servers' cores.
+    pub servers: Vec<usize>,
 }
 
 impl Results {

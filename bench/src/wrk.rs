@@ -1,6 +1,7 @@
 //! Load from wrk: keep-alive connections, closed loop, GETs spread over a list of paths by
 //! a Lua script (`spread.lua`), the numbers read back as JSON.
 
+use crate::cpus::Split;
 use crate::proc_stats::Process;
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
@@ -47,17 +48,22 @@ struct Report {
 #[derive(Debug)]
 pub struct Wrk {
     script: PathBuf,
+    /// `--client-cpus`: the cores wrk is pinned to, as `taskset -c` takes them, and how many.
+    cores: Option<(String, usize)>,
 }
 
 impl Wrk {
-    /// Checks that wrk runs and writes its script into `dir`.
-    pub fn new(dir: &Path) -> anyhow::Result<Self> {
+    /// Checks that wrk runs and writes its script into `dir`; wrk runs on `cores` when given.
+    pub fn new(dir: &Path, cores: Option<&Split>) -> anyhow::Result<Self> {
         Command::new("wrk").arg("-v").output().context(
             "wrk not found: install it (Debian: apt-get install wrk), or use scripts/bench",
         )?;
         let script = dir.join("spread.lua");
         std::fs::write(&script, SCRIPT)?;
-        Ok(Self { script })
+        Ok(Self {
+            script,
+            cores: cores.map(|split| (split.client_list(), split.client.len())),
+        })
     }
 
     /// GETs `base` + each line of `paths` in turn over `connections` keep-alive connections
@@ -72,8 +78,16 @@ impl Wrk {
     ) -> anyhow::Result<Measured> {
         let cpu_before = server.cpu_seconds();
         // wrk needs a thread per connection at most; more threads than cores only add noise.
-        let threads = connections.min(2);
-        let output = Command::new("wrk")
+        let (mut command, cores) = match &self.cores {
+            Some((list, count)) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", list, "wrk"]);
+                (taskset, *count)
+            }
+            None => (Command::new("wrk"), 2),
+        };
+        let threads = connections.min(cores);
+        let output = command
             .args(["--latency", "--timeout", "10s"])
             .arg(format!("-t{threads}"))
             .arg(format!("-c{connections}"))
@@ -84,7 +98,7 @@ impl Wrk {
             .arg("--")
             .arg(paths)
             .output()
-            .context("running wrk")?;
+            .context("running wrk (with --client-cpus, under taskset from util-linux)")?;
         let cpu = server.cpu_seconds() - cpu_before;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let Some(line) = stdout
