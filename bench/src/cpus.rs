@@ -6,9 +6,11 @@
 //! and wrk cannot take them.
 
 use anyhow::{bail, ensure};
+use serde::Serialize;
 
-/// Which cores the load generator runs on; the servers get the rest.
-#[derive(Debug, Clone)]
+/// Which cores the load generator runs on; the servers get the rest (in the report's
+/// settings as they are).
+#[derive(Debug, Clone, Serialize)]
 pub struct Split {
     /// wrk's cores, as `taskset -c` takes them.
     pub client: Vec<usize>,

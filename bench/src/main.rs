@@ -33,7 +33,7 @@ use cpus::Split;
 use host_process::HostProcess;
 use nginx::Nginx;
 use proc_stats::Process;
-use report::{Cores, Machine, Memory, Results, Row, Settings, Side, Versions};
+use report::{Machine, Memory, Results, Row, Settings, Side, Versions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tiergate_core::{BlobKey, RecordId};
@@ -134,10 +134,7 @@ fn main() -> anyhow::Result<()> {
         seconds: args.seconds.unwrap_or(if args.quick { 2 } else { 5 }),
         rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
         connections: args.connections.clone(),
-        cores: split.as_ref().map(|split| Cores {
-            client: split.client.clone(),
-            servers: split.servers.clone(),
-        }),
+        cores: split.clone(),
     };
     let date = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")

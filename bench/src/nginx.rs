@@ -1,6 +1,7 @@
 //! nginx as the caching reverse proxy people already run: `proxy_cache` in front of the same
 //! origin, tuned as a careful operator would (keep-alive upstream, sendfile, open file cache,
-//! a worker per core it may use, no access log), with its own prefix, config and cache directory.
+//! a worker per core it may use, no access log), with its own prefix, config and cache
+//! directory.
 
 use crate::proc_stats::Process;
 use anyhow::{Context as _, bail};

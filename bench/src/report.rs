@@ -1,6 +1,7 @@
 //! What a run found, and where it ran: the markdown table on stdout and the JSON file under
 //! `bench/results/`.
 
+use crate::cpus::Split;
 use crate::wrk::Measured;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -227,16 +228,7 @@ pub struct Settings {
     /// Connection counts.
     pub connections: Vec<usize>,
     /// `--client-cpus`: wrk's cores and the servers' (`None`: all share every core).
-    pub cores: Option<Cores>,
-}
-
-/// Where wrk and the servers ran, with `--client-cpus`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cores {
-    /// wrk's cores.
-    pub client: Vec<usize>,
-    /// The servers' cores.
-    pub servers: Vec<usize>,
+    pub cores: Option<Split>,
 }
 
 impl Results {

@@ -48,8 +48,8 @@ struct Report {
 #[derive(Debug)]
 pub struct Wrk {
     script: PathBuf,
-    /// `--client-cpus`: the cores wrk is pinned to, as `taskset -c` takes them, and how many.
-    cores: Option<(String, usize)>,
+    /// `--client-cpus`: wrk runs on the split's client cores.
+    cores: Option<Split>,
 }
 
 impl Wrk {
@@ -62,7 +62,7 @@ impl Wrk {
         std::fs::write(&script, SCRIPT)?;
         Ok(Self {
             script,
-            cores: cores.map(|split| (split.client_list(), split.client.len())),
+            cores: cores.cloned(),
         })
     }
 
@@ -79,10 +79,10 @@ impl Wrk {
         let cpu_before = server.cpu_seconds();
         // wrk needs a thread per connection at most; more threads than cores only add noise.
         let (mut command, cores) = match &self.cores {
-            Some((list, count)) => {
+            Some(split) => {
                 let mut taskset = Command::new("taskset");
-                taskset.args(["-c", list, "wrk"]);
-                (taskset, *count)
+                taskset.args(["-c", &split.client_list(), "wrk"]);
+                (taskset, split.client.len())
             }
             None => (Command::new("wrk"), 2),
         };

@@ -6,8 +6,9 @@
 //! 300 KB hit, against 65-109 us answered here (`bench/results/2026-11-27-side-by-side.md`).
 //! The host holds the same cache, so it reads the entry and answers through the same core
 //! code as the component ([`tiergate_core::record_answer`]): the same status, headers and
-//! bytes, and the record goes out as the cached `Bytes`, with no copy in the process. Anything else (a miss, an expired or
-//! unreadable entry) goes to the component, which also answers every hit under Spin.
+//! bytes, and the record goes out as the cached `Bytes`, with no copy in the process.
+//! Anything else (a miss, an expired or unreadable entry) goes to the component, which also
+//! answers every hit under Spin.
 //! `[cache] answer_hits_in_host = false` sends hits to the component too.
 
 use crate::kv::KvBackend;

@@ -45,11 +45,12 @@ static MAX_SEALED: LazyLock<usize> = LazyLock::new(|| {
 /// `value` itself when it is small, or when no file can be had (the limit on sealed files is
 /// reached, or the system refuses one): the cache then works as before, copying on send.
 pub fn seal(value: Bytes) -> Bytes {
-    if value.len() < MIN_SEALED_BYTES || SEALED_COUNT.fetch_add(1, Ordering::Relaxed) >= *MAX_SEALED
-    {
-        if value.len() >= MIN_SEALED_BYTES {
-            SEALED_COUNT.fetch_sub(1, Ordering::Relaxed);
-        }
+    if value.len() < MIN_SEALED_BYTES {
+        return value;
+    }
+    // Counted before the file is made, so that racing calls cannot pass the limit together.
+    if SEALED_COUNT.fetch_add(1, Ordering::Relaxed) >= *MAX_SEALED {
+        SEALED_COUNT.fetch_sub(1, Ordering::Relaxed);
         return value;
     }
     match SealedFile::of(&value) {
