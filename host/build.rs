@@ -21,6 +21,7 @@ fn main() {
         "components/core",
         "wit",
         "Cargo.lock",
+        ".cargo/config.toml",
     ] {
         println!(
             "cargo:rerun-if-changed={}",

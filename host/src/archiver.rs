@@ -1,6 +1,6 @@
 //! The archiver component on wasmtime: compiled once, instantiated afresh for every run
-//! (a run is minutes of work, an instance is milliseconds), with the hot store, the KV
-//! cache, the settings and outbound HTTP to blob storage only.
+//! (a run is minutes of work, an instance is milliseconds), with the hot store, native
+//! SHA-256, the KV cache, the settings and outbound HTTP to blob storage only.
 //!
 //! A run starts one instance per core ([`Archiver::with_instances`] sets another count), each
 //! a task of its own on tokio's worker threads: they share the run's lease owner, claim their
@@ -11,10 +11,12 @@
 //! cores, two instances against one: copy 55.5 against 50.7 MB/s, delete 173 against 88 MB/s
 //! (`bench/results/2026-11-27-archiver-instances.md`).
 
+use crate::bindings::archiver::ArchiverPre;
 use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
-use crate::bindings::archiver::{ArchiverPre, tiergate::records::hot_store};
+use crate::bindings::archiver::tiergate::records::{digest, hot_store};
 use crate::config::{ArchiveConfig, Config};
 use crate::guest_log::GuestLog;
+use crate::host_digest::Digest;
 use crate::host_hot_store::{HotStoreAccess, HotStoreView};
 use crate::host_kv::{Kv, KvView};
 use crate::host_variables::{Variables, VariablesView};
@@ -224,6 +226,7 @@ impl Archiver {
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         hot_store::add_to_linker::<_, HotStoreAccess>(&mut linker, |d| HotStoreView(&d.job))?;
+        digest::add_to_linker::<_, Digest>(&mut linker, |_| Digest)?;
         crate::bindings::spin::key_value::key_value::add_to_linker::<_, Kv>(&mut linker, |d| {
             KvView {
                 table: &mut d.table,

@@ -18,7 +18,8 @@
 //! - `outbound`: the pooled client and where components may send requests;
 //! - `plain_server`: the HTTP server of the admin endpoint and the demo's services;
 //! - `zero_copy`: large cached values in sealed memory files, sent with `sendfile`;
-//! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`).
+//! - `bindings`, `host_kv`, `host_variables`: tiergate's own imports (`wit/edge.wit`);
+//!   `host_hot_store`, `host_digest`: the archiver's (`wit/archiver.wit`).
 
 pub mod admin;
 pub mod alert;
@@ -38,6 +39,7 @@ pub mod verify;
 mod bindings;
 mod coalesced_body;
 mod guest_log;
+mod host_digest;
 mod host_hot_store;
 mod host_kv;
 mod host_variables;

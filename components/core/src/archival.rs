@@ -3,8 +3,8 @@
 //! and what a guarded delete leaves to do. The steps and their order are in DESIGN.md
 //! ("Archival"); the states in [`crate::ledger`].
 
+use crate::digest::sha256_hex;
 use crate::{BlobKey, Encoding, ObjectMeta, RecordId};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// The content type of records whose table keeps none.
@@ -87,7 +87,7 @@ impl PreparedCopy {
             version: version.to_owned(),
             sha256: meta.sha256.clone(),
             size: meta.size,
-            stored_sha256: hex::encode(Sha256::digest(&stored)),
+            stored_sha256: sha256_hex(&stored),
             stored_size: stored.len() as u64,
             encoding,
         };
@@ -147,7 +147,7 @@ impl CopyFacts {
     /// as the ledger's, and its bytes decoding to the record's hash. Only then may the hot
     /// row go.
     pub fn check(&self, meta: &ObjectMeta, stored: &[u8]) -> Result<(), CopyMismatch> {
-        let actual_sha256 = hex::encode(Sha256::digest(stored));
+        let actual_sha256 = sha256_hex(stored);
         if stored.len() as u64 != self.stored_size || actual_sha256 != self.stored_sha256 {
             return Err(self.stored_mismatch(stored, actual_sha256));
         }
@@ -171,7 +171,7 @@ impl CopyFacts {
         written: &[u8],
     ) -> Result<(), CopyMismatch> {
         if read != written || read.len() as u64 != self.stored_size {
-            return Err(self.stored_mismatch(read, hex::encode(Sha256::digest(read))));
+            return Err(self.stored_mismatch(read, sha256_hex(read)));
         }
         self.check_meta(meta)
     }

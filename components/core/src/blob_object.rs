@@ -11,9 +11,9 @@
 //!   protection from tampering here, since whoever can rewrite an object can rewrite its
 //!   metadata too. Objects written before the checksum existed are checked by SHA-256.
 
+use crate::digest::sha256_hex;
 use crate::encoding::DecodeError;
 use crate::{ETag, Encoding};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use twox_hash::XxHash3_64;
 
@@ -81,7 +81,7 @@ impl ObjectMeta {
     /// Metadata describing `body`, stored as is.
     pub fn describe(body: &[u8], content_type: &str) -> Self {
         Self {
-            sha256: hex::encode(Sha256::digest(body)),
+            sha256: sha256_hex(body),
             size: body.len() as u64,
             content_type: content_type.to_owned(),
             encoding: Encoding::Identity,
@@ -147,7 +147,7 @@ impl ObjectMeta {
         self.check_size(&record)?;
         match &self.xxh3 {
             Some(expected) => check_hash(expected, xxh3(&record))?,
-            None => check_hash(&self.sha256, hex::encode(Sha256::digest(&record)))?,
+            None => check_hash(&self.sha256, sha256_hex(&record))?,
         }
         Ok(record)
     }
@@ -156,7 +156,7 @@ impl ObjectMeta {
     /// when recorded.
     pub fn verify(&self, body: &[u8]) -> Result<(), ObjectError> {
         self.check_size(body)?;
-        check_hash(&self.sha256, hex::encode(Sha256::digest(body)))?;
+        check_hash(&self.sha256, sha256_hex(body))?;
         if let Some(expected) = &self.xxh3 {
             check_hash(expected, xxh3(body))?;
         }

@@ -1,7 +1,7 @@
 //! Entity tags: derived from the SHA-256 of the record's bytes, so a record has the same
 //! tag whichever tier serves it.
 
-use sha2::{Digest, Sha256};
+use crate::digest::sha256_hex;
 
 /// A strong entity tag, quoted as it goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +16,7 @@ impl ETag {
 
     /// The tag of `body`.
     pub fn of(body: &[u8]) -> Self {
-        Self::from_sha256_hex(&hex::encode(Sha256::digest(body)))
+        Self::from_sha256_hex(&sha256_hex(body))
     }
 
     /// Wraps a tag read back from storage (already quoted).

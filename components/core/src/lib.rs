@@ -11,6 +11,7 @@
 //! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
 //! - [`blob_object`]: the metadata stored with an archived record ([`ObjectMeta`]).
 //! - [`cache_entry`]: the value stored in the edge KV cache, with its expiry ([`CacheEntry`]).
+//! - [`digest`]: SHA-256 of records and objects, natively or by the host ([`digest::sha256_hex`]).
 //! - [`encoding`]: how archived records are stored, compressed ([`Encoding`]).
 //! - [`etag`]: stable entity tags and `if-none-match` ([`ETag`]).
 //! - [`ledger`]: the states of a record in tiergate's ledger ([`LedgerState`]).
@@ -31,6 +32,7 @@ pub mod blob_backend;
 pub mod blob_key;
 pub mod blob_object;
 pub mod cache_entry;
+pub mod digest;
 pub mod encoding;
 pub mod etag;
 pub mod ledger;
