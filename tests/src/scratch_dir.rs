@@ -2,13 +2,28 @@
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A directory of its own under the system's temp directory, removed on drop.
+static ROOT: OnceLock<PathBuf> = OnceLock::new();
+
+/// A directory of its own under the system's temp directory (or [`ScratchDir::put_under`]'s
+/// root), removed on drop.
 #[derive(Debug)]
 pub struct ScratchDir(PathBuf);
 
 impl ScratchDir {
+    /// Puts the scratch directories created from now on under `root` instead of the
+    /// system's temp directory; the first call decides.
+    pub fn put_under(root: PathBuf) -> anyhow::Result<()> {
+        ROOT.set(root).map_err(|root| {
+            anyhow::anyhow!(
+                "scratch directories already go under {}",
+                ROOT.get().unwrap_or(&root).display()
+            )
+        })
+    }
+
     /// Creates an empty directory whose name says what it is for.
     pub fn create(purpose: &str) -> anyhow::Result<Self> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -17,7 +32,11 @@ impl ScratchDir {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let path = std::env::temp_dir().join(name);
+        let path = ROOT
+            .get()
+            .cloned()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(name);
         // A leftover from an earlier run of the same process id is stale.
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path)

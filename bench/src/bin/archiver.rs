@@ -3,8 +3,9 @@
 //!
 //! For each encoding (identity, lz4, gzip, zstd) it builds a fresh world on loopback, in this
 //! process: a SQLite hot database with the API over it (`HotDb`, `HotOrigin`), s3s-fs blob
-//! storage (`BlobStore`), and tiergate (`Gate`) with archiving on. It inserts N records of
-//! 300,000 bytes (`billing_record`) last changed 40 days ago, so all are cold, then times:
+//! storage (`BlobStore`), and tiergate (`Gate`) with archiving on, their files in memory
+//! (`--scratch-dir`). It inserts N records of 300,000 bytes (`billing_record`) last changed
+//! 40 days ago, so all are cold, then times:
 //!
 //! - the copy run: one `Archiver::run` that reads, encodes, hashes, PUTs, reads back, checks
 //!   and marks every record (records/s, input MB/s, compression ratio from its report);
@@ -42,7 +43,7 @@ use std::time::{Duration, Instant};
 use tiergate::{RunOptions, RunProgress, RunReport};
 use tiergate_core::{Encoding, PreparedCopy, RecordId};
 use tiergate_tests::assertions::assert_served;
-use tiergate_tests::{BlobStore, Gate, GateConfig, HotDb, HotOrigin, billing_record};
+use tiergate_tests::{BlobStore, Gate, GateConfig, HotDb, HotOrigin, ScratchDir, billing_record};
 use tokio::sync::watch;
 
 /// Records this old are cold (the harness archives after 30 days).
@@ -78,6 +79,12 @@ struct Args {
     /// Only this encoding, at --records only (no lz4 rows at N/4 and N/2): a quicker run.
     #[arg(long)]
     encoding: Option<Encoding>,
+    /// Where each world keeps its files: the SQLite hot database and s3s-fs's objects
+    /// [default: /dev/shm when there is one, else the temp directory]. Memory by default
+    /// because blob storage is remote in production: on this machine's ext4, s3s-fs creating
+    /// a file per object cost more CPU (inode allocation in the kernel) than the archiver.
+    #[arg(long)]
+    scratch_dir: Option<PathBuf>,
     /// Where to write the JSON [default: bench/results/<YYYY-MM-DD>-archiver.json].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -90,6 +97,17 @@ impl Args {
 
     fn encodings(&self) -> Vec<Encoding> {
         self.encoding.map_or(Encoding::ALL.to_vec(), |e| vec![e])
+    }
+
+    fn scratch_dir(&self) -> PathBuf {
+        let shm = Path::new("/dev/shm");
+        self.scratch_dir.clone().unwrap_or_else(|| {
+            if shm.is_dir() {
+                shm.to_owned()
+            } else {
+                std::env::temp_dir()
+            }
+        })
     }
 }
 
@@ -230,18 +248,21 @@ fn main() -> anyhow::Result<()> {
         "--records must be at least 4 (lz4 also runs N/4)"
     );
     let n = args.records();
+    let scratch = args.scratch_dir();
+    ScratchDir::put_under(scratch.clone())?;
     let load_start = loadavg();
     let hwm_resettable = reset_peak_rss();
     println!(
         "archiver benchmark: {n} records of {} bytes per encoding, batch_size {}, \
-         concurrency {}, instances {}, {} world(s) per row{}",
+         concurrency {}, instances {}, {} world(s) per row{}, files under {}",
         args.size,
         args.batch_size,
         args.concurrency,
         args.instances
             .map_or_else(|| "one per core".to_owned(), |n| n.to_string()),
         args.repeat,
-        if args.repeat > 1 { " (medians)" } else { "" }
+        if args.repeat > 1 { " (medians)" } else { "" },
+        scratch.display()
     );
     println!("load at start: {load_start}");
     if !hwm_resettable {
@@ -362,6 +383,7 @@ fn main() -> anyhow::Result<()> {
             "runtime_worker_threads": 2,
             "hot_db": "sqlite",
             "blob_store": "s3s-fs 0.14.1 on loopback",
+            "scratch_dir": scratch,
             "peak_rss_reset_per_run": hwm_resettable,
         },
         "load": { "start": load_start, "end": load_end },
