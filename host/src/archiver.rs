@@ -91,9 +91,10 @@ pub struct Job {
     pub store: Arc<HotStore>,
     /// Whose claims these are.
     pub owner: String,
-    /// When the run began (unix ms): its delete pass leaves the copies made since then,
-    /// by its own instances, to a later run, as one instance's run does.
-    pub started_ms: i64,
+    /// The delete pass takes only copies marked before this (unix ms): every earlier run's
+    /// and none of this run's, so that one instance never deletes what another has just
+    /// copied (a copy waits for a later run, as with one instance).
+    pub copied_before_ms: i64,
     lease: Duration,
     /// Progress so far.
     pub progress: watch::Sender<RunProgress>,
@@ -286,6 +287,10 @@ impl Archiver {
     /// the next run repairs the rest.
     pub async fn run(&self, options: RunOptions) -> anyhow::Result<RunReport> {
         let started = SystemTime::now();
+        // Copies are marked with this clock's milliseconds: earlier runs' at or before
+        // `started`'s, this run's from the next one on, once it has begun.
+        let copied_before_ms = unix_ms(started) + 1;
+        wait_until_ms(copied_before_ms).await;
         let owner = format!(
             "{}-{}-{}",
             std::process::id(),
@@ -295,7 +300,7 @@ impl Archiver {
         let job = Arc::new(Job {
             store: self.store.clone(),
             owner: owner.clone(),
-            started_ms: unix_ms(started),
+            copied_before_ms,
             lease: self.config.lease,
             progress: options
                 .progress
@@ -443,4 +448,11 @@ fn add_report(total: &mut RunReport, report: RunReport) {
 fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Returns once the wall clock reads `ms` (unix ms) or later: here, within a millisecond.
+async fn wait_until_ms(ms: i64) {
+    while unix_ms(SystemTime::now()) < ms {
+        tokio::time::sleep(Duration::from_micros(250)).await;
+    }
 }

@@ -107,7 +107,7 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         job.call("claim-due", async {
             let due = job
                 .store
-                .claim_due(&job.lease(), job.started_ms, limit)
+                .claim_due(&job.lease(), job.copied_before_ms, limit)
                 .await?;
             Ok(due.into_iter().map(from_store).collect())
         })
