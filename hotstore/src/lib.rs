@@ -112,8 +112,9 @@ impl HotStore {
     }
 
     /// Claims up to `limit` archived records whose grace period is over and whose copy was
-    /// made before `copied_before_ms` (the run's start: a copy waits for a later run, even
-    /// with no grace period, when several instances of one run copy and delete at once).
+    /// marked before `copied_before_ms` (the archiver passes the millisecond after its run
+    /// began, and begins no sooner: a copy waits for a later run, even with no grace period,
+    /// when several instances of one run copy and delete at once).
     pub async fn claim_due(
         &self,
         lease: &Lease,
