@@ -1,8 +1,8 @@
 //! Outbound HTTP from the components: a pooled keep-alive client, the policy of where the
 //! guest may go (only the configured blob endpoint), and responses handed to the guest in
-//! large frames ([`Coalesced`]).
+//! large frames ([`gather_apart`]).
 
-use crate::coalesced_body::Coalesced;
+use crate::coalesced_body::gather_apart;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -97,7 +97,7 @@ impl WasiHttpHooks for Outbound {
                 return Err(Error::HttpRequestDenied);
             }
             let response = client.send(request, timeout).await?;
-            let response = response.map(|body| Coalesced::new(body).boxed_unsync());
+            let response = response.map(|body| gather_apart(body).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
