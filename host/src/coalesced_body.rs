@@ -18,7 +18,9 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 
 /// The most a frame gathers before it is handed on: bounds the memory a read holds.
 pub const FRAME: usize = 1 << 20;
@@ -112,22 +114,24 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Coalesced<B> {
 
 /// `inner` gathered as [`Coalesced`] does, by a task spawned on the current runtime; the
 /// body returned yields what that task gathered. Dropping it stops the task, which drops
-/// `inner` (closing a connection that is still sending it).
-pub fn gather_apart<B, E>(inner: B) -> Gathered<E>
+/// `inner` (closing a connection that is still sending it). With `between_bytes`, a body
+/// that sends nothing for that long fails with [`Cut::Stalled`], as wasmtime's own sender
+/// enforces a request's between-bytes timeout.
+pub fn gather_apart<B, E>(inner: B, between_bytes: Option<Duration>) -> Gathered<E>
 where
     B: Body<Data = Bytes, Error = E> + Unpin + Send + 'static,
-    E: From<Stopped> + Send + 'static,
+    E: From<Cut> + Send + 'static,
 {
     let (frames, rx) = mpsc::channel(1);
     tokio::spawn(async move {
-        let mut body = Coalesced::new(inner);
+        let mut body = Coalesced::new(BetweenBytes::new(inner, between_bytes));
         loop {
             // A reader that goes away stops the read at once, even of a body that hangs.
             let frame = tokio::select! {
                 frame = body.frame() => frame,
                 () = frames.closed() => return,
             };
-            let end = frame.is_none();
+            let end = matches!(frame, None | Some(Err(_)));
             // The reader is gone: nothing more to read for.
             if frames.send(frame).await.is_err() || end {
                 return;
@@ -140,14 +144,76 @@ where
     }
 }
 
-/// The gathering task ended before the body did (its runtime shut down, or it panicked):
-/// the body is cut short, which must not pass for its end.
+/// Why a gathered body ended before its end, which must not pass for the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stopped;
+pub enum Cut {
+    /// The gathering task ended first: its runtime shut down, or it panicked.
+    Stopped,
+    /// Nothing arrived for this long.
+    Stalled(Duration),
+}
 
-impl From<Stopped> for wasmtime_wasi_http::Error {
-    fn from(_: Stopped) -> Self {
-        Self::InternalError(Some("the body's reader stopped before its end".into()))
+impl From<Cut> for wasmtime_wasi_http::Error {
+    fn from(cut: Cut) -> Self {
+        match cut {
+            Cut::Stopped => {
+                Self::InternalError(Some("the body's reader stopped before its end".into()))
+            }
+            Cut::Stalled(_) => Self::ConnectionReadTimeout,
+        }
+    }
+}
+
+/// `inner`, failing with [`Cut::Stalled`] when no frame comes for `limit`.
+struct BetweenBytes<B> {
+    inner: B,
+    limit: Option<(Duration, Pin<Box<Sleep>>)>,
+}
+
+impl<B> BetweenBytes<B> {
+    fn new(inner: B, limit: Option<Duration>) -> Self {
+        let limit = limit.map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
+        Self { inner, limit }
+    }
+}
+
+impl<B, E> Body for BetweenBytes<B>
+where
+    B: Body<Data = Bytes, Error = E> + Unpin,
+    E: From<Cut>,
+{
+    type Data = Bytes;
+    type Error = E;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, E>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                if let Some((limit, timer)) = &mut this.limit {
+                    timer.as_mut().reset(Instant::now() + *limit);
+                }
+                Poll::Ready(frame)
+            }
+            Poll::Pending => {
+                if let Some((limit, timer)) = &mut this.limit
+                    && timer.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Some(Err(E::from(Cut::Stalled(*limit)))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -158,7 +224,7 @@ pub struct Gathered<E> {
     ended: bool,
 }
 
-impl<E: From<Stopped>> Body for Gathered<E> {
+impl<E: From<Cut>> Body for Gathered<E> {
     type Data = Bytes;
     type Error = E;
 
@@ -171,7 +237,7 @@ impl<E: From<Stopped>> Body for Gathered<E> {
         }
         let frame = match ready!(self.frames.poll_recv(cx)) {
             Some(frame) => frame,
-            None => Some(Err(E::from(Stopped))),
+            None => Some(Err(E::from(Cut::Stopped))),
         };
         self.ended = frame.is_none();
         Poll::Ready(frame)
@@ -185,6 +251,7 @@ impl<E: From<Stopped>> Body for Gathered<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
     use http::HeaderMap;
     use http_body_util::{BodyExt, StreamBody};
     use std::convert::Infallible;
@@ -254,18 +321,18 @@ mod tests {
 
     /// What a gathered body fails with in these tests.
     #[derive(Debug, PartialEq, Eq)]
-    struct Failed(Stopped);
+    struct Failed(Cut);
 
-    impl From<Stopped> for Failed {
-        fn from(stopped: Stopped) -> Self {
-            Self(stopped)
+    impl From<Cut> for Failed {
+        fn from(cut: Cut) -> Self {
+            Self(cut)
         }
     }
 
     #[tokio::test]
     async fn a_body_gathered_apart_arrives_whole_then_ends() {
         let parts = (0..20u8).map(|i| Ok::<_, Failed>(Frame::data(Bytes::from(vec![i; 15_000]))));
-        let mut body = gather_apart(StreamBody::new(futures::stream::iter(parts)));
+        let mut body = gather_apart(StreamBody::new(futures::stream::iter(parts)), None);
         let frame = body.frame().await.unwrap().unwrap();
         let bytes = frame.data_ref().unwrap();
         assert_eq!(bytes.len(), 300_000);
@@ -286,10 +353,10 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let mut body = runtime.block_on(async { gather_apart(never_ends) });
+        let mut body = runtime.block_on(async { gather_apart(never_ends, None) });
         drop(runtime);
         let frame = futures::executor::block_on(body.frame());
-        assert_eq!(frame.unwrap().unwrap_err(), Failed(Stopped));
+        assert_eq!(frame.unwrap().unwrap_err(), Failed(Cut::Stopped));
     }
 
     /// A body that never sends anything and tells when it is dropped.
@@ -316,12 +383,40 @@ mod tests {
     #[tokio::test]
     async fn dropping_a_gathered_body_drops_the_body_it_reads() {
         let (dropped, was_dropped) = tokio::sync::oneshot::channel();
-        let body = gather_apart(Hangs(Some(dropped)));
+        let body = gather_apart(Hangs(Some(dropped)), None);
         tokio::task::yield_now().await;
         drop(body);
         tokio::time::timeout(std::time::Duration::from_secs(5), was_dropped)
             .await
             .expect("the hanging body is dropped")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_sending_fails_after_the_limit_between_bytes() {
+        let first =
+            futures::stream::iter([Ok::<_, Failed>(Frame::data(Bytes::from_static(b"part")))]);
+        let then_nothing = first.chain(futures::stream::pending());
+        let limit = std::time::Duration::from_millis(50);
+        let started = std::time::Instant::now();
+        let mut body = gather_apart(StreamBody::new(then_nothing), Some(limit));
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("the stalled body fails within its limit");
+        assert_eq!(frame.unwrap().unwrap_err(), Failed(Cut::Stalled(limit)));
+        assert!(started.elapsed() >= limit);
+    }
+
+    #[tokio::test]
+    async fn frames_that_keep_coming_are_never_cut() {
+        let limit = std::time::Duration::from_millis(100);
+        let parts = futures::stream::iter(0..6u8).then(move |i| async move {
+            tokio::time::sleep(limit / 2).await;
+            Ok::<_, Failed>(Frame::data(Bytes::from(vec![i; 1000])))
+        });
+        let mut body = gather_apart(StreamBody::new(Box::pin(parts)), Some(limit));
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.data_ref().unwrap().len(), 6000);
+        assert!(body.frame().await.is_none());
     }
 }

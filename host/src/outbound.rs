@@ -1,6 +1,6 @@
 //! Outbound HTTP from the components: a pooled keep-alive client, the policy of where the
-//! guest may go (only the configured blob endpoint), and responses handed to the guest in
-//! large frames ([`gather_apart`]).
+//! guest may go (only the configured blob endpoint), the guest's timeouts (first byte,
+//! between bytes), and responses handed to the guest in large frames ([`gather_apart`]).
 
 use crate::coalesced_body::gather_apart;
 use http_body_util::BodyExt;
@@ -92,12 +92,13 @@ impl WasiHttpHooks for Outbound {
         let timeout = options
             .and_then(|o| o.first_byte_timeout)
             .unwrap_or(self.default_timeout);
+        let between_bytes = options.and_then(|o| o.between_bytes_timeout);
         Box::new(async move {
             if !allowed {
                 return Err(Error::HttpRequestDenied);
             }
             let response = client.send(request, timeout).await?;
-            let response = response.map(|body| gather_apart(body).boxed_unsync());
+            let response = response.map(|body| gather_apart(body, between_bytes).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }

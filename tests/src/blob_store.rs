@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use tiergate_core::{BlobKey, ObjectMeta, RecordId, S3Signer};
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -149,8 +149,9 @@ impl BlobStore {
     }
 }
 
-/// Blob storage that accepts connections, reads requests and never answers: what a hung
-/// storage node looks like to the edge.
+/// Blob storage that accepts connections, reads requests and never answers, or answers
+/// with the start of an object and then sends nothing more: what a hung storage node looks
+/// like to the edge.
 #[derive(Debug)]
 pub struct StalledBlobStore {
     addr: SocketAddr,
@@ -159,20 +160,59 @@ pub struct StalledBlobStore {
 }
 
 impl StalledBlobStore {
-    /// Starts listening on a free loopback port.
+    /// Starts listening on a free loopback port; never answers.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_answering(Vec::new()).await
+    }
+
+    /// Starts listening on a free loopback port; answers every request with `200`, the
+    /// headers of the S3 object holding `body` (`content_type`), and the first half of
+    /// `body`, then sends nothing more.
+    pub async fn start_mid_body(body: &[u8], content_type: &str) -> anyhow::Result<Self> {
+        let meta = ObjectMeta::describe(body, content_type);
+        let mut head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: {content_type}\r\n",
+            body.len()
+        );
+        for (name, value) in meta.to_headers(tiergate_core::s3::META_PREFIX) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut answer = head.into_bytes();
+        answer.extend_from_slice(&body[..body.len() / 2]);
+        Self::start_answering(answer).await
+    }
+
+    /// Writes `answer` (if any) once a request's head has arrived, then holds the
+    /// connection, reading and discarding.
+    async fn start_answering(answer: Vec<u8>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&connections);
+        let answer: Arc<[u8]> = answer.into();
         let task = tokio::spawn(async move {
             // Owned here, so that aborting this task closes every held connection.
             let mut held = JoinSet::new();
             while let Ok((mut socket, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
+                let answer = Arc::clone(&answer);
                 held.spawn(async move {
+                    let mut received = Vec::new();
                     let mut sink = [0u8; 4096];
-                    while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+                    let mut answered = answer.is_empty();
+                    while let Ok(n) = socket.read(&mut sink).await {
+                        if n == 0 {
+                            return;
+                        }
+                        received.extend_from_slice(&sink[..n]);
+                        if !answered && received.windows(4).any(|w| w == b"\r\n\r\n") {
+                            answered = true;
+                            if socket.write_all(&answer).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
                 });
             }
         });

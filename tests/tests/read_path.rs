@@ -495,15 +495,33 @@ async fn refused_blob_signatures_make_archived_records_503_not_404() -> anyhow::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hung_blob_storage_is_given_up_after_its_timeout() -> anyhow::Result<()> {
-    let origin = Origin::start().await?;
+    let id = "INV-2024-000131";
     let stalled = StalledBlobStore::start().await?;
+    assert_stalled_storage_given_up(&stalled, id, large(id), "hangs").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_storage_that_hangs_mid_object_is_given_up_after_its_timeout() -> anyhow::Result<()> {
+    let id = "INV-2024-000132";
+    let body = large(id);
+    let stalled = StalledBlobStore::start_mid_body(&body, CONTENT_TYPE).await?;
+    assert_stalled_storage_given_up(&stalled, id, body, "stops sending mid-object").await
+}
+
+/// Reads `id` (hot at the origin) through a gate whose blob storage is `stalled`, with a
+/// blob timeout of 300 ms: storage is tried first, and the origin answers well within 2 s.
+async fn assert_stalled_storage_given_up(
+    stalled: &StalledBlobStore,
+    id: &str,
+    body: Bytes,
+    how: &str,
+) -> anyhow::Result<()> {
+    let origin = Origin::start().await?;
     let blob_timeout = Duration::from_millis(300);
     let config = GateConfig::new(origin.url())
         .blob_endpoint(stalled.endpoint())
         .blob_timeout_ms(blob_timeout.as_millis() as u64);
     let gate = Gate::start(&config).await?;
-    let id = "INV-2024-000131";
-    let body = large(id);
     origin.insert(id, body.clone(), CONTENT_TYPE);
 
     let started = Instant::now();
@@ -513,7 +531,7 @@ async fn hung_blob_storage_is_given_up_after_its_timeout() -> anyhow::Result<()>
     assert_served(&reply, id, "origin", &body);
     assert!(
         took < Duration::from_secs(2),
-        "record {id}: blob storage hangs, its timeout is {blob_timeout:?}, yet the answer took {took:?}"
+        "record {id}: blob storage {how}, its timeout is {blob_timeout:?}, yet the answer took {took:?}"
     );
     assert!(
         stalled.connections() >= 1,
