@@ -23,15 +23,24 @@ pub const ENV_BLOB_ACCOUNT_KEY: &str = "TIERGATE_BLOB_ACCOUNT_KEY";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
+    /// What is wrong with a file's contents, and which file.
+    #[error("config file {path}")]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        error: Box<ConfigError>,
+    },
     /// The TOML does not parse or has unknown keys or wrong types.
-    #[error("config: {0}")]
+    #[error(transparent)]
     Syntax(#[from] toml::de::Error),
     /// A value parses but is unusable.
     #[error("config key {key}: {reason}")]
@@ -236,7 +245,10 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml(&text, |var| std::env::var(var).ok())
+        Self::from_toml(&text, |var| std::env::var(var).ok()).map_err(|e| ConfigError::InFile {
+            path: path.to_owned(),
+            error: Box::new(e),
+        })
     }
 
     /// Parses and checks TOML `text`; secrets come from `env`.

@@ -5,6 +5,7 @@ mod console;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use tiergate::admin::Admin;
 use tiergate::kv::{self, KvBackend};
@@ -120,8 +121,22 @@ enum Command {
     },
 }
 
+/// A failed command prints its error and the chain of its causes, and exits 1.
+/// Not as `main` returning the error would: that prints a stack backtrace whenever
+/// `RUST_BACKTRACE` is set, and an operator's mistake (a bad config, a missing secret) is
+/// not a crash.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter =
         tiergate::logs::filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
