@@ -15,6 +15,9 @@ fn main() {
         .map_or_else(|| workspace.join("target"), PathBuf::from)
         .join("components");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    // Relative to host/, not absolute: build script runs are shared by every checkout that
+    // uses the same target dir (their fingerprints do not depend on where the workspace
+    // is), and an absolute path would watch the checkout that ran last instead of this one.
     for watched in [
         "components/edge",
         "components/archiver",
@@ -23,10 +26,7 @@ fn main() {
         "Cargo.lock",
         ".cargo/config.toml",
     ] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
+        println!("cargo:rerun-if-changed=../{watched}");
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
