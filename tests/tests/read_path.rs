@@ -533,6 +533,11 @@ async fn assert_stalled_storage_given_up(
         took < Duration::from_secs(2),
         "record {id}: blob storage {how}, its timeout is {blob_timeout:?}, yet the answer took {took:?}"
     );
+    let timing = reply.header("server-timing").unwrap_or_default();
+    assert!(
+        timing.contains("blob;desc=timeout"),
+        "record {id}: blob storage {how}: its tier should say timeout: {timing}"
+    );
     assert!(
         stalled.connections() >= 1,
         "record {id}: the edge should have tried blob storage first"

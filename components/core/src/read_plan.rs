@@ -42,9 +42,12 @@ pub enum BlobMiss {
     Disabled,
     /// Storage answered that the object does not exist: the record is not archived.
     NotFound,
-    /// Storage could not answer (error status, timeout, refused signature, corrupt object):
-    /// the record may be archived there.
+    /// Storage could not answer (error status, refused signature, corrupt object): the
+    /// record may be archived there.
     Unavailable(String),
+    /// Storage did not answer in time (to connect, with a first byte, or between two bytes
+    /// of the object): the record may be archived there.
+    Timeout(String),
 }
 
 /// Why the origin gave no response.
@@ -90,13 +93,15 @@ impl ReadPlan {
     pub fn after_origin_status(&self, record: &str, status: u16) -> Verdict {
         match &self.blob {
             // A storage outage hides archived records: the origin's "not found" is not the truth.
-            BlobMiss::Unavailable(why) if matches!(status, 404 | 410) => Verdict::Fail(Failure {
-                status: 503,
-                message: format!(
-                    "record {record}: blob storage is unavailable ({why}) and the origin does \
+            BlobMiss::Unavailable(why) | BlobMiss::Timeout(why) if matches!(status, 404 | 410) => {
+                Verdict::Fail(Failure {
+                    status: 503,
+                    message: format!(
+                        "record {record}: blob storage is unavailable ({why}) and the origin does \
                      not have it, so it may be archived; retry later"
-                ),
-            }),
+                    ),
+                })
+            }
             _ => Verdict::UseOrigin,
         }
     }
@@ -105,7 +110,7 @@ impl ReadPlan {
     pub fn after_origin_failure(&self, record: &str, origin: &OriginFailure) -> Failure {
         match (&self.blob, origin) {
             (
-                BlobMiss::Unavailable(why),
+                BlobMiss::Unavailable(why) | BlobMiss::Timeout(why),
                 OriginFailure::TimedOut(o) | OriginFailure::Unreachable(o),
             ) => Failure {
                 status: 503,
@@ -154,16 +159,22 @@ mod tests {
 
     #[test]
     fn a_storage_outage_never_turns_into_404() {
-        for code in [404, 410] {
-            let v = plan(Unavailable("403 from storage".into())).after_origin_status("INV-1", code);
-            let Verdict::Fail(Failure { status, message }) = v else {
-                panic!("origin {code} during a storage outage must not pass through");
-            };
-            assert_eq!(status, 503);
-            assert!(
-                message.contains("INV-1") && message.contains("403 from storage"),
-                "{message}"
-            );
+        let outages = [
+            (Unavailable("403 from storage".into()), "403 from storage"),
+            (Timeout("no byte for 2s".into()), "no byte for 2s"),
+        ];
+        for (outage, why) in outages {
+            for code in [404, 410] {
+                let v = plan(outage.clone()).after_origin_status("INV-1", code);
+                let Verdict::Fail(Failure { status, message }) = v else {
+                    panic!("origin {code} during a storage outage ({why}) must not pass through");
+                };
+                assert_eq!(status, 503);
+                assert!(
+                    message.contains("INV-1") && message.contains(why),
+                    "{message}"
+                );
+            }
         }
     }
 
@@ -177,5 +188,6 @@ mod tests {
             503
         );
         assert_eq!(status(Unavailable("x".into()), TimedOut("y".into())), 503);
+        assert_eq!(status(Timeout("x".into()), Unreachable("y".into())), 503);
     }
 }

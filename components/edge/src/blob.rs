@@ -4,7 +4,7 @@
 use crate::body;
 use crate::read::Record;
 use spin_sdk::http::{EmptyBody, Method, StatusCode};
-use spin_sdk::wasip3::http::types::RequestOptions;
+use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -33,7 +33,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
 
     let response = spin_sdk::http::send(request)
         .await
-        .map_err(|e| BlobMiss::Unavailable(format!("GET {key} failed: {e:?}")))?;
+        .map_err(|e| failed(format!("GET {key} failed"), e))?;
     match response.status() {
         StatusCode::OK => {}
         StatusCode::NOT_FOUND => return Err(BlobMiss::NotFound),
@@ -55,7 +55,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
     .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
     let body = body::read_whole(body, usize::try_from(meta.size).ok())
         .await
-        .map_err(|e| BlobMiss::Unavailable(format!("GET {key}: body failed: {e:?}")))?;
+        .map_err(|e| failed(format!("GET {key}: body failed"), e))?;
     let decoded = match meta
         .open_to_serve(&body)
         .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?
@@ -74,4 +74,17 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
         content_type: meta.content_type,
     };
     Ok(record)
+}
+
+/// The miss for a transfer that failed with `error` while doing `what`: a timeout (the
+/// options set above, as the host enforces them) or another failure.
+fn failed(what: String, error: ErrorCode) -> BlobMiss {
+    let why = format!("{what}: {error:?}");
+    match error {
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::HttpResponseTimeout
+        | ErrorCode::DnsTimeout => BlobMiss::Timeout(why),
+        _ => BlobMiss::Unavailable(why),
+    }
 }

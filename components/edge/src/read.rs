@@ -66,6 +66,7 @@ pub async fn serve(
             let outcome = match &fetched {
                 Ok(_) => Outcome::Hit,
                 Err(BlobMiss::Unavailable(_)) => Outcome::Error,
+                Err(BlobMiss::Timeout(_)) => Outcome::Timeout,
                 Err(_) => Outcome::Miss,
             };
             timing.record(Tier::Blob, outcome, started.elapsed());
@@ -75,7 +76,7 @@ pub async fn serve(
                     return reply::record(&answer, Source::Blob, record, None, &timing);
                 }
                 Err(miss) => {
-                    if let BlobMiss::Unavailable(why) = &miss {
+                    if let BlobMiss::Unavailable(why) | BlobMiss::Timeout(why) = &miss {
                         let request_id = request
                             .headers()
                             .get("x-request-id")
