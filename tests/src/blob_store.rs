@@ -198,15 +198,19 @@ impl StalledBlobStore {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let answer = Arc::clone(&answer);
                 held.spawn(async move {
-                    let mut received = Vec::new();
-                    let mut sink = [0u8; 4096];
+                    // The request's head so far, until it is answered.
+                    let mut head = Vec::new();
                     let mut answered = answer.is_empty();
+                    let mut sink = [0u8; 4096];
                     while let Ok(n) = socket.read(&mut sink).await {
                         if n == 0 {
                             return;
                         }
-                        received.extend_from_slice(&sink[..n]);
-                        if !answered && received.windows(4).any(|w| w == b"\r\n\r\n") {
+                        if answered {
+                            continue;
+                        }
+                        head.extend_from_slice(&sink[..n]);
+                        if head.windows(4).any(|w| w == b"\r\n\r\n") {
                             answered = true;
                             if socket.write_all(&answer).await.is_err() {
                                 return;

@@ -97,8 +97,8 @@ impl ReadPlan {
                 Verdict::Fail(Failure {
                     status: 503,
                     message: format!(
-                        "record {record}: blob storage is unavailable ({why}) and the origin does \
-                     not have it, so it may be archived; retry later"
+                        "record {record}: blob storage is unavailable ({why}) and the origin \
+                         does not have it, so it may be archived; retry later"
                     ),
                 })
             }
@@ -159,13 +159,14 @@ mod tests {
 
     #[test]
     fn a_storage_outage_never_turns_into_404() {
-        let outages = [
-            (Unavailable("403 from storage".into()), "403 from storage"),
-            (Timeout("no byte for 2s".into()), "no byte for 2s"),
+        type Outage = fn(String) -> BlobMiss;
+        let outages: [(Outage, &str); 2] = [
+            (Unavailable, "403 from storage"),
+            (Timeout, "no byte for 2s"),
         ];
         for (outage, why) in outages {
             for code in [404, 410] {
-                let v = plan(outage.clone()).after_origin_status("INV-1", code);
+                let v = plan(outage(why.into())).after_origin_status("INV-1", code);
                 let Verdict::Fail(Failure { status, message }) = v else {
                     panic!("origin {code} during a storage outage ({why}) must not pass through");
                 };
