@@ -69,6 +69,9 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// Which paths are records (as the edge reads its `record_route` variable).
     pub record_route: RecordRoute,
+    /// Whether the host sends requests the edge only passes on (not record requests) to the
+    /// origin itself rather than through the component (`[edge] pass_in_host`).
+    pub pass_in_host: bool,
     /// The origin API: the edge's next hop.
     pub origin: OriginConfig,
     /// The edge cache.
@@ -206,6 +209,7 @@ struct OriginSection {
 #[serde(deny_unknown_fields)]
 struct EdgeSection {
     record_route: Option<String>,
+    pass_in_host: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -302,6 +306,7 @@ impl Config {
         let mut set = |name: &str, value: String| {
             vars.insert(name.to_owned(), value);
         };
+        let pass_in_host = file.edge.pass_in_host.unwrap_or(true);
         if let Some(route) = file.edge.record_route {
             set(names::RECORD_ROUTE, route);
         }
@@ -431,6 +436,7 @@ impl Config {
             listen,
             admin_listen,
             record_route: edge.route,
+            pass_in_host,
             origin,
             cache,
             edge_variables: vars,

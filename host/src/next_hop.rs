@@ -1,15 +1,26 @@
 //! The edge's next hop (`wasi:http/handler` imported by the middleware): a reverse proxy to
 //! the origin on the pooled client. Requests keep their method, path, query, headers and
 //! body; only scheme and authority change.
+//!
+//! A request the edge only passes on ([`RequestKind::Pass`](tiergate_core::RequestKind)) goes
+//! through the component to come straight back here, its bodies handed through wasmtime's
+//! stream machinery both ways. [`Origin::pass`] sends such a request from the host itself,
+//! changed exactly as that round trip changes it (`[edge] pass_in_host`, the default).
 
 use crate::bindings::wasi::http::handler::{Host, HostWithStore};
 use crate::outbound::HttpClient;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST};
 use http::uri::{Authority, Scheme};
+use http::{HeaderMap, HeaderValue};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full};
 use std::time::Duration;
+use tiergate_core::read_plan::{Failure, OriginFailure};
 use wasmtime::AsContextMut;
 use wasmtime::component::{Accessor, HasData, Resource};
-use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p3::bindings::http::types::{ErrorCode, Request, Response};
+use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, WasiBody, WasiHttpView};
 
 /// Where the next hop goes.
 #[derive(Clone)]
@@ -34,6 +45,50 @@ impl Origin {
             base_path: base.path().trim_end_matches('/').to_owned(),
             timeout,
         })
+    }
+
+    /// Passes `request`, which the edge would pass on untouched, to the origin and its answer
+    /// back, as the round trip through the component does: hop-by-hop headers (wasmtime's
+    /// forbidden ones) dropped from both messages and from trailers, `Host` naming the
+    /// origin, and no answer from the origin answered as the edge answers it (502 or 504).
+    pub async fn pass(&self, request: http::Request<WasiBody>) -> http::Response<WasiBody> {
+        let (mut parts, body) = request.into_parts();
+        drop_hop_by_hop(&mut parts.headers);
+        if let Ok(host) = HeaderValue::from_str(self.authority.as_str()) {
+            parts.headers.insert(HOST, host);
+        }
+        let mut uri = parts.uri.into_parts();
+        uri.scheme = Some(self.scheme.clone());
+        uri.authority = Some(self.authority.clone());
+        let exchanged = match http::Uri::from_parts(uri) {
+            Ok(uri) => {
+                parts.uri = uri;
+                let body = without_hop_by_hop_trailers(body);
+                self.exchange(http::Request::from_parts(parts, body)).await
+            }
+            Err(_) => Err(ErrorCode::HttpRequestUriInvalid),
+        };
+        match exchanged {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                drop_hop_by_hop(&mut parts.headers);
+                http::Response::from_parts(parts, without_hop_by_hop_trailers(body))
+            }
+            Err(code) => unanswered(&code),
+        }
+    }
+
+    /// Sends `request`, which names the origin, under the base path and waits for the
+    /// response head.
+    async fn exchange(
+        &self,
+        request: http::Request<WasiBody>,
+    ) -> Result<http::Response<WasiBody>, ErrorCode> {
+        let request = prefixed(request, &self.base_path)?;
+        self.client
+            .send(request, self.timeout)
+            .await
+            .map_err(error_code)
     }
 }
 
@@ -70,13 +125,9 @@ impl<T: WasiHttpView + 'static> HostWithStore<T> for NextHop {
             Ok(converted) => converted,
             Err(e) => return e.downcast().map(Err),
         };
-        let request = match prefixed(request, &origin.base_path) {
-            Ok(request) => request,
-            Err(code) => return Ok(Err(code)),
-        };
-        let response = match origin.client.send(request, origin.timeout).await {
+        let response = match origin.exchange(request).await {
             Ok(response) => response,
-            Err(e) => return Ok(Err(error_code(e))),
+            Err(code) => return Ok(Err(code)),
         };
         accessor.with(|mut access| {
             let mut store = access.as_context_mut();
@@ -105,6 +156,50 @@ fn prefixed<B>(
             .map_err(|_| ErrorCode::HttpRequestUriInvalid)?;
     }
     Ok(request)
+}
+
+/// Removes the headers wasmtime keeps out of a guest's messages (connection-level ones and
+/// `Host`), as the component's round trip does.
+fn drop_hop_by_hop(headers: &mut HeaderMap) {
+    for name in &DEFAULT_FORBIDDEN_HEADERS {
+        headers.remove(name);
+    }
+}
+
+/// `body`, with [`drop_hop_by_hop`] applied to its trailers.
+fn without_hop_by_hop_trailers(body: WasiBody) -> WasiBody {
+    body.map_frame(|frame| match frame.into_trailers() {
+        Ok(mut trailers) => {
+            drop_hop_by_hop(&mut trailers);
+            Frame::trailers(trailers)
+        }
+        Err(frame) => frame,
+    })
+    .boxed_unsync()
+}
+
+/// The edge's answer to a passed request the origin did not answer (`origin::forward` in the
+/// edge, whose timeouts are these).
+fn unanswered(code: &ErrorCode) -> http::Response<WasiBody> {
+    let detail = format!("{code:?}");
+    let failure = Failure::passing(&match code {
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::HttpResponseTimeout
+        | ErrorCode::DnsTimeout => OriginFailure::TimedOut(detail),
+        _ => OriginFailure::Unreachable(detail),
+    });
+    let body = Full::new(Bytes::from(failure.body()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = http::Response::new(body);
+    *response.status_mut() =
+        http::StatusCode::from_u16(failure.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 fn error_code(error: wasmtime_wasi_http::Error) -> ErrorCode {

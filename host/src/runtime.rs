@@ -143,6 +143,11 @@ impl EdgeRuntime {
             shared,
         })
     }
+
+    /// The edge's next hop, on the same pooled client, for requests the host passes itself.
+    pub fn origin(&self) -> Origin {
+        self.shared.origin.clone()
+    }
 }
 
 impl HandlerState for EdgeRuntime {

@@ -5,6 +5,7 @@ use crate::cache_hit::CacheHits;
 use crate::config::Config;
 use crate::kv::{self, KvBackend};
 use crate::metrics::route;
+use crate::next_hop::Origin;
 use crate::request_id::RequestIds;
 use crate::runtime::EdgeRuntime;
 use crate::zero_copy::ZeroCopyStream;
@@ -60,9 +61,11 @@ impl Server {
             .answer_hits_in_host
             .then(|| CacheHits::new(kv.clone()));
         let runtime = EdgeRuntime::new(&config, kv)?;
+        let passes = config.pass_in_host.then(|| runtime.origin());
         let front = Arc::new(Front {
             handler: ProxyHandler::new(runtime),
             cache_hits,
+            passes,
             route: config.record_route.clone(),
             ids: RequestIds::new(),
         });
@@ -95,6 +98,8 @@ struct Front {
     handler: ProxyHandler<EdgeRuntime>,
     /// Fresh cache hits, answered without the component (`[cache] answer_hits_in_host`).
     cache_hits: Option<CacheHits>,
+    /// The origin, for requests the edge would only pass on (`[edge] pass_in_host`).
+    passes: Option<Origin>,
     /// The edge's record route, to count requests by kind.
     route: RecordRoute,
     ids: RequestIds,
@@ -168,9 +173,10 @@ async fn answer(
         parts,
         body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
     );
-    let handled = match hit {
-        Some(hit) => Ok(hit),
-        None => front.handler.handle((), request).await,
+    let handled = match (hit, &front.passes) {
+        (Some(hit), _) => Ok(hit),
+        (None, Some(origin)) if classified == RequestKind::Pass => Ok(origin.pass(request).await),
+        (None, _) => front.handler.handle((), request).await,
     };
     let mut response = match handled {
         Ok(response) => response,

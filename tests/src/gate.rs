@@ -34,6 +34,7 @@ pub struct GateConfig {
     cache_ttl_seconds: u64,
     cache_max_record_bytes: u64,
     answer_hits_in_host: bool,
+    pass_in_host: bool,
     archive: Option<String>,
     archive_batch: (u64, u64),
 }
@@ -51,6 +52,7 @@ impl GateConfig {
             cache_ttl_seconds: 3_600,
             cache_max_record_bytes: 1_048_000,
             answer_hits_in_host: true,
+            pass_in_host: true,
             archive: None,
             archive_batch: (4, 3),
         }
@@ -132,6 +134,13 @@ impl GateConfig {
         self
     }
 
+    /// Whether the host passes requests that are not a record's to the origin itself (the
+    /// default) or through the component.
+    pub fn pass_in_host(mut self, on: bool) -> Self {
+        self.pass_in_host = on;
+        self
+    }
+
     /// The config file.
     pub fn to_toml(&self) -> String {
         let mut toml = format!(
@@ -145,6 +154,7 @@ timeout_ms = 10000
 
 [edge]
 record_route = "{route}"
+pass_in_host = {pass_in_host}
 
 [cache]
 {backend}budget_bytes = 268435456
@@ -165,6 +175,7 @@ answer_hits_in_host = {in_host}
             ttl = self.cache_ttl_seconds,
             max = self.cache_max_record_bytes,
             in_host = self.answer_hits_in_host,
+            pass_in_host = self.pass_in_host,
         );
         let backend = match &self.blob {
             None => {

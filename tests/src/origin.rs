@@ -5,8 +5,9 @@
 //! - `GET`/`HEAD`/`PUT`/`DELETE /records/{id}`: the records (404 for an absent one; `PUT`
 //!   stores the body with the request's content type and answers 204).
 //! - any method on `/echo`: answers 200 with the request body as it arrived, its content type,
-//!   `x-echo-method`, `x-echo-path-and-query`, and every `x-test-*` request header echoed
-//!   under its own name.
+//!   `x-echo-method`, `x-echo-path-and-query`, `x-echo-header-names` (the names of the
+//!   request's headers, sorted, comma-separated), `x-echo-host` (its `Host`), and every
+//!   `x-test-*` request header echoed under its own name.
 //! - `GET /status/{code}`: answers `code`, with `x-origin-status: {code}`.
 //!
 //! Every request is counted by path (query excluded), so tests can show which requests
@@ -167,9 +168,15 @@ async fn echo(request: Request<Incoming>) -> Response<Full<Bytes>> {
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("origin: body failed: {e}")),
     };
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut names: Vec<&str> = parts.headers.keys().map(|name| name.as_str()).collect();
+    names.sort_unstable();
     let mut response = Response::builder()
         .header("x-echo-method", parts.method.as_str())
-        .header("x-echo-path-and-query", path_and_query);
+        .header("x-echo-path-and-query", path_and_query)
+        .header("x-echo-header-names", names.join(","));
+    if let Some(host) = parts.headers.get(header::HOST) {
+        response = response.header("x-echo-host", host);
+    }
     if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
         response = response.header(header::CONTENT_TYPE, content_type);
     }

@@ -68,6 +68,28 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// The answer to a request passed to the origin (anything but a record read) that got no
+    /// answer: 504 when it timed out, 502 when the origin could not be reached.
+    pub fn passing(origin: &OriginFailure) -> Self {
+        match origin {
+            OriginFailure::TimedOut(o) => Self {
+                status: 504,
+                message: format!("the origin did not answer in time ({o})"),
+            },
+            OriginFailure::Unreachable(o) => Self {
+                status: 502,
+                message: format!("the origin is unreachable ({o})"),
+            },
+        }
+    }
+
+    /// The plain-text body the failure is answered with.
+    pub fn body(&self) -> String {
+        format!("tiergate: {}\n", self.message)
+    }
+}
+
 /// What the edge does with the origin's response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -190,5 +212,21 @@ mod tests {
         );
         assert_eq!(status(Unavailable("x".into()), TimedOut("y".into())), 503);
         assert_eq!(status(Timeout("x".into()), Unreachable("y".into())), 503);
+    }
+
+    #[test]
+    fn a_passed_request_without_an_answer_is_502_or_504_with_a_text_body() {
+        let refused = Failure::passing(&Unreachable("ErrorCode::ConnectionRefused".into()));
+        assert_eq!(refused.status, 502);
+        assert_eq!(
+            refused.body(),
+            "tiergate: the origin is unreachable (ErrorCode::ConnectionRefused)\n"
+        );
+        let slow = Failure::passing(&TimedOut("ErrorCode::HttpResponseTimeout".into()));
+        assert_eq!(slow.status, 504);
+        assert_eq!(
+            slow.body(),
+            "tiergate: the origin did not answer in time (ErrorCode::HttpResponseTimeout)\n"
+        );
     }
 }

@@ -4,7 +4,7 @@ use crate::reply;
 use spin_sdk::http::{EmptyBody, Request};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
-use tiergate_core::read_plan::OriginFailure;
+use tiergate_core::read_plan::{Failure, OriginFailure};
 
 /// Request headers dropped when the edge asks the origin for a whole record: the edge
 /// answers conditionals itself, with its own tags, and always needs the full body.
@@ -35,7 +35,7 @@ pub async fn forward(mut request: Request) -> Result<Response, ErrorCode> {
                 "origin body already read".into(),
             ))),
         },
-        Err(e) => reply::failure(502, &format!("the origin is unreachable ({e:?})"), None),
+        Err(e) => reply::failure(&Failure::passing(&outcome_of(e)), None),
     }
 }
 

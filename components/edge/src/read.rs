@@ -113,9 +113,7 @@ pub async fn serve(
         );
         return match plan.after_origin_status(id.as_str(), status.as_u16()) {
             Verdict::UseOrigin => reply::relay(response, Source::Origin, &timing),
-            Verdict::Fail(failure) => {
-                reply::failure(failure.status, &failure.message, Some(&timing))
-            }
+            Verdict::Fail(failure) => reply::failure(&failure, Some(&timing)),
         };
     }
 
@@ -175,7 +173,7 @@ fn fail(
     };
     timing.record(Tier::Origin, outcome, started.elapsed());
     let answer = plan.after_origin_failure(id.as_str(), failure);
-    reply::failure(answer.status, &answer.message, Some(&timing))
+    reply::failure(&answer, Some(&timing))
 }
 
 fn unix_now() -> u64 {

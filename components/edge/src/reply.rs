@@ -9,7 +9,7 @@ use spin_sdk::wasip3::{spawn, wit_future};
 use tiergate_core::record_answer::{REPLACED_HEADERS, SERVER_TIMING_HEADER, SOURCE_HEADER};
 use tiergate_core::record_id::RecordIdError;
 use tiergate_core::server_timing::ServerTiming;
-use tiergate_core::{AnswerBody, ReadRequest, RecordFacts, Source};
+use tiergate_core::{AnswerBody, Failure, ReadRequest, RecordFacts, Source};
 
 /// Serves `record` from `source` as the client asked: 200, or 304 when the client's copy
 /// matches. `base` holds the origin's headers when the origin served it, so the API's own
@@ -85,15 +85,11 @@ pub fn relay(
     Ok(relayed)
 }
 
-/// The tiers needed for an answer are down: `status` (502/503/504) with a message that
-/// says which one and what to do.
-pub fn failure(
-    status: u16,
-    message: &str,
-    timing: Option<&ServerTiming>,
-) -> Result<Response, ErrorCode> {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    text(status, format!("tiergate: {message}\n"), timing)
+/// The tiers needed for an answer are down: the failure's status (502/503/504) with its
+/// message, which says which one and what to do.
+pub fn failure(failure: &Failure, timing: Option<&ServerTiming>) -> Result<Response, ErrorCode> {
+    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    text(status, failure.body(), timing)
 }
 
 /// 400 for a malformed record id, before any I/O.

@@ -1,0 +1,158 @@
+//! Requests that are not a record's pass through to the origin untouched, whether the host
+//! sends them itself (`[edge] pass_in_host`, the default) or through the edge component (as
+//! under Spin): every test runs both ways and expects the same.
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Full;
+use hyper::Request;
+use tiergate_tests::Stack;
+use tiergate_tests::assertions::{assert_same_bytes, excerpt};
+
+/// Both ways a passed request can take, as their `pass_in_host` setting and a name.
+const WAYS: [(bool, &str); 2] = [(true, "host"), (false, "component")];
+
+async fn stack(pass_in_host: bool) -> anyhow::Result<Stack> {
+    Stack::start_with(|config| config.pass_in_host(pass_in_host)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_requests_pass_through_byte_for_byte() -> anyhow::Result<()> {
+    let body: Bytes = (0..=255u8).cycle().take(100_000).collect();
+    let path_and_query = "/echo?customer=C-1&filter=a%2Fb&empty=&x=%00%FF";
+    let mut seen = Vec::new();
+    for (in_host, way) in WAYS {
+        let stack = stack(in_host).await?;
+        let origin = stack.origin.url();
+        let reply = stack
+            .gate
+            .send(
+                Request::post(path_and_query)
+                    .header("content-type", "application/octet-stream")
+                    .header("x-test-trace", "trace-42")
+                    .header("x-test-empty", "")
+                    // Hop-by-hop: for this connection only, never the origin's.
+                    .header("proxy-authorization", "Basic dGllcmdhdGU6dGVzdA==")
+                    .header("keep-alive", "timeout=5")
+                    .body(Full::new(body.clone()))?,
+            )
+            .await?;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "POST /echo via the {way}: {}",
+            excerpt(&reply)
+        );
+        assert_same_bytes(&reply.body, &body, &format!("body echoed via the {way}"));
+        assert_eq!(reply.header("x-echo-method"), Some("POST"), "via the {way}");
+        assert_eq!(
+            reply.header("x-echo-path-and-query"),
+            Some(path_and_query),
+            "path and query as the origin received them via the {way}"
+        );
+        assert_eq!(
+            reply.header("x-echo-host"),
+            origin.strip_prefix("http://"),
+            "the origin's Host via the {way}"
+        );
+        let names = reply.header("x-echo-header-names").unwrap_or_default();
+        for name in ["proxy-authorization", "keep-alive", "connection"] {
+            assert!(
+                !names.split(',').any(|n| n == name),
+                "{name} reached the origin via the {way}: {names}"
+            );
+        }
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/octet-stream")
+        );
+        assert_eq!(reply.header("x-test-trace"), Some("trace-42"));
+        assert_eq!(reply.header("x-test-empty"), Some(""));
+        assert_eq!(
+            reply.source(),
+            None,
+            "a passed-through answer is not marked as tiergate's ({way})"
+        );
+        assert_eq!(stack.origin.requests_to("/echo"), 1);
+        seen.push(names.to_owned());
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "the origin must see the same headers from the host as from the component"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_statuses_and_their_headers_pass_through() -> anyhow::Result<()> {
+    for (in_host, way) in WAYS {
+        let stack = stack(in_host).await?;
+        for code in [418u16, 299, 204, 404, 503] {
+            let reply = stack.gate.get(&format!("/status/{code}")).await?;
+
+            assert_eq!(
+                reply.status.as_u16(),
+                code,
+                "origin status {code} passed through via the {way}: {}",
+                excerpt(&reply)
+            );
+            assert_eq!(
+                reply.header("x-origin-status"),
+                Some(code.to_string().as_str()),
+                "the origin's own header on its {code} via the {way}"
+            );
+            let expected = if code == 204 {
+                String::new()
+            } else {
+                format!("origin: status {code}")
+            };
+            assert_eq!(
+                reply.text(),
+                expected,
+                "the origin's body on its {code} via the {way}"
+            );
+            assert_eq!(
+                reply.source(),
+                None,
+                "status {code} passed through untouched via the {way}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_origin_down_passed_requests_are_502_either_way() -> anyhow::Result<()> {
+    let mut answers = Vec::new();
+    for (in_host, way) in WAYS {
+        let mut stack = stack(in_host).await?;
+        stack.origin.stop().await;
+
+        let reply = stack.gate.get("/status/200").await?;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_GATEWAY,
+            "a passed request with the origin down, via the {way}: {}",
+            excerpt(&reply)
+        );
+        assert!(
+            reply
+                .text()
+                .starts_with("tiergate: the origin is unreachable ("),
+            "via the {way}: {}",
+            reply.text()
+        );
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        answers.push(reply.text());
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the same answer from host and component"
+    );
+    Ok(())
+}
