@@ -3,7 +3,9 @@
 //!
 //! - cache hits, beside nginx `proxy_cache` hits in front of the same origin;
 //! - blob reads with caching off, beside a direct presigned GET to the blob store (s3s-fs);
-//! - passthrough (a route that is not the record route), beside a direct GET to the origin;
+//! - passthrough (a route that is not the record route), beside a direct GET to the origin,
+//!   sent on by the host, and (`component-passthrough`, not run by default) through the
+//!   component, as under Spin;
 //! - the peak memory of each tiergate host, and of nginx.
 //!
 //! The origin and s3s-fs run in this process (the test harness's); tiergate runs as the real
@@ -94,6 +96,9 @@ enum ScenarioKind {
     Blob,
     /// Non-record requests, beside direct GETs to the origin.
     Passthrough,
+    /// Non-record requests passed on by the edge component rather than the host (as under
+    /// Spin).
+    ComponentPassthrough,
 }
 
 /// One scenario: tiergate and its reference, each a base URL and a file of paths.
@@ -324,6 +329,13 @@ async fn start(
                     .blob_endpoint(&store)
                     .record_route("/elsewhere/{id}"),
             ),
+            ScenarioKind::ComponentPassthrough => (
+                "component-passthrough",
+                GateConfig::new(&origin)
+                    .blob_endpoint(&store)
+                    .record_route("/elsewhere/{id}")
+                    .pass_in_host(false),
+            ),
         };
         let host = HostProcess::start(binary, &config.to_toml(), dir, name)?;
         let scenario = match kind {
@@ -377,10 +389,14 @@ async fn start(
                     },
                 }
             }
-            ScenarioKind::Passthrough => {
+            ScenarioKind::Passthrough | ScenarioKind::ComponentPassthrough => {
                 check.get(&host.url(), &hot[0], None).await?;
                 Scenario {
-                    name: "passthrough",
+                    name: if *kind == ScenarioKind::Passthrough {
+                        "passthrough"
+                    } else {
+                        "passthrough, in the component"
+                    },
                     tiergate: Target {
                         url: host.url(),
                         paths: hot_paths.clone(),
