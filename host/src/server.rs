@@ -1,4 +1,5 @@
-//! The HTTP front: accepts connections, hands every request to the edge component, shuts
+//! The HTTP front: accepts connections, hands each request to the edge component (or answers
+//! it the component's way without it: fresh cache hits, requests it only passes on), shuts
 //! down gracefully.
 
 use crate::cache_hit::CacheHits;
@@ -141,9 +142,9 @@ async fn serve(listener: TcpListener, front: Arc<Front>, mut stopped: oneshot::R
     }
 }
 
-/// Hands `request` to the edge with a request id (the client's `x-request-id` if it is a
-/// sane one, else a new one), which the origin and the client see too; then counts and logs
-/// the answer.
+/// Answers `request` with a request id (the client's `x-request-id` if it is a sane one,
+/// else a new one), which the origin and the client see too: from the cache, straight from
+/// the origin, or through the edge component; then counts and logs the answer.
 async fn answer(
     front: Arc<Front>,
     request: hyper::Request<Incoming>,
