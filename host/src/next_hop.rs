@@ -29,6 +29,8 @@ pub struct Origin {
     pub client: HttpClient,
     scheme: Scheme,
     authority: Authority,
+    /// The `Host` header naming it, as requests to it carry it.
+    host: HeaderValue,
     /// The base URL's path without its trailing `/`; it prefixes every request's path.
     base_path: String,
     /// How long to wait for response headers.
@@ -38,10 +40,12 @@ pub struct Origin {
 impl Origin {
     /// The origin at `base` (an http(s) URL, checked by the config loader).
     pub fn new(client: HttpClient, base: &url::Url, timeout: Duration) -> wasmtime::Result<Self> {
+        let authority = crate::outbound::authority_of(base);
         Ok(Self {
             client,
             scheme: base.scheme().parse()?,
-            authority: crate::outbound::authority_of(base).parse()?,
+            host: HeaderValue::from_str(&authority)?,
+            authority: authority.parse()?,
             base_path: base.path().trim_end_matches('/').to_owned(),
             timeout,
         })
@@ -54,9 +58,7 @@ impl Origin {
     pub async fn pass(&self, request: http::Request<WasiBody>) -> http::Response<WasiBody> {
         let (mut parts, body) = request.into_parts();
         drop_hop_by_hop(&mut parts.headers);
-        if let Ok(host) = HeaderValue::from_str(self.authority.as_str()) {
-            parts.headers.insert(HOST, host);
-        }
+        parts.headers.insert(HOST, self.host.clone());
         let mut uri = parts.uri.into_parts();
         uri.scheme = Some(self.scheme.clone());
         uri.authority = Some(self.authority.clone());

@@ -80,11 +80,9 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
 /// options set above, as the host enforces them) or another failure.
 fn failed(what: String, error: ErrorCode) -> BlobMiss {
     let why = format!("{what}: {error:?}");
-    match error {
-        ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
-        | ErrorCode::HttpResponseTimeout
-        | ErrorCode::DnsTimeout => BlobMiss::Timeout(why),
-        _ => BlobMiss::Unavailable(why),
+    if crate::timed_out(&error) {
+        BlobMiss::Timeout(why)
+    } else {
+        BlobMiss::Unavailable(why)
     }
 }

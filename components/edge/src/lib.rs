@@ -23,6 +23,18 @@ use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use tiergate_core::RequestKind;
 
+/// Whether an exchange failed for lack of time: to connect, for the first byte or between
+/// two bytes (the request's timeouts, as the host enforces them), or to resolve the name.
+fn timed_out(error: &ErrorCode) -> bool {
+    matches!(
+        error,
+        ErrorCode::ConnectionTimeout
+            | ErrorCode::ConnectionReadTimeout
+            | ErrorCode::HttpResponseTimeout
+            | ErrorCode::DnsTimeout
+    )
+}
+
 #[http_service]
 async fn handle(request: Request) -> Result<Response, ErrorCode> {
     let settings = match settings::load().await {

@@ -60,11 +60,10 @@ pub async fn read(
 
 /// Classifies a failed exchange with the origin.
 pub fn outcome_of(error: ErrorCode) -> OriginFailure {
-    match error {
-        ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
-        | ErrorCode::HttpResponseTimeout
-        | ErrorCode::DnsTimeout => OriginFailure::TimedOut(format!("{error:?}")),
-        other => OriginFailure::Unreachable(format!("{other:?}")),
+    let detail = format!("{error:?}");
+    if crate::timed_out(&error) {
+        OriginFailure::TimedOut(detail)
+    } else {
+        OriginFailure::Unreachable(detail)
     }
 }
