@@ -4,7 +4,7 @@
 //! per GB-month; Blob cool $0.01 per GB-month, writes $0.10 and reads $0.01 per 10,000,
 //! retrieval $0.01 per GB. AWS: RDS gp3 $0.115, S3 Standard-IA $0.0125 per GB-month, PUT
 //! $0.01 and GET $0.001 per 1,000, retrieval $0.01 per GB, objects billed as 128 KiB at
-//! least. Moving a record = 1 PUT + 2 read-backs (each a GET and retrieval).
+//! least. Moving a record = 1 PUT + 1 read-back (a GET and retrieval).
 
 mod support;
 
@@ -56,11 +56,11 @@ fn two_million_300kb_records_cost_139_70_a_month_in_cosmos_db_and_1_40_in_cool_b
     );
     assert_eq!(p.bill.with.blob_requests, 0.0);
     assert_close(p.bill.saving_percent().unwrap(), 99.0, "saving percent");
-    // 2M x (writes 0.10 + 2 x reads 0.01 per 10,000) + 2 x 139.70 GB x $0.01.
+    // 2M x (writes 0.10 + reads 0.01 per 10,000) + 139.70 GB x $0.01.
     assert_close(p.bill.one_off_moves, 2e6, "records moved once");
     assert_close(
         p.bill.one_off_cost,
-        2e6 * 1.2e-5 + 2.0 * 1.5e11 / GB * 0.01,
+        2e6 * 1.1e-5 + 1.5e11 / GB * 0.01,
         "one-off move",
     );
 }
@@ -102,7 +102,7 @@ fn a_configured_inflow_keeps_one_window_of_new_records_hot() {
     // Each month 100,000 records of 75,000 stored bytes move.
     assert_close(
         p.bill.with.blob_requests,
-        100_000.0 * 1.2e-5 + 2.0 * 100_000.0 * 75_000.0 / GB * 0.01,
+        100_000.0 * 1.1e-5 + 100_000.0 * 75_000.0 / GB * 0.01,
         "monthly moves",
     );
 }
@@ -133,13 +133,13 @@ fn today_the_due_records_move_and_the_young_ones_stay_hot() {
     assert_close(today.with.blob_storage, 3.45e8 / GB * 0.01, "blob storage");
     assert_close(
         today.with.blob_requests,
-        inflow * 1.2e-5 + 2.0 * inflow * 75_000.0 / GB * 0.01,
+        inflow * 1.1e-5 + inflow * 75_000.0 / GB * 0.01,
         "recurring moves",
     );
     assert_close(today.one_off_moves, 600.0, "due records");
     assert_close(
         today.one_off_cost,
-        600.0 * 1.2e-5 + 2.0 * 4.5e7 / GB * 0.01,
+        600.0 * 1.1e-5 + 4.5e7 / GB * 0.01,
         "moving the due records",
     );
     // Projected, the measured share of young records stays hot: 400 / 5,000.
@@ -213,7 +213,7 @@ fn records_already_due_move_in_the_first_month_and_cost_nothing_after() {
     assert_eq!(first.with.hot_bytes, 0.0);
     assert_close(
         first.with.blob_requests,
-        1000.0 * 1.2e-5 + 2.0 * 7.5e7 / GB * 0.01,
+        1000.0 * 1.1e-5 + 7.5e7 / GB * 0.01,
         "moving 1,000 records in month 1",
     );
     assert_eq!(second.with.blob_requests, 0.0);

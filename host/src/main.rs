@@ -74,8 +74,9 @@ enum Command {
         #[arg(long, short, default_value = "tiergate.toml")]
         config: PathBuf,
     },
-    /// Move cold records from the hot database to blob storage: copy, read back and verify,
-    /// then (after the grace period, in a later run) delete the hot row if it is unchanged.
+    /// Move cold records from the hot database to blob storage: copy, verify (the store checks
+    /// each copy's checksum as it writes it), then (after the grace period, in a later run)
+    /// read the copy back, check it, and delete the hot row if the record is unchanged.
     ///
     /// Without --once, runs on archive.schedule until Ctrl-C. A run that is stopped or
     /// crashes is safe: the next run repairs whatever it left half done.

@@ -17,7 +17,7 @@ use sha2::Sha256;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-use tiergate_core::{AzureSigner, BlobKey, ObjectMeta, RecordId};
+use tiergate_core::{AzureSigner, BlobKey, ObjectMeta, PutChecksum, RecordId};
 
 /// Azurite's well-known development account (public, documented by Microsoft).
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -107,9 +107,10 @@ impl Azurite {
     pub async fn archive(&self, id: &str, body: &[u8], content_type: &str) -> anyhow::Result<()> {
         let key = BlobKey::for_record(&RecordId::parse(id)?);
         let meta = ObjectMeta::describe(body, content_type);
+        let checksum = PutChecksum::md5(body);
         let put = self
             .signer()
-            .presign_put(&key, &meta, SystemTime::now(), URL_EXPIRY);
+            .presign_put(&key, &meta, &checksum, SystemTime::now(), URL_EXPIRY);
         let reply = self.client.put_signed(&put, body).await?;
         ensure!(
             reply.status == http::StatusCode::CREATED,

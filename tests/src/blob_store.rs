@@ -6,16 +6,18 @@ use crate::client::HttpClient;
 use crate::loopback::LoopbackServer;
 use crate::scratch_dir::ScratchDir;
 use anyhow::{Context as _, ensure};
+use http_body_util::BodyExt as _;
 use hyper::Request;
 use hyper::body::Incoming;
-use hyper::service::{Service, service_fn};
+use hyper::service::service_fn;
+use s3s::HttpError;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
-use tiergate_core::{BlobKey, ObjectMeta, RecordId, S3Signer};
+use tiergate_core::{BlobKey, ObjectMeta, PutChecksum, RecordId, S3Signer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
@@ -37,7 +39,7 @@ const URL_EXPIRY: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct BlobStore {
     server: LoopbackServer,
-    requests: Arc<AtomicUsize>,
+    wire: Arc<Wire>,
     client: HttpClient,
     // Last, so that the directory goes after the server that uses it.
     _root: ScratchDir,
@@ -50,11 +52,11 @@ impl BlobStore {
         // s3s-fs keeps each bucket as a directory under its root.
         std::fs::create_dir(root.path().join(BUCKET))
             .with_context(|| format!("creating bucket directory in {}", root.path().display()))?;
-        let requests = Arc::new(AtomicUsize::new(0));
-        let server = serve(&root, &requests, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let wire = Arc::new(Wire::default());
+        let server = serve(&root, &wire, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         Ok(Self {
             server,
-            requests,
+            wire,
             client: HttpClient::new(),
             _root: root,
         })
@@ -62,7 +64,7 @@ impl BlobStore {
 
     /// Brings a stopped store back on the same port, holding what it held.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.server = serve(&self._root, &self.requests, self.server.addr()).await?;
+        self.server = serve(&self._root, &self.wire, self.server.addr()).await?;
         Ok(())
     }
 
@@ -121,9 +123,11 @@ impl BlobStore {
         let id = RecordId::parse(id)?;
         let key = BlobKey::for_record(&id);
         let meta = ObjectMeta::describe(body, content_type);
+        // Stored as they are, the bytes' SHA-256 is the record's.
+        let checksum = PutChecksum::sha256(&meta.sha256);
         let put = self
             .signer()
-            .presign_put(&key, &meta, SystemTime::now(), URL_EXPIRY);
+            .presign_put(&key, &meta, &checksum, SystemTime::now(), URL_EXPIRY);
         let reply = self
             .client
             .put_signed(&put, body)
@@ -140,7 +144,24 @@ impl BlobStore {
 
     /// How many requests reached the store, signed correctly or not.
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.wire.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many of them were GETs.
+    pub fn gets(&self) -> usize {
+        self.wire.gets.load(Ordering::SeqCst)
+    }
+
+    /// From now on, flips a bit in the middle of every PUT's body before the store reads
+    /// it, as a faulty network or proxy would.
+    pub fn damage_puts(&self, on: bool) {
+        self.wire.damage_puts.store(on, Ordering::SeqCst);
+    }
+
+    /// From now on, answers PUTs without the checksum they carried, as a store that does
+    /// not check checksums would.
+    pub fn hide_checksums(&self, on: bool) {
+        self.wire.hide_checksums.store(on, Ordering::SeqCst);
     }
 
     /// Takes blob storage down: its port refuses connections from now on.
@@ -244,10 +265,19 @@ impl Drop for StalledBlobStore {
     }
 }
 
-/// Serves s3s-fs over `root` on `addr`, counting requests.
+/// What the store has seen, and the faults it is told to show.
+#[derive(Debug, Default)]
+struct Wire {
+    requests: AtomicUsize,
+    gets: AtomicUsize,
+    damage_puts: AtomicBool,
+    hide_checksums: AtomicBool,
+}
+
+/// Serves s3s-fs over `root` on `addr`, counting requests and showing `wire`'s faults.
 async fn serve(
     root: &ScratchDir,
-    requests: &Arc<AtomicUsize>,
+    wire: &Arc<Wire>,
     addr: SocketAddr,
 ) -> anyhow::Result<LoopbackServer> {
     let fs = s3s_fs::FileSystem::new(root.path())
@@ -255,11 +285,37 @@ async fn serve(
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
     let s3 = builder.build();
-    let counter = Arc::clone(requests);
+    let wire = Arc::clone(wire);
     let service = service_fn(move |request: Request<Incoming>| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        // The hyper entry point (the inherent `call` takes an s3s body).
-        Service::call(&s3, request)
+        let (s3, wire) = (s3.clone(), Arc::clone(&wire));
+        async move {
+            wire.requests.fetch_add(1, Ordering::SeqCst);
+            let put = request.method() == http::Method::PUT;
+            if request.method() == http::Method::GET {
+                wire.gets.fetch_add(1, Ordering::SeqCst);
+            }
+            let request = if put && wire.damage_puts.load(Ordering::SeqCst) {
+                let (parts, body) = request.into_parts();
+                let mut body = body
+                    .collect()
+                    .await
+                    .map_err(|e| HttpError::new(Box::new(e)))?
+                    .to_bytes()
+                    .to_vec();
+                let middle = body.len() / 2;
+                if let Some(byte) = body.get_mut(middle) {
+                    *byte ^= 0x01;
+                }
+                Request::from_parts(parts, s3s::Body::from(body))
+            } else {
+                request.map(s3s::Body::from)
+            };
+            let mut response = s3.call(request).await?;
+            if put && wire.hide_checksums.load(Ordering::SeqCst) {
+                response.headers_mut().remove("x-amz-checksum-sha256");
+            }
+            Ok::<_, HttpError>(response)
+        }
     });
     Ok(LoopbackServer::start_at(addr, service).await?)
 }

@@ -116,6 +116,8 @@ on_both_engines!(
     a_crash_at_any_step_loses_nothing,
     two_archivers_at_once_copy_each_record_once,
     verify_names_every_record_whose_copy_is_missing_or_damaged,
+    a_copy_the_store_confirms_is_not_read_back_and_one_it_does_not_is,
+    a_put_damaged_on_its_way_is_refused_and_nothing_is_marked,
 );
 
 async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
@@ -246,6 +248,94 @@ async fn old_records_move_to_blob_and_stay_served_after_their_hot_rows_go(
         (0, 0, 0, 0)
     );
     Ok(())
+}
+
+/// s3s-fs checks the PUT's `x-amz-checksum-sha256` and answers with it: the copy is known
+/// without a GET. A store that answers without it gets each copy read back.
+async fn a_copy_the_store_confirms_is_not_read_back_and_one_it_does_not_is(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    let mut world = World::start(db, "").await?;
+    for i in 0..4 {
+        world.insert(&format!("INV-SUM-{i}"), OLD, 100_000).await?;
+    }
+    let confirmed = world.run().await?;
+    assert_eq!(
+        (confirmed.archived, confirmed.failed),
+        (4, 0),
+        "{confirmed:?}"
+    );
+    assert_eq!(world.blob.gets(), 0, "confirmed copies are not read back");
+
+    world.blob.hide_checksums(true);
+    for i in 4..6 {
+        world.insert(&format!("INV-SUM-{i}"), OLD, 100_000).await?;
+    }
+    let unconfirmed = world.run().await?;
+    assert_eq!(
+        (
+            unconfirmed.archived,
+            unconfirmed.deleted,
+            unconfirmed.failed
+        ),
+        (2, 4, 0),
+        "{unconfirmed:?}"
+    );
+    // One GET for each copy read back, one for each re-check before a delete.
+    assert_eq!(world.blob.gets(), 2 + 4);
+
+    let last = world.run().await?;
+    assert_eq!((last.deleted, last.failed), (2, 0), "{last:?}");
+    world.assert_every_record_served().await
+}
+
+/// A PUT whose body changes on its way (a bit flipped before the store reads it) does not
+/// match its checksum: the store refuses it, the copy is not marked, the record stays hot
+/// and served, and the next run copies it whole.
+async fn a_put_damaged_on_its_way_is_refused_and_nothing_is_marked(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    // With `retry_seconds = 0` a failed record is free again at once, and a run would claim
+    // it again and again: three claims a run.
+    let mut world = World::start(db, "max_records = 3").await?;
+    for i in 0..3 {
+        world.insert(&format!("INV-DMG-{i}"), OLD, 100_000).await?;
+    }
+    world.blob.damage_puts(true);
+    let damaged = world.run().await?;
+    assert_eq!(
+        (damaged.archived, damaged.deleted, damaged.failed),
+        (0, 0, 3),
+        "{damaged:?}"
+    );
+    assert!(damaged.aborted.is_none(), "{damaged:?}");
+    for error in &damaged.errors {
+        assert!(
+            error
+                .message
+                .contains("400 Bad Request from storage (S3's BadDigest"),
+            "{error:?}"
+        );
+    }
+    let status = world.archiver.store().status().await?;
+    assert!(
+        status
+            .states
+            .iter()
+            .all(|s| s.state.as_str() == "copying" || s.records == 0),
+        "{:?}",
+        status.states
+    );
+    assert_eq!(world.db.count().await?, 3);
+    world.assert_every_record_served().await?;
+
+    world.blob.damage_puts(false);
+    let copied = world.run().await?;
+    assert_eq!((copied.archived, copied.failed), (3, 0), "{copied:?}");
+    let deleted = world.run().await?;
+    assert_eq!((deleted.deleted, deleted.failed), (3, 0), "{deleted:?}");
+    assert_eq!(world.db.count().await?, 0);
+    world.assert_every_record_served().await
 }
 
 async fn a_record_changed_after_its_copy_keeps_its_new_content(db: HotDb) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 use http::StatusCode;
 use std::time::{Duration, SystemTime};
 use tiergate_core::azure::Access;
-use tiergate_core::{AzureSigner, BlobKey, RecordId};
+use tiergate_core::{AzureSigner, BlobKey, ObjectMeta, PutChecksum, PutReceipt, RecordId};
 use tiergate_tests::assertions::{assert_served, assert_tier_outage};
 use tiergate_tests::azurite::{ACCOUNT, CONTAINER};
 use tiergate_tests::records::{CONTENT_TYPE, LARGE_RECORD_BYTES};
@@ -42,6 +42,59 @@ async fn archived_record_is_served_from_azure_then_from_cache() -> anyhow::Resul
         0,
         "record {id} is archived: the origin is not asked"
     );
+    Ok(())
+}
+
+/// What the archiver relies on to skip reading a copy back: Azure checks a Put Blob's
+/// `Content-MD5`, refuses a body that does not match it and stores nothing, and answers a
+/// PUT it kept with the same `Content-MD5`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_checks_and_confirms_the_content_md5_of_a_put() -> anyhow::Result<()> {
+    let Some(azurite) = Azurite::start_if_installed("azure_checks_the_content_md5").await? else {
+        return Ok(());
+    };
+    let client = HttpClient::new();
+    let put = |id: &str, checksum: &PutChecksum, body: &[u8]| {
+        let meta = ObjectMeta::describe(body, CONTENT_TYPE);
+        azurite.signer().presign_put(
+            &key(id),
+            &meta,
+            checksum,
+            SystemTime::now(),
+            Duration::from_secs(60),
+        )
+    };
+    let stored = |id: &str| {
+        let url =
+            azurite
+                .signer()
+                .presign_get(&key(id), SystemTime::now(), Duration::from_secs(60));
+        let client = &client;
+        async move { anyhow::Ok(client.get(url.expose()).await?.status) }
+    };
+
+    let id = "INV-2024-000408";
+    let body = billing_record(id, 408, 10_000);
+    let checksum = PutChecksum::md5(&body);
+    let kept = client.put_signed(&put(id, &checksum, &body), &body).await?;
+    assert_eq!(kept.status, StatusCode::CREATED, "{}", kept.text());
+    assert_eq!(
+        checksum.receipt(kept.header(checksum.header)),
+        Ok(PutReceipt::Confirmed)
+    );
+    assert_eq!(stored(id).await?, StatusCode::OK);
+
+    let id = "INV-2024-000409";
+    let body = billing_record(id, 409, 10_000);
+    let wrong = PutChecksum::md5(b"other bytes");
+    let refused = client.put_signed(&put(id, &wrong, &body), &body).await?;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(stored(id).await?, StatusCode::NOT_FOUND);
     Ok(())
 }
 

@@ -7,8 +7,9 @@
 //! (`--scratch-dir`). It inserts N records of 300,000 bytes (`billing_record`) last changed
 //! 40 days ago, so all are cold, then times:
 //!
-//! - the copy run: one `Archiver::run` that reads, encodes, hashes, PUTs, reads back, checks
-//!   and marks every record (records/s, input MB/s, compression ratio from its report);
+//! - the copy run: one `Archiver::run` that reads, encodes, hashes, PUTs (s3s-fs checks the
+//!   PUT's checksum and confirms it) and marks every record (records/s, input MB/s,
+//!   compression ratio from its report);
 //! - the delete run: the next run (grace is 0), which re-checks each copy and deletes its hot
 //!   row (delete MB/s, in record bytes).
 //!
@@ -18,7 +19,8 @@
 //! run). The reference is the same per-record work done natively on one thread:
 //! `PreparedCopy::prepare` (SHA-256 of the record, `Encoding::encode`, decoding and comparing
 //! with the record, SHA-256 of the stored bytes), and that plus `CopyFacts::check_read_back`
-//! (the copy pass's read-back check: the bytes compared with those written, the metadata).
+//! (the copy pass's read-back check, for stores that do not confirm a PUT's checksum: the
+//! bytes compared with those written, the metadata).
 //!
 //! The archiver runs with the production defaults `batch_size = 64`, `concurrency = 8`
 //! (`--batch-size`, `--concurrency`), not the test harness's 4 and 3.

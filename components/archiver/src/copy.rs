@@ -1,14 +1,21 @@
 //! One cold record copied: read with its version, encoded, hashed and proven to decode
-//! back to it, written with a signed PUT, read back and compared byte for byte with what
-//! was written, then marked archived. A crash anywhere before the mark leaves a `copying`
-//! row whose lease runs out, and the next run copies it again.
+//! back to it, written with a signed PUT that carries the stored bytes' checksum, verified,
+//! then marked archived. A crash anywhere before the mark leaves a `copying` row whose
+//! lease runs out, and the next run copies it again.
+//!
+//! Verified means the store confirmed the checksum (it checks the body against it as it
+//! writes, and names what it kept in its answer), or, from a store that does not say, the
+//! copy read back and compared byte for byte with what was written. Either way the delete
+//! pass reads the copy back in full before the hot row goes. Confirmation spares a GET of
+//! every copy: 1.20x the copy throughput and 18% less CPU per 300 KB record in the same
+//! benchmark run (`bench/results/2026-11-27-archiver-put-checksum.md`).
 
 use crate::report::Failure;
 use crate::storage;
 use crate::tiergate::records::hot_store::{self, ArchivedCopy, Claim};
 use bytes::Bytes;
 use std::time::SystemTime;
-use tiergate_core::{ArchiverSettings, PreparedCopy, RecordId};
+use tiergate_core::{ArchiverSettings, CopyFacts, PreparedCopy, PutReceipt, RecordId};
 
 /// What became of a claimed record.
 pub enum Copied {
@@ -45,23 +52,23 @@ pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, 
     )
     .map_err(|e| Failure::record(format!("record {id}: {e}; nothing was written")))?;
     drop(record);
-    // One buffer for the PUT's body (and its retries) and the read-back comparison.
+    let checksum = settings
+        .blob
+        .backend
+        .put_checksum(&stored, &facts.stored_sha256);
+    // One buffer for the PUT's body (and its retries) and a read-back comparison.
     let written = Bytes::from(stored);
-    storage::put(&settings.blob, &facts.key, &meta, written.clone()).await?;
-    let Some((meta, read)) = storage::get(&settings.blob, &facts.key).await? else {
-        return Err(Failure::record(format!(
-            "record {id}: copy {} was absent right after its PUT succeeded",
-            facts.key
-        )));
-    };
-    // The copy must be exactly the bytes written, which `prepare` proved decode to the
-    // record; only then is it marked archived (the delete pass checks it in full again).
-    facts.check_read_back(&meta, &read, &written).map_err(|e| {
-        Failure::record(format!(
-            "record {id}: copy {} read back wrong: {e}",
-            facts.key
-        ))
-    })?;
+    let receipt = storage::put(
+        &settings.blob,
+        &facts.key,
+        &meta,
+        &checksum,
+        written.clone(),
+    )
+    .await?;
+    if receipt == PutReceipt::Unconfirmed {
+        read_back(settings, &id, &facts, &written).await?;
+    }
     let delete_after = SystemTime::now() + settings.grace;
     let marked = hot_store::mark_archived(ArchivedCopy {
         id: claim.id.clone(),
@@ -82,6 +89,28 @@ pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, 
         }
     } else {
         Copied::LeaseLost
+    })
+}
+
+/// Reads the copy back: it must be exactly the bytes written, which `prepare` proved
+/// decode to the record, under the metadata the ledger will keep.
+async fn read_back(
+    settings: &ArchiverSettings,
+    id: &RecordId,
+    facts: &CopyFacts,
+    written: &[u8],
+) -> Result<(), Failure> {
+    let Some((meta, read)) = storage::get(&settings.blob, &facts.key).await? else {
+        return Err(Failure::record(format!(
+            "record {id}: copy {} was absent right after its PUT succeeded",
+            facts.key
+        )));
+    };
+    facts.check_read_back(&meta, &read, written).map_err(|e| {
+        Failure::record(format!(
+            "record {id}: copy {} read back wrong: {e}",
+            facts.key
+        ))
     })
 }
 

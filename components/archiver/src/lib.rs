@@ -5,7 +5,7 @@
 //! owns the hot database, the ledger and the leases (`wit/archiver.wit`, `hot-store`). This
 //! crate performs the steps:
 //! - [`run`]: one run: stale copies, then due deletes, then cold records, batch by batch;
-//! - [`copy`]: one record copied, read back, verified and marked archived;
+//! - [`copy`]: one record copied, verified and marked archived;
 //! - [`prune`]: one due record's hot row deleted, or its stale copy removed;
 //! - [`storage`]: signed PUT, GET and DELETE against blob storage, with retries;
 //! - [`report`]: the run's tally.

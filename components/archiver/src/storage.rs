@@ -9,7 +9,7 @@ use spin_sdk::wasip3::clocks::monotonic_clock;
 use std::time::SystemTime;
 use tiergate_core::archival::{ATTEMPTS, Retry, backoff};
 use tiergate_core::settings::BlobSettings;
-use tiergate_core::{BlobKey, ObjectMeta, SignedUrl};
+use tiergate_core::{BlobKey, ObjectMeta, PutChecksum, PutReceipt, SignedUrl};
 
 /// A storage step that did not succeed.
 #[derive(Debug)]
@@ -21,18 +21,20 @@ pub struct StorageError {
     pub retry: Retry,
 }
 
-/// Writes `stored` under `key` with `meta`, replacing any object there (a rerun after a
-/// crash rewrites it). Retries share the one buffer.
+/// Writes `body` under `key` with `meta`, replacing any object there (a rerun after a
+/// crash rewrites it), for the store to check against `checksum`. Retries share the one
+/// buffer. What the store's answer says it kept is the receipt.
 pub async fn put(
     blob: &BlobSettings,
     key: &BlobKey,
     meta: &ObjectMeta,
+    checksum: &PutChecksum,
     body: Bytes,
-) -> Result<(), StorageError> {
+) -> Result<PutReceipt, StorageError> {
     with_retries(|| async {
-        let signed = blob
-            .backend
-            .presign_put(key, meta, SystemTime::now(), blob.url_expiry);
+        let signed =
+            blob.backend
+                .presign_put(key, meta, checksum, SystemTime::now(), blob.url_expiry);
         let mut request = http::Request::builder()
             .method(Method::PUT)
             .uri(signed.url.expose())
@@ -45,9 +47,16 @@ pub async fn put(
             .map_err(|e| permanent(format!("PUT {key}: cannot build the request: {e}")))?;
         let response = send("PUT", key, &signed.url, request).await?;
         match response.status() {
-            StatusCode::OK | StatusCode::CREATED => Ok(()),
-            status => Err(refused("PUT", key, status)),
+            StatusCode::OK | StatusCode::CREATED => {}
+            status => return Err(refused("PUT", key, status)),
         }
+        let answered = response
+            .headers()
+            .get(checksum.header)
+            .and_then(|v| v.to_str().ok());
+        checksum
+            .receipt(answered)
+            .map_err(|e| permanent(format!("PUT {key}: {e}")))
     })
     .await
 }
@@ -144,6 +153,9 @@ async fn send(
 fn refused(method: &str, key: &BlobKey, status: StatusCode) -> StorageError {
     let hint = match status {
         StatusCode::FORBIDDEN => " (signature refused: wrong key, expired URL or clock skew?)",
+        StatusCode::BAD_REQUEST if method == "PUT" => {
+            " (S3's BadDigest or Azure's Md5Mismatch if the body was damaged on its way)"
+        }
         _ => "",
     };
     StorageError {

@@ -3,9 +3,9 @@
 //! SAS without bringing an HTTP stack; the format is small and documented
 //! ("Create a service SAS", signed version 2020-12-06 and later).
 
-use crate::BlobKey;
 use crate::blob_object::ObjectMeta;
 use crate::signed_url::{SignedPut, SignedUrl, timestamp};
+use crate::{BlobKey, PutChecksum};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
@@ -25,7 +25,7 @@ pub const SAS_VERSION: &str = "2022-11-02";
 pub enum Access {
     /// Read the blob (the edge).
     Read,
-    /// Read, create and write the blob (the archiver writes, then reads back to verify).
+    /// Read, create and write the blob (the archiver writes, and reads back to verify).
     ReadCreateWrite,
     /// Delete the blob (the archiver removes a stale copy).
     Delete,
@@ -137,16 +137,19 @@ impl AzureSigner {
         self.sign(key, Access::Read, now, expires_in)
     }
 
-    /// A PUT of `key` as a block blob carrying `meta`, valid for `expires_in` from `now`.
+    /// A PUT of `key` as a block blob carrying `meta`, valid for `expires_in` from `now`,
+    /// whose body the store checks against `checksum` (a SAS signs no headers).
     pub fn presign_put(
         &self,
         key: &BlobKey,
         meta: &ObjectMeta,
+        checksum: &PutChecksum,
         now: SystemTime,
         expires_in: Duration,
     ) -> SignedPut {
         let mut headers = vec![("x-ms-blob-type".to_owned(), "BlockBlob".to_owned())];
         headers.extend(meta.to_headers(META_PREFIX));
+        headers.push((checksum.header.to_owned(), checksum.value.clone()));
         SignedPut {
             url: self.sign(key, Access::ReadCreateWrite, now, expires_in),
             headers,
@@ -283,7 +286,14 @@ mod tests {
         let key = BlobKey::for_record(&RecordId::parse("INV-42").unwrap());
         let signer = signer("https://devstoreaccount1.blob.core.windows.net/", false);
         let meta = ObjectMeta::describe(b"{}", "application/json");
-        let put = signer.presign_put(&key, &meta, at(1_700_000_000), Duration::from_secs(60));
+        let checksum = PutChecksum::md5(b"{}");
+        let put = signer.presign_put(
+            &key,
+            &meta,
+            &checksum,
+            at(1_700_000_000),
+            Duration::from_secs(60),
+        );
         let q = query(&put.url);
         assert_eq!((q["spr"].as_str(), q["sp"].as_str()), ("https", "rcw"));
         assert!(
@@ -294,6 +304,10 @@ mod tests {
             put.headers
                 .iter()
                 .any(|(n, _)| n == "x-ms-meta-tiergatesha256")
+        );
+        assert!(
+            put.headers
+                .contains(&("content-md5".into(), checksum.value))
         );
     }
 

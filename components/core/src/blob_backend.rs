@@ -4,7 +4,7 @@
 use crate::azure::{self, AzureSigner};
 use crate::s3::{self, S3Signer};
 use crate::signed_url::{SignedPut, SignedUrl};
-use crate::{BlobKey, ObjectMeta};
+use crate::{BlobKey, ObjectMeta, PutChecksum};
 use std::time::{Duration, SystemTime};
 
 /// A configured blob store.
@@ -25,17 +25,28 @@ impl BlobBackend {
         }
     }
 
-    /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`.
+    /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`, whose body the
+    /// store checks against `checksum` (from [`put_checksum`](Self::put_checksum)).
     pub fn presign_put(
         &self,
         key: &BlobKey,
         meta: &ObjectMeta,
+        checksum: &PutChecksum,
         now: SystemTime,
         expires_in: Duration,
     ) -> SignedPut {
         match self {
-            Self::S3(signer) => signer.presign_put(key, meta, now, expires_in),
-            Self::Azure(signer) => signer.presign_put(key, meta, now, expires_in),
+            Self::S3(signer) => signer.presign_put(key, meta, checksum, now, expires_in),
+            Self::Azure(signer) => signer.presign_put(key, meta, checksum, now, expires_in),
+        }
+    }
+
+    /// The checksum this store checks a PUT of `body` against; `body_sha256` is its
+    /// SHA-256 in hex, which S3 takes as it is.
+    pub fn put_checksum(&self, body: &[u8], body_sha256: &str) -> PutChecksum {
+        match self {
+            Self::S3(_) => PutChecksum::sha256(body_sha256),
+            Self::Azure(_) => PutChecksum::md5(body),
         }
     }
 

@@ -15,6 +15,7 @@
 //! - [`encoding`]: how archived records are stored, compressed ([`Encoding`]).
 //! - [`etag`]: stable entity tags and `if-none-match` ([`ETag`]).
 //! - [`ledger`]: the states of a record in tiergate's ledger ([`LedgerState`]).
+//! - [`put_checksum`]: the checksum a store checks a copy's PUT against ([`PutChecksum`]).
 //! - [`read_plan`]: what to answer when a tier fails ([`ReadPlan`]).
 //! - [`record_answer`]: the status, headers and bytes that serve a record
 //!   ([`ReadRequest`], [`RecordAnswer`]).
@@ -36,6 +37,7 @@ pub mod digest;
 pub mod encoding;
 pub mod etag;
 pub mod ledger;
+pub mod put_checksum;
 pub mod read_plan;
 pub mod record_answer;
 pub mod record_id;
@@ -54,6 +56,7 @@ pub use cache_entry::CacheEntry;
 pub use encoding::Encoding;
 pub use etag::ETag;
 pub use ledger::LedgerState;
+pub use put_checksum::{PutChecksum, PutReceipt};
 pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};
 pub use record_answer::{AnswerBody, ReadRequest, RecordAnswer, RecordFacts};
 pub use record_id::RecordId;

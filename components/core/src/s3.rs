@@ -1,8 +1,8 @@
 //! SigV4 presigned URLs for S3-compatible storage (rusty-s3), with time passed in.
 
-use crate::BlobKey;
 use crate::blob_object::ObjectMeta;
 use crate::signed_url::{SignedPut, SignedUrl, timestamp};
+use crate::{BlobKey, PutChecksum};
 use rusty_s3::actions::{DeleteObject, GetObject, PutObject, S3Action};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::time::{Duration, SystemTime};
@@ -79,15 +79,19 @@ impl S3Signer {
         SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now)))
     }
 
-    /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`.
+    /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`, whose body the
+    /// store checks against `checksum`. Both are signed: a request without them, or with
+    /// others, is refused.
     pub fn presign_put(
         &self,
         key: &BlobKey,
         meta: &ObjectMeta,
+        checksum: &PutChecksum,
         now: SystemTime,
         expires_in: Duration,
     ) -> SignedPut {
-        let headers = meta.to_headers(META_PREFIX);
+        let mut headers = meta.to_headers(META_PREFIX);
+        headers.push((checksum.header.to_owned(), checksum.value.clone()));
         let mut action = PutObject::new(&self.bucket, Some(&self.credentials), key.as_str());
         for (name, value) in &headers {
             action.headers_mut().insert(name.clone(), value.clone());
@@ -142,10 +146,21 @@ mod tests {
     }
 
     #[test]
-    fn put_signs_the_metadata_headers() {
+    fn put_signs_the_metadata_and_checksum_headers() {
         let key = BlobKey::for_record(&RecordId::parse("INV-42").unwrap());
         let meta = ObjectMeta::describe(b"{}", "application/json");
-        let put = signer().presign_put(&key, &meta, at(1_700_000_000), Duration::from_secs(60));
+        let checksum = PutChecksum::sha256(&meta.sha256);
+        let put = signer().presign_put(
+            &key,
+            &meta,
+            &checksum,
+            at(1_700_000_000),
+            Duration::from_secs(60),
+        );
+        assert!(
+            put.headers
+                .contains(&("x-amz-checksum-sha256".into(), checksum.value))
+        );
         let u = url::Url::parse(put.url.expose()).unwrap();
         let signed: String = u
             .query_pairs()
