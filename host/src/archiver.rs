@@ -23,8 +23,8 @@ use crate::host_variables::{Variables, VariablesView};
 use crate::kv::KvBackend;
 use crate::outbound::{HttpClient, Outbound, authority_of};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tiergate_core::settings::names;
 use tiergate_hotstore::{ColdCount, HotStore, Lease, RunRow};
@@ -100,6 +100,17 @@ pub struct Job {
     pub progress: watch::Sender<RunProgress>,
     fault: Option<Fault>,
     calls: AtomicUsize,
+    /// The records that failed in this run.
+    failed: Mutex<HashMap<String, Failed>>,
+}
+
+/// A record that failed in this run: why, and how long it is to wait.
+struct Failed {
+    error: String,
+    retry_after_ms: i64,
+    /// Claimed again by this run (its wait was shorter than the run) and kept under its
+    /// lease, to be handed back when the run ends.
+    held: bool,
 }
 
 /// What a run's instances are given: the instance count and each one's settings.
@@ -141,6 +152,71 @@ impl Job {
             now_ms: unix_ms(SystemTime::now()),
             duration_ms: self.lease.as_millis() as i64,
         }
+    }
+
+    /// Notes that record `id` failed and was released to wait `retry_after_ms`.
+    pub fn failed(&self, id: String, error: String, retry_after_ms: i64) {
+        let failed = Failed {
+            error,
+            retry_after_ms,
+            held: false,
+        };
+        self.failed.lock().unwrap().insert(id, failed);
+    }
+
+    /// Claims cold records for one of the run's instances. A run tries each record once: one
+    /// that failed in it comes back when its wait is shorter than the run (0 above all), and
+    /// a lasting failure would then never let the run end. Such claims are held (their lease
+    /// keeps them from the next claims, which go on to younger records) and not handed out.
+    pub async fn claim_cold(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<tiergate_hotstore::Claim>, tiergate_hotstore::StoreError> {
+        loop {
+            let claims = self
+                .store
+                .claim_cold(&self.lease(), cutoff_ms, limit)
+                .await?;
+            if claims.is_empty() {
+                return Ok(claims);
+            }
+            let fresh: Vec<_> = {
+                let mut failed = self.failed.lock().unwrap();
+                claims
+                    .into_iter()
+                    .filter(|claim| match failed.get_mut(&claim.id) {
+                        Some(again) => {
+                            again.held = true;
+                            false
+                        }
+                        None => true,
+                    })
+                    .collect()
+            };
+            if !fresh.is_empty() {
+                return Ok(fresh);
+            }
+        }
+    }
+
+    /// Hands the held records back, each to wait as its failure said.
+    async fn release_held(&self) -> Result<(), tiergate_hotstore::StoreError> {
+        let held: Vec<_> = self
+            .failed
+            .lock()
+            .unwrap()
+            .drain()
+            .filter(|(_, failed)| failed.held)
+            .collect();
+        for (id, failed) in held {
+            let lease = self.lease();
+            let retry_at = lease.now_ms.saturating_add(failed.retry_after_ms);
+            self.store
+                .release(&lease, &id, &failed.error, retry_at)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Performs hot-store call `step`, or traps where the injected fault says.
@@ -307,6 +383,7 @@ impl Archiver {
                 .unwrap_or_else(|| watch::channel(RunProgress::default()).0),
             fault: options.fault,
             calls: AtomicUsize::new(0),
+            failed: Mutex::default(),
         });
         // An injected crash is counted over one instance's hot-store calls, so that call
         // `n` is the same step in every test run.
@@ -365,6 +442,12 @@ impl Archiver {
                     }
                 }
             }
+        }
+        if result.is_ok()
+            && let Err(e) = job.release_held().await
+        {
+            // Their leases run out by themselves; the records are only delayed.
+            tracing::warn!(error = %e, "handing back records that failed in the run");
         }
         let finished = SystemTime::now();
         let mut row = RunRow {

@@ -30,7 +30,7 @@ impl<U> HostWithStore<U> for HotStoreAccess {
     ) -> wasmtime::Result<Result<Vec<Claim>, StoreError>> {
         let job = job(accessor);
         job.call("claim-cold", async {
-            let claims = job.store.claim_cold(&job.lease(), cutoff, limit).await?;
+            let claims = job.claim_cold(cutoff, limit).await?;
             Ok(claims
                 .into_iter()
                 .map(|c| Claim {
@@ -90,11 +90,14 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         let job = job(accessor);
         job.call("release", async {
             let lease = job.lease();
-            let retry_at = lease
-                .now_ms
-                .saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
+            let retry_after_ms = i64::try_from(retry_after_ms).unwrap_or(i64::MAX);
+            let retry_at = lease.now_ms.saturating_add(retry_after_ms);
             job.progress.send_modify(|p| p.failed += 1);
-            job.store.release(&lease, &id, &error, retry_at).await
+            let released = job.store.release(&lease, &id, &error, retry_at).await?;
+            if released {
+                job.failed(id, error, retry_after_ms);
+            }
+            Ok(released)
         })
         .await
     }

@@ -140,7 +140,8 @@ pub struct ArchiverSettings {
     pub max_records: Option<u32>,
     /// How copies are stored.
     pub encoding: Encoding,
-    /// How long a record that failed waits before it is tried again.
+    /// How long a record that failed waits before it is tried again, by a later run (a
+    /// run tries each record once).
     pub retry_after: Duration,
 }
 
