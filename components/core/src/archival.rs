@@ -64,22 +64,17 @@ impl PreparedCopy {
         let stored = encoding.encode(body);
         // Identity is a copy of `body`; every other coding is decoded and compared.
         if encoding != Encoding::Identity {
-            let back =
-                encoding
-                    .decode(&stored, body.len() as u64)
-                    .map_err(|e| EncodingMismatch {
-                        encoding,
-                        reason: e.to_string(),
-                    })?;
-            if back != body {
-                return Err(EncodingMismatch {
-                    encoding,
-                    reason: format!(
-                        "{} bytes decode to {} different bytes",
-                        stored.len(),
-                        back.len()
-                    ),
-                });
+            let reason = match encoding.decodes_to(&stored, body) {
+                Ok(true) => None,
+                Ok(false) => Some(format!(
+                    "{} bytes do not decode to the record's {} bytes",
+                    stored.len(),
+                    body.len()
+                )),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(reason) = reason {
+                return Err(EncodingMismatch { encoding, reason });
             }
         }
         let facts = CopyFacts {

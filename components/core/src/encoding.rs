@@ -2,9 +2,14 @@
 //! and the edge can read. Names are HTTP content-coding tokens where one exists, so an
 //! object can be served as stored to a client that accepts its coding.
 
+use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 use std::fmt;
 use std::io::{Read, Write};
 use std::str::FromStr;
+
+/// How much of a record [`Encoding::decodes_to`] decodes and compares at a time: an LZ4
+/// block, so the decoder hands over each block whole.
+const COMPARE_CHUNK: usize = 64 * 1024;
 
 /// A content coding of stored objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,7 +63,16 @@ impl Encoding {
         match self {
             Self::Identity => bytes.to_vec(),
             Self::Lz4 => {
-                let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+                // Linked 64 KB blocks compress as well as one large block (LZ4 looks back 64
+                // KB at most), and let a decoder work in 192 KB of buffer: left to choose,
+                // lz4_flex writes a record over 256 KB as one 4 MB block, and its decoder
+                // zeroes 4 MB for every such object it opens. The header carries the size,
+                // which the decoder checks.
+                let info = FrameInfo::new()
+                    .block_size(BlockSize::Max64KB)
+                    .block_mode(BlockMode::Linked)
+                    .content_size(Some(bytes.len() as u64));
+                let mut encoder = FrameEncoder::with_frame_info(info, Vec::new());
                 encoder.write_all(bytes).expect("writing to a Vec");
                 encoder.finish().expect("writing to a Vec")
             }
@@ -78,32 +92,52 @@ impl Encoding {
     /// Decodes `stored`, refusing output longer than `limit` bytes (the recorded size), so
     /// a corrupt or hostile object cannot exhaust memory.
     pub fn decode(self, stored: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
-        let corrupt = |reason: String| DecodeError::Corrupt {
-            encoding: self,
-            reason,
-        };
         let mut out = Vec::with_capacity(limit.min(16 << 20) as usize);
-        let read = match self {
-            Self::Identity => {
-                out.extend_from_slice(stored);
-                Ok(stored.len())
-            }
-            Self::Lz4 => lz4_flex::frame::FrameDecoder::new(stored)
-                .take(limit + 1)
-                .read_to_end(&mut out),
-            Self::Gzip => flate2::read::GzDecoder::new(stored)
-                .take(limit + 1)
-                .read_to_end(&mut out),
-            Self::Zstd => ruzstd::decoding::StreamingDecoder::new(stored)
-                .map_err(|e| corrupt(e.to_string()))?
-                .take(limit + 1)
-                .read_to_end(&mut out),
-        };
-        read.map_err(|e| corrupt(e.to_string()))?;
+        self.decoder(stored)?
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| self.corrupt(e))?;
         if out.len() as u64 > limit {
             return Err(DecodeError::TooLong { limit });
         }
         Ok(out)
+    }
+
+    /// Whether `stored` decodes to exactly `record`. Compared as it decodes, a block at a
+    /// time: no decoded copy of the record is made, and a difference stops the decoding.
+    pub fn decodes_to(self, stored: &[u8], record: &[u8]) -> Result<bool, DecodeError> {
+        let mut decoder = self.decoder(stored)?;
+        let mut chunk = vec![0; COMPARE_CHUNK];
+        let mut rest = record;
+        loop {
+            let n = decoder.read(&mut chunk).map_err(|e| self.corrupt(e))?;
+            if n == 0 {
+                return Ok(rest.is_empty());
+            }
+            match rest.split_at_checked(n) {
+                Some((head, tail)) if head == &chunk[..n] => rest = tail,
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    /// A reader of the bytes `stored` decodes to.
+    fn decoder<'a>(self, stored: &'a [u8]) -> Result<Box<dyn Read + 'a>, DecodeError> {
+        Ok(match self {
+            Self::Identity => Box::new(stored),
+            Self::Lz4 => Box::new(FrameDecoder::new(stored)),
+            Self::Gzip => Box::new(flate2::read::GzDecoder::new(stored)),
+            Self::Zstd => Box::new(
+                ruzstd::decoding::StreamingDecoder::new(stored).map_err(|e| self.corrupt(e))?,
+            ),
+        })
+    }
+
+    fn corrupt(self, reason: impl fmt::Display) -> DecodeError {
+        DecodeError::Corrupt {
+            encoding: self,
+            reason: reason.to_string(),
+        }
     }
 
     /// Whether an `accept-encoding` header value accepts this coding (a listed token
@@ -177,6 +211,55 @@ mod tests {
             assert!(back == record, "{encoding} did not round-trip");
             assert_eq!(encoding.as_str().parse(), Ok(encoding));
         }
+    }
+
+    #[test]
+    fn a_record_is_compared_with_what_its_bytes_decode_to() {
+        // Several LZ4 blocks and compare chunks, so that a difference can be in a later one.
+        let record = billing_json().repeat(4);
+        for encoding in Encoding::ALL {
+            let stored = encoding.encode(&record);
+            assert_eq!(
+                encoding.decodes_to(&stored, &record),
+                Ok(true),
+                "{encoding}"
+            );
+            for at in [0, 3 * COMPARE_CHUNK + 5, record.len() - 1] {
+                let mut other = record.clone();
+                other[at] ^= 1;
+                assert_eq!(
+                    encoding.decodes_to(&stored, &other),
+                    Ok(false),
+                    "{encoding}"
+                );
+            }
+            let shorter = &record[..record.len() - 1];
+            assert_eq!(
+                encoding.decodes_to(&stored, shorter),
+                Ok(false),
+                "{encoding}"
+            );
+            let longer = [&record[..], b" "].concat();
+            assert_eq!(
+                encoding.decodes_to(&stored, &longer),
+                Ok(false),
+                "{encoding}"
+            );
+        }
+        let mut cut = Encoding::Lz4.encode(&record);
+        cut.truncate(cut.len() / 2);
+        assert!(Encoding::Lz4.decodes_to(&cut, &record).is_err());
+    }
+
+    #[test]
+    fn lz4_writes_small_linked_blocks_with_the_size_in_the_header() {
+        // The frame descriptor: FLG (version 01, linked, content size), then BD (64 KB).
+        let stored = Encoding::Lz4.encode(&billing_json());
+        let (flg, bd) = (stored[4], stored[5]);
+        assert_eq!(flg & 0b1100_0000, 0b0100_0000, "version");
+        assert_eq!(flg & 0b0010_0000, 0, "blocks must be linked");
+        assert_ne!(flg & 0b0000_1000, 0, "content size");
+        assert_eq!(bd, 4 << 4, "64 KB blocks");
     }
 
     #[test]
