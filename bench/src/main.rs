@@ -2,7 +2,8 @@
 //! run on the same machine, with 300 KB billing-like records on loopback:
 //!
 //! - cache hits, beside nginx `proxy_cache` hits in front of the same origin;
-//! - blob reads with caching off, beside a direct presigned GET to the blob store (s3s-fs);
+//! - blob reads with caching off, beside a direct presigned GET to the blob store (s3s-fs) of
+//!   the same objects, stored as the archiver writes them (lz4 unless `--blob-encoding`);
 //! - passthrough (a route that is not the record route), beside a direct GET to the origin,
 //!   sent on by the host, and (`component-passthrough`, not run by default) through the
 //!   component, as under Spin;
@@ -38,7 +39,7 @@ use proc_stats::Process;
 use report::{Machine, Memory, Results, Row, Settings, Side, Versions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-use tiergate_core::{BlobKey, RecordId};
+use tiergate_core::{BlobKey, Encoding, RecordId};
 use tiergate_tests::records::CONTENT_TYPE;
 use tiergate_tests::{BlobStore, GateConfig, HttpClient, Origin, billing_record};
 use wrk::Wrk;
@@ -57,6 +58,10 @@ struct Args {
     /// Size of each record in bytes.
     #[arg(long, default_value_t = 300_000)]
     size: usize,
+    /// How the archived records are stored (identity, lz4, gzip or zstd); the direct signed
+    /// GET reads the same objects. lz4 is what the archiver writes unless told otherwise.
+    #[arg(long, default_value = "lz4")]
+    blob_encoding: Encoding,
     /// Seconds of load per measurement [default: 5, or 2 with --quick].
     #[arg(long)]
     seconds: Option<u64>,
@@ -136,6 +141,7 @@ fn main() -> anyhow::Result<()> {
         quick: args.quick,
         records: args.records,
         size: args.size,
+        blob_encoding: args.blob_encoding,
         seconds: args.seconds.unwrap_or(if args.quick { 2 } else { 5 }),
         rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
         connections: args.connections.clone(),
@@ -175,9 +181,10 @@ fn main() -> anyhow::Result<()> {
         },
     );
     eprintln!(
-        "tiergate-bench: {} records of {} bytes, {} s per measurement, {} round(s), connections {:?}, {cores}; logs in {}",
+        "tiergate-bench: {} records of {} bytes (archived ones stored as {}), {} s per measurement, {} round(s), connections {:?}, {cores}; logs in {}",
         settings.records,
         settings.size,
+        settings.blob_encoding,
         settings.seconds,
         settings.rounds,
         settings.connections,
@@ -270,7 +277,9 @@ async fn start(
         hot.push(format!("/records/{id}"));
         let id = format!("ARC-{n:06}");
         let body = billing_record(&id, n as u64, settings.size);
-        store.archive(&id, &body, CONTENT_TYPE).await?;
+        store
+            .archive_encoded(&id, &body, CONTENT_TYPE, settings.blob_encoding)
+            .await?;
         archived.push(id);
     }
     let hot_paths = write_paths(dir, "hot", &hot)?;
@@ -373,7 +382,14 @@ async fn start(
                 check
                     .get(&host.url(), "/records/ARC-000000", Some("blob"))
                     .await?;
-                check.get(&store, &signed[0], None).await?;
+                // The direct GET reads the object as stored, which is what it must decode to.
+                let object = check.fetch(&store, &signed[0]).await?;
+                let record = billing_record("ARC-000000", 0, settings.size);
+                ensure!(
+                    settings.blob_encoding.decodes_to(&object.body, &record)?,
+                    "GET {store}{}: the object does not decode to the record",
+                    signed[0]
+                );
                 Scenario {
                     name: "blob read (cache off)",
                     tiergate: Target {
@@ -448,12 +464,33 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
+    /// GETs `base` + `path`, which must answer 200 with the record's size (from `source`,
+    /// when given, by tiergate's `x-tiergate-source`).
     async fn get(
         &self,
         base: &str,
         path: &str,
         source: Option<&str>,
     ) -> anyhow::Result<tiergate_tests::Reply> {
+        let reply = self.fetch(base, path).await?;
+        ensure!(
+            reply.body.len() == self.size,
+            "GET {base}{path}: {} bytes, expected {}",
+            reply.body.len(),
+            self.size
+        );
+        if let Some(source) = source {
+            ensure!(
+                reply.source() == Some(source),
+                "GET {base}{path}: served from {:?}, expected {source}",
+                reply.source()
+            );
+        }
+        Ok(reply)
+    }
+
+    /// GETs `base` + `path`, which must answer 200.
+    async fn fetch(&self, base: &str, path: &str) -> anyhow::Result<tiergate_tests::Reply> {
         let url = format!("{base}{path}");
         let reply = self
             .client
@@ -461,19 +498,10 @@ impl Check<'_> {
             .await
             .with_context(|| format!("GET {url}"))?;
         ensure!(
-            reply.status == 200 && reply.body.len() == self.size,
-            "GET {url}: {} with {} bytes, expected 200 with {}",
-            reply.status,
-            reply.body.len(),
-            self.size
+            reply.status == 200,
+            "GET {url}: {}, expected 200",
+            reply.status
         );
-        if let Some(source) = source {
-            ensure!(
-                reply.source() == Some(source),
-                "GET {url}: served from {:?}, expected {source}",
-                reply.source()
-            );
-        }
         Ok(reply)
     }
 }

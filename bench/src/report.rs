@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use tiergate_core::Encoding;
 
 /// One scenario at one connection count: every round of both sides.
 #[derive(Debug, Serialize)]
@@ -221,6 +222,9 @@ pub struct Settings {
     pub records: usize,
     /// Bytes per record.
     pub size: usize,
+    /// How the archived records are stored.
+    #[serde(serialize_with = "by_name")]
+    pub blob_encoding: Encoding,
     /// Seconds of load per measurement.
     pub seconds: u64,
     /// Interleaved rounds of each pair.
@@ -229,6 +233,10 @@ pub struct Settings {
     pub connections: Vec<usize>,
     /// `--client-cpus`: wrk's cores and the servers' (`None`: all share every core).
     pub cores: Option<Split>,
+}
+
+fn by_name<S: serde::Serializer>(value: &Encoding, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
 }
 
 impl Results {

@@ -17,7 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
-use tiergate_core::{BlobKey, ObjectMeta, PutChecksum, RecordId, S3Signer};
+use tiergate_core::digest::sha256_hex;
+use tiergate_core::{BlobKey, Encoding, ObjectMeta, PutChecksum, RecordId, S3Signer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
@@ -120,17 +121,32 @@ impl BlobStore {
     /// Archives record `id` as the archiver does: its bytes as they are, under
     /// [`BlobKey::for_record`], with [`ObjectMeta`] metadata, through a presigned PUT.
     pub async fn archive(&self, id: &str, body: &[u8], content_type: &str) -> anyhow::Result<()> {
+        self.archive_encoded(id, body, content_type, Encoding::Identity)
+            .await
+    }
+
+    /// [`archive`](Self::archive), the bytes stored in `encoding`.
+    pub async fn archive_encoded(
+        &self,
+        id: &str,
+        body: &[u8],
+        content_type: &str,
+        encoding: Encoding,
+    ) -> anyhow::Result<()> {
         let id = RecordId::parse(id)?;
         let key = BlobKey::for_record(&id);
-        let meta = ObjectMeta::describe(body, content_type);
-        // Stored as they are, the bytes' SHA-256 is the record's.
-        let checksum = PutChecksum::sha256(&meta.sha256);
+        let meta = ObjectMeta {
+            encoding,
+            ..ObjectMeta::describe(body, content_type)
+        };
+        let stored = encoding.encode(body);
+        let checksum = PutChecksum::sha256(&sha256_hex(&stored));
         let put = self
             .signer()
             .presign_put(&key, &meta, &checksum, SystemTime::now(), URL_EXPIRY);
         let reply = self
             .client
-            .put_signed(&put, body)
+            .put_signed(&put, &stored)
             .await
             .with_context(|| format!("archiving record {id}: PUT {key}"))?;
         ensure!(
