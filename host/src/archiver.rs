@@ -154,14 +154,29 @@ impl Job {
         }
     }
 
-    /// Notes that record `id` failed and was released to wait `retry_after_ms`.
-    pub fn failed(&self, id: String, error: String, retry_after_ms: i64) {
+    /// Releases record `id`, which failed in this run, to wait `retry_after_ms`. It is noted
+    /// as failed before the store frees it: with a short wait, another of the run's
+    /// instances may claim it the moment it is free, and must find it noted.
+    pub async fn release_failed(
+        &self,
+        id: String,
+        error: String,
+        retry_after_ms: i64,
+    ) -> Result<bool, tiergate_hotstore::StoreError> {
+        let lease = self.lease();
+        let retry_at = lease.now_ms.saturating_add(retry_after_ms);
         let failed = Failed {
-            error,
+            error: error.clone(),
             retry_after_ms,
             held: false,
         };
-        self.failed.lock().unwrap().insert(id, failed);
+        self.failed.lock().unwrap().insert(id.clone(), failed);
+        let released = self.store.release(&lease, &id, &error, retry_at).await;
+        if !matches!(released, Ok(true)) {
+            // Not freed by this run (another holds it, or the store failed): nothing to hold.
+            self.failed.lock().unwrap().remove(&id);
+        }
+        released
     }
 
     /// Claims cold records for one of the run's instances. A run tries each record once: one

@@ -89,15 +89,9 @@ impl<U> HostWithStore<U> for HotStoreAccess {
     ) -> wasmtime::Result<Result<bool, StoreError>> {
         let job = job(accessor);
         job.call("release", async {
-            let lease = job.lease();
-            let retry_after_ms = i64::try_from(retry_after_ms).unwrap_or(i64::MAX);
-            let retry_at = lease.now_ms.saturating_add(retry_after_ms);
             job.progress.send_modify(|p| p.failed += 1);
-            let released = job.store.release(&lease, &id, &error, retry_at).await?;
-            if released {
-                job.failed(id, error, retry_after_ms);
-            }
-            Ok(released)
+            let retry_after_ms = i64::try_from(retry_after_ms).unwrap_or(i64::MAX);
+            job.release_failed(id, error, retry_after_ms).await
         })
         .await
     }
