@@ -163,15 +163,13 @@ impl Job {
         error: String,
         retry_after_ms: i64,
     ) -> Result<bool, tiergate_hotstore::StoreError> {
-        let lease = self.lease();
-        let retry_at = lease.now_ms.saturating_add(retry_after_ms);
         let failed = Failed {
             error: error.clone(),
             retry_after_ms,
             held: false,
         };
         self.failed.lock().unwrap().insert(id.clone(), failed);
-        let released = self.store.release(&lease, &id, &error, retry_at).await;
+        let released = self.release(&id, &error, retry_after_ms).await;
         if !matches!(released, Ok(true)) {
             // Not freed by this run (another holds it, or the store failed): nothing to hold.
             self.failed.lock().unwrap().remove(&id);
@@ -225,13 +223,22 @@ impl Job {
             .filter(|(_, failed)| failed.held)
             .collect();
         for (id, failed) in held {
-            let lease = self.lease();
-            let retry_at = lease.now_ms.saturating_add(failed.retry_after_ms);
-            self.store
-                .release(&lease, &id, &failed.error, retry_at)
+            self.release(&id, &failed.error, failed.retry_after_ms)
                 .await?;
         }
         Ok(())
+    }
+
+    /// Frees record `id` in the store, with `error`, to wait `retry_after_ms` from now.
+    async fn release(
+        &self,
+        id: &str,
+        error: &str,
+        retry_after_ms: i64,
+    ) -> Result<bool, tiergate_hotstore::StoreError> {
+        let lease = self.lease();
+        let retry_at = lease.now_ms.saturating_add(retry_after_ms);
+        self.store.release(&lease, id, error, retry_at).await
     }
 
     /// Performs hot-store call `step`, or traps where the injected fault says.
