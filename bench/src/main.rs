@@ -2,8 +2,10 @@
 //! run on the same machine, with 300 KB billing-like records on loopback:
 //!
 //! - cache hits, beside nginx `proxy_cache` hits in front of the same origin;
-//! - blob reads with caching off, beside a direct presigned GET to the blob store (s3s-fs) of
-//!   the same objects, stored as the archiver writes them (lz4 unless `--blob-encoding`);
+//! - blob reads with caching off, of objects stored as the archiver writes them (lz4 unless
+//!   `--blob-encoding`), beside a direct presigned GET to the blob store (s3s-fs) of the same
+//!   objects (`blob`) and of the same records stored as they are (`blob-vs-plain`: what a
+//!   team without tiergate would keep in a bucket and read);
 //! - passthrough (a route that is not the record route), beside a direct GET to the origin,
 //!   sent on by the host, and (`component-passthrough`, not run by default) through the
 //!   component, as under Spin;
@@ -75,7 +77,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cache,component-cache,blob,passthrough"
+        default_value = "cache,component-cache,blob,blob-vs-plain,passthrough"
     )]
     scenarios: Vec<ScenarioKind>,
     /// Cores for wrk alone, comma-separated (e.g. 1); tiergate, nginx, the origin and the
@@ -97,8 +99,11 @@ enum ScenarioKind {
     Cache,
     /// Cache hits answered by the edge component rather than the host (as under Spin).
     ComponentCache,
-    /// Blob reads with caching off, beside direct signed GETs.
+    /// Blob reads with caching off, beside direct signed GETs of the same objects.
     Blob,
+    /// Blob reads with caching off, beside direct signed GETs of the same records stored as
+    /// they are.
+    BlobVsPlain,
     /// Non-record requests, beside direct GETs to the origin.
     Passthrough,
     /// Non-record requests passed on by the edge component rather than the host (as under
@@ -267,6 +272,7 @@ async fn start(
     let store = BlobStore::start().await?;
     let mut hot = Vec::new();
     let mut archived = Vec::new();
+    let mut plain = Vec::new();
     for n in 0..settings.records {
         let id = format!("HOT-{n:06}");
         origin.insert(
@@ -281,6 +287,9 @@ async fn start(
             .archive_encoded(&id, &body, CONTENT_TYPE, settings.blob_encoding)
             .await?;
         archived.push(id);
+        let id = format!("PLN-{n:06}");
+        store.archive(&id, &body, CONTENT_TYPE).await?;
+        plain.push(id);
     }
     let hot_paths = write_paths(dir, "hot", &hot)?;
     let archived_paths = write_paths(
@@ -293,16 +302,20 @@ async fn start(
     )?;
     // Signed for longer than the run: the reference measures reads, not signing.
     let signer = store.signer();
-    let signed: Vec<String> = archived
-        .iter()
-        .map(|id| {
-            let key = BlobKey::for_record(&RecordId::parse(id).expect("valid id"));
-            let url = signer.presign_get(&key, SystemTime::now(), Duration::from_secs(3600));
-            let url = url::Url::parse(url.expose()).expect("signed URLs parse");
-            format!("{}?{}", url.path(), url.query().unwrap_or_default())
-        })
-        .collect();
+    let sign = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                let key = BlobKey::for_record(&RecordId::parse(id).expect("valid id"));
+                let url = signer.presign_get(&key, SystemTime::now(), Duration::from_secs(3600));
+                let url = url::Url::parse(url.expose()).expect("signed URLs parse");
+                format!("{}?{}", url.path(), url.query().unwrap_or_default())
+            })
+            .collect()
+    };
+    let signed = sign(&archived);
     let signed_paths = write_paths(dir, "signed", &signed)?;
+    let signed_plain = sign(&plain);
+    let signed_plain_paths = write_paths(dir, "signed-plain", &signed_plain)?;
 
     let client = HttpClient::new();
     let check = Check {
@@ -326,8 +339,12 @@ async fn start(
                     .blob_endpoint(&store)
                     .answer_hits_in_host(false),
             ),
-            ScenarioKind::Blob => (
-                "blob",
+            ScenarioKind::Blob | ScenarioKind::BlobVsPlain => (
+                if *kind == ScenarioKind::Blob {
+                    "blob"
+                } else {
+                    "blob-vs-plain"
+                },
                 GateConfig::new(&origin)
                     .blob_endpoint(&store)
                     .cache_max_record_bytes(0),
@@ -378,15 +395,28 @@ async fn start(
                 running.nginx = Some(nginx);
                 scenario
             }
-            ScenarioKind::Blob => {
+            ScenarioKind::Blob | ScenarioKind::BlobVsPlain => {
                 check
                     .get(&host.url(), "/records/ARC-000000", Some("blob"))
                     .await?;
-                // The direct GET reads the object as stored, which is what it must decode to.
+                // The direct GET reads the object as stored (`blob`) or the record as it is
+                // (`blob-vs-plain`); either way it must decode to the record.
+                let (label, encoding, signed, paths) = if *kind == ScenarioKind::Blob {
+                    let label = "signed GET of the same object";
+                    (label, settings.blob_encoding, &signed, &signed_paths)
+                } else {
+                    let label = "signed GET of the record as is";
+                    (
+                        label,
+                        Encoding::Identity,
+                        &signed_plain,
+                        &signed_plain_paths,
+                    )
+                };
                 let object = check.fetch(&store, &signed[0]).await?;
                 let record = billing_record("ARC-000000", 0, settings.size);
                 ensure!(
-                    settings.blob_encoding.decodes_to(&object.body, &record)?,
+                    encoding.decodes_to(&object.body, &record)?,
                     "GET {store}{}: the object does not decode to the record",
                     signed[0]
                 );
@@ -397,10 +427,10 @@ async fn start(
                         paths: archived_paths.clone(),
                         server: host.process(),
                     },
-                    reference_label: "signed GET to s3s-fs",
+                    reference_label: label,
                     reference: Target {
                         url: store.clone(),
-                        paths: signed_paths.clone(),
+                        paths: paths.clone(),
                         server: this_process(),
                     },
                 }
