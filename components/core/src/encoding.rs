@@ -4,12 +4,12 @@
 
 use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::str::FromStr;
 
-/// How much of a record [`Encoding::decodes_to`] decodes and compares at a time: an LZ4
-/// block, so the decoder hands over each block whole.
-const COMPARE_CHUNK: usize = 64 * 1024;
+/// How much of a record the gzip and zstd decoders produce at a time: an LZ4 block, which
+/// is what the LZ4 decoder hands over from its own buffer.
+const CHUNK: usize = 64 * 1024;
 
 /// A content coding of stored objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,44 +93,65 @@ impl Encoding {
     /// a corrupt or hostile object cannot exhaust memory.
     pub fn decode(self, stored: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
         let mut out = Vec::with_capacity(limit.min(16 << 20) as usize);
-        self.decoder(stored)?
-            .take(limit + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| self.corrupt(e))?;
-        if out.len() as u64 > limit {
+        let whole = self.decode_chunks(stored, |chunk| {
+            let fits = (out.len() + chunk.len()) as u64 <= limit;
+            if fits {
+                out.extend_from_slice(chunk);
+            }
+            fits
+        })?;
+        if !whole {
             return Err(DecodeError::TooLong { limit });
         }
         Ok(out)
     }
 
-    /// Whether `stored` decodes to exactly `record`. Compared as it decodes, a block at a
+    /// Whether `stored` decodes to exactly `record`. Compared as it decodes, a chunk at a
     /// time: no decoded copy of the record is made, and a difference stops the decoding.
     pub fn decodes_to(self, stored: &[u8], record: &[u8]) -> Result<bool, DecodeError> {
-        let mut decoder = self.decoder(stored)?;
-        let mut chunk = vec![0; COMPARE_CHUNK];
         let mut rest = record;
-        loop {
-            let n = decoder.read(&mut chunk).map_err(|e| self.corrupt(e))?;
-            if n == 0 {
-                return Ok(rest.is_empty());
-            }
-            match rest.split_at_checked(n) {
-                Some((head, tail)) if head == &chunk[..n] => rest = tail,
-                _ => return Ok(false),
-            }
-        }
+        let whole =
+            self.decode_chunks(stored, |chunk| match rest.split_at_checked(chunk.len()) {
+                Some((head, tail)) if head == chunk => {
+                    rest = tail;
+                    true
+                }
+                _ => false,
+            })?;
+        Ok(whole && rest.is_empty())
     }
 
-    /// A reader of the bytes `stored` decodes to.
-    fn decoder<'a>(self, stored: &'a [u8]) -> Result<Box<dyn Read + 'a>, DecodeError> {
-        Ok(match self {
+    /// Hands what `stored` decodes to, a chunk at a time, to `take` until the end (true) or
+    /// until `take` returns false (false). The chunks are the decoder's own buffer: nothing
+    /// is copied or zeroed on the way.
+    fn decode_chunks(
+        self,
+        stored: &[u8],
+        mut take: impl FnMut(&[u8]) -> bool,
+    ) -> Result<bool, DecodeError> {
+        let mut decoder: Box<dyn BufRead + '_> = match self {
             Self::Identity => Box::new(stored),
             Self::Lz4 => Box::new(FrameDecoder::new(stored)),
-            Self::Gzip => Box::new(flate2::read::GzDecoder::new(stored)),
-            Self::Zstd => Box::new(
+            Self::Gzip => Box::new(BufReader::with_capacity(
+                CHUNK,
+                flate2::read::GzDecoder::new(stored),
+            )),
+            Self::Zstd => Box::new(BufReader::with_capacity(
+                CHUNK,
                 ruzstd::decoding::StreamingDecoder::new(stored).map_err(|e| self.corrupt(e))?,
-            ),
-        })
+            )),
+        };
+        loop {
+            let chunk = decoder.fill_buf().map_err(|e| self.corrupt(e))?;
+            if chunk.is_empty() {
+                return Ok(true);
+            }
+            if !take(chunk) {
+                return Ok(false);
+            }
+            let taken = chunk.len();
+            decoder.consume(taken);
+        }
     }
 
     fn corrupt(self, reason: impl fmt::Display) -> DecodeError {
@@ -215,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_record_is_compared_with_what_its_bytes_decode_to() {
-        // Several LZ4 blocks and compare chunks, so that a difference can be in a later one.
+        // Several LZ4 blocks and decoded chunks, so that a difference can be in a later one.
         let record = billing_json().repeat(4);
         for encoding in Encoding::ALL {
             let stored = encoding.encode(&record);
@@ -224,7 +245,7 @@ mod tests {
                 Ok(true),
                 "{encoding}"
             );
-            for at in [0, 3 * COMPARE_CHUNK + 5, record.len() - 1] {
+            for at in [0, 3 * CHUNK + 5, record.len() - 1] {
                 let mut other = record.clone();
                 other[at] ^= 1;
                 assert_eq!(
