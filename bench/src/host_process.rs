@@ -5,7 +5,7 @@ use crate::proc_stats::Process;
 use anyhow::{Context as _, bail};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -120,12 +120,4 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
         return None;
     }
     fields.get("addr")?.as_str()?.parse().ok()
-}
-
-/// The tiergate binary next to this bench's (`target/release/`), unless given.
-pub fn default_binary() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("tiergate")))
-        .unwrap_or_else(|| PathBuf::from("tiergate"))
 }

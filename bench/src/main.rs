@@ -9,7 +9,9 @@
 //! - passthrough (a route that is not the record route), beside a direct GET to the origin,
 //!   sent on by the host, and (`component-passthrough`, not run by default) through the
 //!   component, as under Spin;
-//! - the peak memory of each tiergate host, and of nginx.
+//! - the peak memory of each tiergate host, and of nginx;
+//! - the archiver's MB/s (`archiver`): the `archiver` bench program, lz4, beside the same
+//!   per-record work done natively.
 //!
 //! The origin and s3s-fs run in this process (the test harness's); tiergate runs as the real
 //! `tiergate serve --config FILE` binary, one process per scenario; nginx and wrk are the
@@ -17,6 +19,7 @@
 //! for a few rounds, and the medians are compared, because the machine is shared and noisy.
 //!
 //! - [`wrk`]: the load generator and its script;
+//! - [`archiver_run`]: the archiver bench, run from this one;
 //! - [`cpus`]: `--client-cpus`, wrk and the servers on separate cores;
 //! - [`host_process`]: `tiergate serve` in a process of its own;
 //! - [`nginx`]: nginx's config and process;
@@ -25,6 +28,7 @@
 //!
 //! Run it with `scripts/bench [--quick]`, which installs nginx and wrk and builds in release.
 
+mod archiver_run;
 mod cpus;
 mod host_process;
 mod nginx;
@@ -67,9 +71,13 @@ struct Args {
     /// Seconds of load per measurement [default: 5, or 2 with --quick].
     #[arg(long)]
     seconds: Option<u64>,
-    /// Interleaved rounds of each pair [default: 3, or 1 with --quick].
+    /// Interleaved rounds of each pair, and worlds of the archiver run [default: 3, or 1
+    /// with --quick].
     #[arg(long)]
     rounds: Option<usize>,
+    /// Records the archiver moves in each world [default: 1000, or 200 with --quick].
+    #[arg(long)]
+    archiver_records: Option<usize>,
     /// Connection counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     connections: Vec<usize>,
@@ -77,7 +85,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cache,component-cache,blob,blob-vs-plain,passthrough"
+        default_value = "cache,component-cache,blob,blob-vs-plain,passthrough,archiver"
     )]
     scenarios: Vec<ScenarioKind>,
     /// Cores for wrk alone, comma-separated (e.g. 1); tiergate, nginx, the origin and the
@@ -109,6 +117,8 @@ enum ScenarioKind {
     /// Non-record requests passed on by the edge component rather than the host (as under
     /// Spin).
     ComponentPassthrough,
+    /// The archiver's copy and delete runs (MB/s), beside the same work done natively.
+    Archiver,
 }
 
 /// One scenario: tiergate and its reference, each a base URL and a file of paths.
@@ -168,7 +178,7 @@ fn main() -> anyhow::Result<()> {
     let binary = args
         .tiergate
         .clone()
-        .unwrap_or_else(host_process::default_binary);
+        .unwrap_or_else(|| beside_this("tiergate"));
 
     // The origin and the blob store serve on this runtime while wrk runs in other processes.
     let servers = tokio::runtime::Runtime::new()?;
@@ -229,6 +239,26 @@ fn main() -> anyhow::Result<()> {
         memory.nginx_kib = nginx.process().peak_memory_kib();
     }
     println!("\n{}", memory.markdown());
+    // The servers are done: the archiver gets the machine to itself.
+    drop(running);
+
+    let archiver = if args.scenarios.contains(&ScenarioKind::Archiver) {
+        let records = args
+            .archiver_records
+            .unwrap_or(if args.quick { 200 } else { 1000 });
+        println!();
+        let report = archiver_run::run(
+            &beside_this("archiver"),
+            records,
+            settings.rounds,
+            args.quick,
+            &dir,
+        )?;
+        println!("\n{}", archiver_run::summary(&report)?);
+        Some(report)
+    } else {
+        None
+    };
 
     let results = Results {
         date,
@@ -238,6 +268,7 @@ fn main() -> anyhow::Result<()> {
         versions: Versions::found(),
         rows,
         memory,
+        archiver,
     };
     let path = results.write(&args.out)?;
     println!(
@@ -255,7 +286,6 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|r| r.tiergate.median.errors + r.reference.median.errors)
         .sum();
-    drop(running);
     ensure!(errors == 0, "{errors} requests failed; see the table");
     Ok(())
 }
@@ -332,6 +362,8 @@ async fn start(
     let mut scenarios = Vec::new();
     for kind in kinds {
         let (name, config) = match kind {
+            // Run after the pairs, by its own program.
+            ScenarioKind::Archiver => continue,
             ScenarioKind::Cache => ("cache", GateConfig::new(&origin).blob_endpoint(&store)),
             ScenarioKind::ComponentCache => (
                 "component-cache",
@@ -365,6 +397,9 @@ async fn start(
         };
         let host = HostProcess::start(binary, &config.to_toml(), dir, name)?;
         let scenario = match kind {
+            ScenarioKind::Archiver => {
+                unreachable!("skipped above: the archiver bench starts its own servers")
+            }
             ScenarioKind::Cache | ScenarioKind::ComponentCache => {
                 for path in &hot {
                     check.get(&host.url(), path, None).await?;
@@ -543,6 +578,14 @@ fn this_process() -> Process {
         pid: std::process::id(),
         with_children: false,
     }
+}
+
+/// The program `name` next to this one (`target/release/`), or `name` on PATH.
+fn beside_this(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 fn write_paths(dir: &Path, name: &str, paths: &[String]) -> anyhow::Result<PathBuf> {

@@ -211,6 +211,8 @@ pub struct Results {
     pub rows: Vec<Row>,
     /// Peak memory.
     pub memory: Memory,
+    /// The archiver bench's report, when it ran.
+    pub archiver: Option<serde_json::Value>,
 }
 
 /// The settings of a run.
