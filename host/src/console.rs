@@ -3,7 +3,7 @@
 
 use indicatif::{HumanBytes, HumanCount, ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
-use tiergate::archiver::DryRun;
+use tiergate::archive::DryRun;
 use tiergate::{Archiver, Config, RunOptions, RunProgress, RunReport};
 use tiergate_hotstore::{HotStore, Status};
 use tokio::sync::watch;
@@ -175,7 +175,7 @@ pub async fn verify(
     config: &Config,
     store: &HotStore,
     sample: u8,
-) -> anyhow::Result<tiergate::verify::Audit> {
+) -> anyhow::Result<tiergate::ops::verify::Audit> {
     let rows: u64 = store
         .status()
         .await
@@ -190,7 +190,7 @@ pub async fn verify(
         )
         .expect("a valid template"),
     );
-    let audit = tiergate::verify::verify(config, store, sample, |audit| {
+    let audit = tiergate::ops::verify::verify(config, store, sample, |audit| {
         bar.set_position(audit.rows);
         bar.set_message(format!("{} problems", audit.problems.len()));
     })

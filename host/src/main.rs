@@ -7,9 +7,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tiergate::admin::Admin;
+use tiergate::archive::{self, schedule};
 use tiergate::kv::{self, KvBackend};
-use tiergate::{Archiver, Config, Server, schedule};
+use tiergate::ops::admin::Admin;
+use tiergate::{Archiver, Config, Server};
 
 /// tiergate keeps a record API's storage bill down: old records move from the hot database
 /// to blob storage, and an edge component keeps serving every record, from wherever it
@@ -125,10 +126,11 @@ enum Command {
 /// A failed command prints its error and the chain of its causes, and exits 1.
 /// Not as `main` returning the error would: that prints a stack backtrace whenever
 /// `RUST_BACKTRACE` is set, and an operator's mistake (a bad config, a missing secret) is
-/// not a crash.
+/// not a crash. A command that ran but found something to alert on (a failed run, a lost
+/// copy) exits 1 too, after its alert.
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE
@@ -137,10 +139,10 @@ fn main() -> ExitCode {
 }
 
 #[tokio::main]
-async fn run() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let filter =
-        tiergate::logs::filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+        tiergate::ops::logs::filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -201,14 +203,18 @@ async fn run() -> anyhow::Result<()> {
             dry_run,
         } => {
             let config = Config::load(&config)?;
-            let archiver = Archiver::new(&config, archive_cache()).await?;
             if dry_run {
-                console::dry_run(&archiver.dry_run().await?);
-            } else if once {
+                let store = archive::open_hot_store(&config).await?;
+                let plan = archive::dry_run(&store, archive::archive_config(&config)?).await?;
+                console::dry_run(&plan);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let archiver = Archiver::new(&config, archive_cache()).await?;
+            if once {
                 let report = console::run_with_progress(&archiver).await?;
                 if let Some(alert) = schedule::alert(&report) {
-                    tiergate::alert::send(config.alert_webhook.as_ref(), &alert).await;
-                    std::process::exit(1);
+                    tiergate::telemetry::alert::send(config.alert_webhook.as_ref(), &alert).await;
+                    return Ok(ExitCode::FAILURE);
                 }
             } else {
                 let cron = config
@@ -226,17 +232,17 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Verify { config, sample } => {
             let config = Config::load(&config)?;
-            let archiver = Archiver::new(&config, archive_cache()).await?;
-            let audit = console::verify(&config, archiver.store(), sample).await?;
-            if let Some(alert) = tiergate::verify::alert(&audit) {
-                tiergate::alert::send(config.alert_webhook.as_ref(), &alert).await;
-                std::process::exit(1);
+            let store = archive::open_hot_store(&config).await?;
+            let audit = console::verify(&config, &store, sample).await?;
+            if let Some(alert) = tiergate::ops::verify::alert(&audit) {
+                tiergate::telemetry::alert::send(config.alert_webhook.as_ref(), &alert).await;
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Cost { config, chart } => {
             let config = Config::load(&config)?;
-            let archiver = Archiver::new(&config, archive_cache()).await?;
-            let report = tiergate::cost::report(&config, &archiver).await?;
+            let store = archive::open_hot_store(&config).await?;
+            let report = tiergate::ops::cost::report(&config, &store).await?;
             print!("{}", tiergate_cost::render_table(&report));
             let svg = tiergate_cost::render_svg(&report)?;
             std::fs::write(&chart, svg)
@@ -245,11 +251,11 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Status { config } => {
             let config = Config::load(&config)?;
-            let archiver = Archiver::new(&config, archive_cache()).await?;
-            console::status(&config, &archiver.store().status().await?);
+            let store = archive::open_hot_store(&config).await?;
+            console::status(&config, &store.status().await?);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The cache an archiver outside `serve` drops deleted records from: a private one, since a

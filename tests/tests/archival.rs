@@ -70,8 +70,9 @@ impl World {
         Ok(())
     }
 
-    async fn verify(&self, sample: u8) -> anyhow::Result<tiergate::verify::Audit> {
-        tiergate::verify::verify(self.gate.config(), self.archiver.store(), sample, |_| {}).await
+    async fn verify(&self, sample: u8) -> anyhow::Result<tiergate::ops::verify::Audit> {
+        tiergate::ops::verify::verify(self.gate.config(), self.archiver.store(), sample, |_| {})
+            .await
     }
 
     async fn origin_status(&self, id: &str) -> anyhow::Result<u16> {
@@ -157,8 +158,8 @@ async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
     assert!(sample.checked < 6 && sample.checked > 0, "{sample:?}");
 
     let webhook = tiergate_tests::Webhook::start().await?;
-    let alert = tiergate::verify::alert(&audit).expect("problems call for an alert");
-    tiergate::alert::send(Some(&webhook.url()), &alert).await;
+    let alert = tiergate::ops::verify::alert(&audit).expect("problems call for an alert");
+    tiergate::telemetry::alert::send(Some(&webhook.url()), &alert).await;
     let received = webhook.received();
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0]["event"], "verify_found_problems");
@@ -408,8 +409,9 @@ async fn blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes(
         "nothing deleted while storage is down"
     );
     let webhook = tiergate_tests::Webhook::start().await?;
-    let alert = tiergate::schedule::alert(&down).expect("a stopped run calls for an alert");
-    tiergate::alert::send(Some(&webhook.url()), &alert).await;
+    let alert =
+        tiergate::archive::schedule::alert(&down).expect("a stopped run calls for an alert");
+    tiergate::telemetry::alert::send(Some(&webhook.url()), &alert).await;
     let received = webhook.received();
     assert_eq!(received[0]["event"], "archive_run_failed", "{received:?}");
     assert!(

@@ -40,7 +40,7 @@ fn capture() -> Captured {
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tiergate::logs::filter(
+        .with_env_filter(tiergate::ops::logs::filter(
             "trace,wasmtime_internal_cranelift=off,cranelift_codegen=off,regalloc2=off,\
              s3s=off,s3s_fs=off",
         ))
@@ -95,10 +95,10 @@ async fn no_secret_or_signed_url_is_ever_logged() -> anyhow::Result<()> {
         .run(RunOptions::default())
         .await?;
     assert!(report.aborted.is_some(), "{report:?}");
-    tiergate::schedule::log(&report);
-    let alert = tiergate::schedule::alert(&report).expect("a stopped run alerts");
+    tiergate::archive::schedule::log(&report);
+    let alert = tiergate::archive::schedule::alert(&report).expect("a stopped run alerts");
     let webhook = tiergate_tests::Webhook::start().await?;
-    tiergate::alert::send(Some(&webhook.url()), &alert).await;
+    tiergate::telemetry::alert::send(Some(&webhook.url()), &alert).await;
     // And a read of an archived record while storage is down.
     archiving.get("/records/INV-LOG-1").await?;
 

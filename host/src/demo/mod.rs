@@ -12,12 +12,12 @@ mod billing_api;
 mod blob_store;
 mod dataset;
 
-use crate::admin::Admin;
-use crate::archiver::Archiver;
+use crate::archive::Archiver;
 use crate::config::Config;
 use crate::kv;
-use crate::plain_server::serve;
-use crate::server::{RunningServer, Server};
+use crate::ops::admin::Admin;
+use crate::ops::plain_server::serve;
+use crate::serve::{RunningServer, Server};
 use anyhow::Context as _;
 use billing_api::BillingApi;
 use hyper::body::Incoming;
@@ -132,7 +132,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
         .as_ref()
         .and_then(|a| a.schedule.clone())
         .expect("the demo's config has a schedule");
-    let archive_task = crate::schedule::spawn(Arc::new(archiver), schedule, None);
+    let archive_task = crate::archive::schedule::spawn(Arc::new(archiver), schedule, None);
     let edge = Server::start_with_cache(config, cache).await?;
     Ok(RunningDemo {
         edge,

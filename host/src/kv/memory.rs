@@ -1,6 +1,6 @@
 //! The default cache store: process memory, least recently used evicted first. Large values
 //! are kept in sealed memory files, which connections send without copying
-//! ([`crate::zero_copy`]).
+//! ([`crate::kv::zero_copy`]).
 
 use super::{KvBackend, KvError, entry_size, fitting_size};
 use bytes::Bytes;
@@ -46,7 +46,7 @@ impl KvBackend for MemoryKv {
 
     fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = fitting_size(key, &value, self.budget)?;
-        let value = crate::zero_copy::seal(value);
+        let value = crate::kv::zero_copy::seal(value);
         let mut state = self.state();
         if let Some(old) = state.entries.put(key.to_owned(), value) {
             state.used -= entry_size(key, &old);

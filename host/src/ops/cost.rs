@@ -1,25 +1,24 @@
 //! `tiergate cost`: what the bill is computed from, measured in the hot database and the
 //! ledger; the bill itself is `tiergate_cost`'s, with no I/O.
 
-use crate::archiver::Archiver;
 use crate::config::Config;
 use tiergate_core::LedgerState;
 use tiergate_cost::{Footprint, Report};
+use tiergate_hotstore::HotStore;
 
-/// Measures the footprint through `archiver` and computes the report with `config`'s
-/// `[cost]` settings and archive window.
-pub async fn report(config: &Config, archiver: &Archiver) -> anyhow::Result<Report> {
-    let window = config
+/// Measures the footprint in `store` and computes the report with `config`'s `[cost]`
+/// settings and archive window.
+pub async fn report(config: &Config, store: &HotStore) -> anyhow::Result<Report> {
+    let archive = config
         .archive
         .as_ref()
-        .map(|a| a.settings.hot_window)
         .ok_or_else(|| anyhow::anyhow!("the cost report needs [hot] and [archive] configured"))?;
-    let status = archiver
-        .store()
+    let window = archive.settings.hot_window;
+    let status = store
         .status()
         .await
         .map_err(|e| anyhow::anyhow!("reading the ledger: {e}"))?;
-    let cold = archiver.dry_run().await?.cold;
+    let cold = crate::archive::dry_run(store, archive).await?.cold;
     let state = |wanted: LedgerState| {
         status
             .states

@@ -48,7 +48,7 @@ impl CacheHits {
         if !entry.is_fresh(unix_now()) {
             return None;
         }
-        crate::metrics::cache_lookup(true);
+        crate::telemetry::metrics::cache_lookup(true);
         let mut timing = ServerTiming::default();
         timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
         let request = ReadRequest {

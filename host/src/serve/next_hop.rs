@@ -7,8 +7,8 @@
 //! stream machinery both ways. [`Origin::pass`] sends such a request from the host itself,
 //! changed exactly as that round trip changes it (`[edge] pass_in_host`, the default).
 
-use crate::bindings::wasi::http::handler::{Host, HostWithStore};
-use crate::outbound::HttpClient;
+use crate::wasm::bindings::wasi::http::handler::{Host, HostWithStore};
+use crate::wasm::outbound::HttpClient;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST};
 use http::uri::{Authority, Scheme};
@@ -40,7 +40,7 @@ pub struct Origin {
 impl Origin {
     /// The origin at `base` (an http(s) URL, checked by the config loader).
     pub fn new(client: HttpClient, base: &url::Url, timeout: Duration) -> wasmtime::Result<Self> {
-        let authority = crate::outbound::authority_of(base);
+        let authority = crate::wasm::outbound::authority_of(base);
         Ok(Self {
             client,
             scheme: base.scheme().parse()?,

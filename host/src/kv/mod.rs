@@ -1,10 +1,18 @@
 //! The edge cache's key-value store: one trait, chosen by config, nothing else knowing which.
 //!
-//! The edge KV is a bounded hot cache, never the archive (DESIGN.md): every backend holds at
+//! The edge KV is a bounded hot cache, never the archive (docs/architecture.md): every backend holds at
 //! most `budget_bytes` of keys and values and evicts to stay under it.
+//!
+//! - [`KvBackend`] and its backends: `memory` (large values in sealed memory files,
+//!   [`zero_copy`]) and `redb_file`;
+//! - [`import`]: the guest-facing `spin:key-value` import over the backend.
+//!
+//! May use: `config`, `telemetry::metrics`, `wasm::bindings` (the import's generated traits).
 
+pub mod import;
 mod memory;
 mod redb_file;
+pub mod zero_copy;
 
 pub use memory::MemoryKv;
 pub use redb_file::RedbKv;
@@ -65,7 +73,7 @@ struct Metered<B>(B);
 impl<B: KvBackend> KvBackend for Metered<B> {
     fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
         let value = self.0.get(key)?;
-        crate::metrics::cache_lookup(value.is_some());
+        crate::telemetry::metrics::cache_lookup(value.is_some());
         Ok(value)
     }
 
@@ -76,14 +84,14 @@ impl<B: KvBackend> KvBackend for Metered<B> {
     fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = entry_size(key, &value);
         let evicted = self.0.set(key, value)?;
-        crate::metrics::cache_write(size, evicted);
-        crate::metrics::cache_used(self.0.used_bytes());
+        crate::telemetry::metrics::cache_write(size, evicted);
+        crate::telemetry::metrics::cache_used(self.0.used_bytes());
         Ok(evicted)
     }
 
     fn delete(&self, key: &str) -> Result<(), KvError> {
         self.0.delete(key)?;
-        crate::metrics::cache_used(self.0.used_bytes());
+        crate::telemetry::metrics::cache_used(self.0.used_bytes());
         Ok(())
     }
 

@@ -2,14 +2,14 @@
 //! it the component's way without it: fresh cache hits, requests it only passes on), shuts
 //! down gracefully.
 
-use crate::cache_hit::CacheHits;
 use crate::config::Config;
+use crate::kv::zero_copy::ZeroCopyStream;
 use crate::kv::{self, KvBackend};
-use crate::metrics::route;
-use crate::next_hop::Origin;
-use crate::request_id::RequestIds;
-use crate::runtime::EdgeRuntime;
-use crate::zero_copy::ZeroCopyStream;
+use crate::serve::cache_hit::CacheHits;
+use crate::serve::edge_runtime::EdgeRuntime;
+use crate::serve::next_hop::Origin;
+use crate::serve::request_id::RequestIds;
+use crate::telemetry::metrics::route;
 use anyhow::Context as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -154,7 +154,7 @@ async fn answer(
     let request_id = front.ids.for_request(&parts.headers);
     parts
         .headers
-        .insert(crate::request_id::HEADER, request_id.clone());
+        .insert(crate::serve::request_id::HEADER, request_id.clone());
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let classified = front.route.classify(parts.method.as_str(), path);
     let kind = match classified {
@@ -198,7 +198,7 @@ async fn answer(
     };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    crate::metrics::response(kind, status, response.headers(), elapsed);
+    crate::telemetry::metrics::response(kind, status, response.headers(), elapsed);
     if let Some((method, path)) = access {
         tracing::debug!(
             target: "tiergate::access",
@@ -218,6 +218,6 @@ async fn answer(
     }
     response
         .headers_mut()
-        .insert(crate::request_id::HEADER, request_id);
+        .insert(crate::serve::request_id::HEADER, request_id);
     Ok(response)
 }

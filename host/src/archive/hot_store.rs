@@ -2,19 +2,26 @@
 //! configured [`HotStore`]. Every claim is made for the running job, with its lease and the
 //! host's clock, so the component never handles either.
 
-use crate::archiver::Job;
-use crate::bindings::archiver::tiergate::records::hot_store::{
+use crate::archive::job::Job;
+use crate::context::HostContext;
+use crate::wasm::bindings::archiver::tiergate::records::hot_store::{
     self as wit, ArchivedCopy, Claim, DeleteOutcome, Host, HostWithStore, HotRecord, StoreError,
 };
 use std::sync::Arc;
 use tiergate_hotstore as store;
-use wasmtime::component::{Accessor, HasData};
+use wasmtime::component::{Accessor, HasData, Linker};
+
+/// Adds `tiergate:records/hot-store` to `linker`: an archiver instance's context, whose own
+/// part is its run's job.
+pub fn add_to_linker(linker: &mut Linker<HostContext<Arc<Job>>>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<_, HotStoreAccess>(linker, |data| HotStoreView(&data.component))
+}
 
 /// Marker type giving the generated bindings a store's job.
-pub struct HotStoreAccess;
+struct HotStoreAccess;
 
 /// What the hot-store functions of one instance see.
-pub struct HotStoreView<'a>(pub &'a Arc<Job>);
+struct HotStoreView<'a>(&'a Arc<Job>);
 
 impl HasData for HotStoreAccess {
     type Data<'a> = HotStoreView<'a>;

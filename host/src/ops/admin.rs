@@ -25,7 +25,7 @@ pub struct Admin {
 impl Admin {
     /// Installs the metrics recorder and serves it on `addr`.
     pub async fn start(addr: SocketAddr) -> anyhow::Result<Self> {
-        let handle = crate::metrics::install();
+        let handle = crate::telemetry::metrics::install();
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} for /metrics (server.admin_listen)")
         })?;
@@ -40,7 +40,7 @@ impl Admin {
                 }
             }
         });
-        let serving = crate::plain_server::serve(
+        let serving = crate::ops::plain_server::serve(
             listener,
             service_fn(move |request| {
                 let handle = handle.clone();

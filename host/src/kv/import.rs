@@ -1,7 +1,12 @@
-//! `spin:key-value/key-value@3.0.0` over the configured [`KvBackend`].
+//! `spin:key-value/key-value@3.0.0` over the configured [`KvBackend`]: the guest-facing
+//! side of the edge cache. The edge reads and fills the cache through it; the archiver drops
+//! cached copies through it.
 
-use crate::bindings::spin::key_value::key_value::{Error, Host, HostStore, HostStoreWithStore};
 use crate::kv::{KvBackend, KvError};
+use crate::wasm::bindings::OpenStore;
+use crate::wasm::bindings::spin::key_value::key_value::{
+    self, Error, Host, HostStore, HostStoreWithStore,
+};
 use std::sync::Arc;
 use wasmtime::component::{
     Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader,
@@ -13,11 +18,21 @@ const DEFAULT_LABEL: &str = "default";
 /// The interface, as the guest imports it.
 const INTERFACE: &str = "spin:key-value/key-value@3.0.0";
 
-/// An open store: the guest's handle to the backend.
-pub struct OpenStore;
+/// A store's data that can show its instance's side of the cache.
+pub trait KvState: Send {
+    /// The instance's resources and the cache.
+    fn kv(&mut self) -> KvView<'_>;
+}
+
+/// Adds `spin:key-value` to `linker`, for any state that shows its cache, with `store.get`
+/// lending the cached bytes ([`add_get_without_copy`]).
+pub fn add_to_linker<T: KvState + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    key_value::add_to_linker::<T, Kv>(linker, T::kv)?;
+    add_get_without_copy(linker)
+}
 
 /// Marker type giving the generated bindings a store's [`KvView`].
-pub struct Kv;
+struct Kv;
 
 /// What the key-value functions of one instance see.
 pub struct KvView<'a> {
@@ -102,17 +117,14 @@ impl<U> HostStoreWithStore<U> for Kv {
 /// so every cache hit was copied out of the cache and then again into the guest. This one
 /// lends wasmtime the cached `Bytes` for its one copy into guest memory. (On a 300 KB
 /// record, the extra copy was a sixth of the host's CPU time per hit.)
-pub fn add_get_without_copy<T: 'static>(
-    linker: &mut Linker<T>,
-    kv: fn(&mut T) -> &Arc<dyn KvBackend>,
-) -> wasmtime::Result<()> {
+fn add_get_without_copy<T: KvState + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let linked = linker.instance(INTERFACE).and_then(|mut instance| {
         instance.func_wrap_concurrent(
             "[method]store.get",
             move |accessor: &Accessor<T>, (_, key): (Resource<OpenStore>, String)| {
                 Box::pin(async move {
-                    let kv = accessor.with(|mut access| kv(access.get()).clone());
+                    let kv = accessor.with(|mut access| access.get().kv().kv.clone());
                     Ok((kv.get(&key).map_err(other),))
                 })
             },

@@ -1,9 +1,8 @@
 //! Archiver runs on the configured cron schedule, one at a time: a run that outlasts its
 //! slot delays the next one rather than overlapping it.
 
-use crate::alert::Alert;
-use crate::archiver::{Archiver, RunOptions};
-use crate::bindings::archiver::exports::tiergate::records::archival::RunReport;
+use crate::archive::{Archiver, RunOptions, RunReport};
+use crate::telemetry::alert::Alert;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -30,14 +29,14 @@ pub fn spawn(
             // The ledger gauges, for the scrapes until the next run: a status read counts
             // the hot table, so only runs that serve metrics pay for it.
             match archiver.store().status().await {
-                Ok(status) => crate::metrics::ledger(&status),
+                Ok(status) => crate::telemetry::metrics::ledger(&status),
                 Err(e) => tracing::warn!(error = %e, "reading the ledger for the metrics failed"),
             }
             match run {
                 Ok(report) => {
                     log(&report);
                     if let Some(alert) = alert(&report) {
-                        crate::alert::send(webhook.as_ref(), &alert).await;
+                        crate::telemetry::alert::send(webhook.as_ref(), &alert).await;
                     }
                 }
                 Err(e) => {
@@ -47,7 +46,7 @@ pub fn spawn(
                         format!("archiver run broke off: {e:#}"),
                         Vec::new(),
                     );
-                    crate::alert::send(webhook.as_ref(), &alert).await;
+                    crate::telemetry::alert::send(webhook.as_ref(), &alert).await;
                 }
             }
         }

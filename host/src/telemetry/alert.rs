@@ -43,7 +43,7 @@ pub async fn send(webhook: Option<&url::Url>, alert: &Alert) {
         return;
     };
     tracing::warn!(event = alert.event, summary = %alert.summary, "alert");
-    let client = Client::builder(TokioExecutor::new()).build(crate::outbound::connector());
+    let client = Client::builder(TokioExecutor::new()).build(crate::wasm::outbound::connector());
     let body = serde_json::to_vec(alert).expect("an alert serializes");
     let request = http::Request::post(webhook.as_str())
         .header(http::header::CONTENT_TYPE, "application/json")

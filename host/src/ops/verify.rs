@@ -55,7 +55,7 @@ pub async fn verify(
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no [hot] section: there is no ledger to verify"))?
         .settings;
-    let client = Client::builder(TokioExecutor::new()).build(crate::outbound::connector());
+    let client = Client::builder(TokioExecutor::new()).build(crate::wasm::outbound::connector());
     let mut audit = Audit::default();
     let mut after: Option<String> = None;
     loop {
@@ -92,7 +92,7 @@ fn sampled(id: &str, percent: u8) -> bool {
 }
 
 async fn check(
-    client: &Client<crate::outbound::Connector, Empty<bytes::Bytes>>,
+    client: &Client<crate::wasm::outbound::Connector, Empty<bytes::Bytes>>,
     settings: &ArchiverSettings,
     row: &LedgerRow,
 ) -> Result<(), String> {
@@ -153,11 +153,11 @@ async fn check(
 }
 
 /// The alert an audit calls for: one when it found a problem.
-pub fn alert(audit: &Audit) -> Option<crate::alert::Alert> {
+pub fn alert(audit: &Audit) -> Option<crate::telemetry::alert::Alert> {
     if audit.problems.is_empty() {
         return None;
     }
-    Some(crate::alert::Alert::new(
+    Some(crate::telemetry::alert::Alert::new(
         "verify_found_problems",
         format!(
             "verify: {} of {} archived copies have problems",

@@ -1,29 +1,25 @@
-//! The wasmtime side: one engine, the edge component compiled once, a linker with WASI
-//! (p2 for Rust's std, p3 for HTTP) and tiergate's own imports, and the per-instance store.
+//! The edge component on wasmtime: one engine, the component compiled once and linked
+//! with the host context's imports and the next hop, instantiated per worker.
 
 use crate::config::Config;
-use crate::guest_log::GuestLog;
-use crate::host_kv::{Kv, KvView};
-use crate::host_variables::{Variables, VariablesView};
+use crate::context::HostContext;
 use crate::kv::KvBackend;
-use crate::next_hop::{NextHop, Origin};
-use crate::outbound::{HttpClient, Outbound, authority_of};
+use crate::serve::next_hop::{NextHop, Origin};
+use crate::wasm::Allocation;
+use crate::wasm::outbound::{HttpClient, Outbound, authority_of};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::Component;
 use wasmtime::error::Context as _;
-use wasmtime::{
-    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreContextMut,
-};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::{Engine, Store, StoreContextMut};
+use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
 };
 use wasmtime_wasi_http::p3::bindings::ServicePre;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The edge component, built by `build.rs` and embedded in the binary.
 pub const EDGE_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_EDGE_WASM"));
@@ -37,47 +33,23 @@ const IDLE_INSTANCE: Duration = Duration::from_secs(10);
 /// Instances the pooling allocator reserves room for.
 const POOLED_INSTANCES: u32 = 256;
 
+/// The data of one edge instance's store: the host context, with the next hop as the
+/// edge's own part.
+pub type StoreData = HostContext<Origin>;
+
 /// What every instance shares.
-pub struct Shared {
+struct Shared {
     /// The edge cache.
-    pub kv: Arc<dyn KvBackend>,
+    kv: Arc<dyn KvBackend>,
     /// The component's settings.
-    pub variables: HashMap<String, String>,
+    variables: Arc<HashMap<String, String>>,
     /// The next hop.
-    pub origin: Origin,
+    origin: Origin,
     /// Outbound client and policy.
     client: HttpClient,
     blob_authority: Option<String>,
     /// Longest a request may take inside the component.
     request_timeout: Duration,
-}
-
-/// The data of one instance's store.
-pub struct StoreData {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    outbound: Outbound,
-    shared: Arc<Shared>,
-}
-
-impl WasiView for StoreData {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for StoreData {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.outbound,
-        }
-    }
 }
 
 /// The compiled edge, ready to instantiate per worker.
@@ -87,40 +59,25 @@ pub struct EdgeRuntime {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for EdgeRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeRuntime")
+            .field("blob_authority", &self.shared.blob_authority)
+            .field("request_timeout", &self.shared.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EdgeRuntime {
     /// Compiles the embedded edge component and links it.
     pub fn new(config: &Config, kv: Arc<dyn KvBackend>) -> wasmtime::Result<Self> {
-        let mut pooling = PoolingAllocationConfig::default();
-        pooling
-            .total_component_instances(POOLED_INSTANCES)
-            .total_core_instances(POOLED_INSTANCES * 4)
-            .total_memories(POOLED_INSTANCES * 2)
-            .total_tables(POOLED_INSTANCES * 4)
-            .max_memory_size(256 << 20);
-        let mut wasm = wasmtime::Config::new();
-        wasm.wasm_component_model_async(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-        let engine = Engine::new(&wasm)?;
+        let engine = crate::wasm::engine(Allocation::Pooled(POOLED_INSTANCES))?;
         let component =
             Component::new(&engine, EDGE_COMPONENT).context("compiling the edge component")?;
-
-        let mut linker = Linker::<StoreData>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
-        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
-        crate::bindings::wasi::http::handler::add_to_linker::<_, NextHop>(&mut linker, |d| {
-            &d.shared.origin
-        })?;
-        crate::bindings::spin::key_value::key_value::add_to_linker::<_, Kv>(&mut linker, |d| {
-            KvView {
-                table: &mut d.table,
-                kv: &d.shared.kv,
-            }
-        })?;
-        crate::host_kv::add_get_without_copy(&mut linker, |d: &mut StoreData| &d.shared.kv)?;
-        crate::bindings::spin::variables::variables::add_to_linker::<_, Variables>(
+        let mut linker = crate::context::linker(&engine)?;
+        crate::wasm::bindings::wasi::http::handler::add_to_linker::<_, NextHop>(
             &mut linker,
-            |d| VariablesView(&d.shared.variables),
+            |d: &mut StoreData| &d.component,
         )?;
         let pre = linker
             .instantiate_pre(&component)
@@ -131,7 +88,7 @@ impl EdgeRuntime {
         let client = HttpClient::new();
         let shared = Arc::new(Shared {
             kv,
-            variables: config.edge_variables.clone(),
+            variables: Arc::new(config.edge_variables.clone()),
             origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?,
             client,
             blob_authority: config.blob_endpoint.as_ref().map(authority_of),
@@ -156,17 +113,18 @@ impl HandlerState for EdgeRuntime {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<StoreData, Expiration, Worker>> {
-        let data = StoreData {
-            wasi: WasiCtx::builder().stderr(GuestLog::new("edge")).build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            outbound: Outbound {
-                client: self.shared.client.clone(),
-                allowed_authority: self.shared.blob_authority.clone(),
-                default_timeout: self.shared.request_timeout,
-            },
-            shared: self.shared.clone(),
+        let outbound = Outbound {
+            client: self.shared.client.clone(),
+            allowed_authority: self.shared.blob_authority.clone(),
+            default_timeout: self.shared.request_timeout,
         };
+        let data = StoreData::new(
+            "edge",
+            outbound,
+            self.shared.kv.clone(),
+            self.shared.variables.clone(),
+            self.shared.origin.clone(),
+        );
         let mut store = Store::new(&self.engine, data);
         let proxy = self.pre.instantiate_async(&mut store).await?;
         Ok(Instance {

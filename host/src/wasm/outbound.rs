@@ -2,7 +2,7 @@
 //! guest may go (only the configured blob endpoint), the guest's timeouts (first byte,
 //! between bytes), and responses handed to the guest in large frames ([`gather_apart`]).
 
-use crate::coalesced_body::gather_apart;
+use crate::wasm::coalesced_body::gather_apart;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -37,8 +37,14 @@ pub fn connector() -> Connector {
 /// A pooled keep-alive HTTP/1.1 client, shared by every instance. wasmtime's default sender
 /// opens a connection per request; reuse matters for latency and for origins that answer
 /// before reading a request body.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct HttpClient(Client<Connector, WasiBody>);
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl HttpClient {
     /// A client with an idle pool per host.
@@ -67,6 +73,7 @@ impl HttpClient {
 }
 
 /// The `wasi:http/client` policy of one instance.
+#[derive(Debug)]
 pub struct Outbound {
     /// Shared client.
     pub client: HttpClient,

@@ -1,0 +1,208 @@
+//! One run's job: its claims, its lease, its progress and the records that failed in it,
+//! shared by the hot-store functions of every instance of the run.
+
+use crate::wasm::bindings::archiver::tiergate::records::hot_store;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tiergate_hotstore::{HotStore, Lease};
+use tokio::sync::watch;
+
+/// A run's progress so far, as the host sees it through the hot store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Records copied, verified and marked archived.
+    pub archived: u64,
+    /// Their bytes, and the bytes stored for them.
+    pub bytes_in: u64,
+    /// Stored bytes.
+    pub bytes_out: u64,
+    /// Hot rows deleted.
+    pub deleted: u64,
+    /// Records given back after a failure.
+    pub failed: u64,
+}
+
+/// A crash injected into a run, for crash-safety tests: the run traps at its `call`-th
+/// hot-store call (1-based), before the call is made or after it took effect, as a process
+/// killed at that point would leave things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// Which hot-store call.
+    pub call: usize,
+    /// After the call took effect (true) or before it was made (false).
+    pub after: bool,
+}
+
+/// One run's claims and counters, shared by the hot-store functions of its instances.
+pub struct Job {
+    /// The hot database.
+    pub store: Arc<HotStore>,
+    /// Whose claims these are.
+    pub owner: String,
+    /// The delete pass takes only copies marked before this (unix ms): every earlier run's
+    /// and none of this run's, so that one instance never deletes what another has just
+    /// copied (a copy waits for a later run, as with one instance).
+    pub copied_before_ms: i64,
+    lease: Duration,
+    /// Progress so far.
+    pub progress: watch::Sender<RunProgress>,
+    fault: Option<Fault>,
+    calls: AtomicUsize,
+    /// The records that failed in this run.
+    failed: Mutex<HashMap<String, Failed>>,
+}
+
+/// A record that failed in this run: why, and how long it is to wait.
+struct Failed {
+    error: String,
+    retry_after_ms: i64,
+    /// Claimed again by this run (its wait was shorter than the run) and kept under its
+    /// lease, to be handed back when the run ends.
+    held: bool,
+}
+
+impl Job {
+    /// The job of run `owner` over `store`, whose claims are leased for `lease` and whose
+    /// delete pass takes copies marked before `copied_before_ms`; `fault` injects a crash.
+    pub fn new(
+        store: Arc<HotStore>,
+        owner: String,
+        copied_before_ms: i64,
+        lease: Duration,
+        progress: watch::Sender<RunProgress>,
+        fault: Option<Fault>,
+    ) -> Self {
+        Self {
+            store,
+            owner,
+            copied_before_ms,
+            lease,
+            progress,
+            fault,
+            calls: AtomicUsize::new(0),
+            failed: Mutex::default(),
+        }
+    }
+
+    /// A lease from now, for this run.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            owner: self.owner.clone(),
+            now_ms: unix_ms(SystemTime::now()),
+            duration_ms: self.lease.as_millis() as i64,
+        }
+    }
+
+    /// Releases record `id`, which failed in this run, to wait `retry_after_ms`. It is noted
+    /// as failed before the store frees it: with a short wait, another of the run's
+    /// instances may claim it the moment it is free, and must find it noted.
+    pub async fn release_failed(
+        &self,
+        id: String,
+        error: String,
+        retry_after_ms: i64,
+    ) -> Result<bool, tiergate_hotstore::StoreError> {
+        let failed = Failed {
+            error: error.clone(),
+            retry_after_ms,
+            held: false,
+        };
+        self.failed.lock().unwrap().insert(id.clone(), failed);
+        let released = self.release(&id, &error, retry_after_ms).await;
+        if !matches!(released, Ok(true)) {
+            // Not freed by this run (another holds it, or the store failed): nothing to hold.
+            self.failed.lock().unwrap().remove(&id);
+        }
+        released
+    }
+
+    /// Claims cold records for one of the run's instances. A run tries each record once: one
+    /// that failed in it comes back when its wait is shorter than the run (0 above all), and
+    /// a lasting failure would then never let the run end. Such claims are held (their lease
+    /// keeps them from the next claims, which go on to younger records) and not handed out.
+    pub async fn claim_cold(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<tiergate_hotstore::Claim>, tiergate_hotstore::StoreError> {
+        loop {
+            let claims = self
+                .store
+                .claim_cold(&self.lease(), cutoff_ms, limit)
+                .await?;
+            if claims.is_empty() {
+                return Ok(claims);
+            }
+            let fresh: Vec<_> = {
+                let mut failed = self.failed.lock().unwrap();
+                claims
+                    .into_iter()
+                    .filter(|claim| match failed.get_mut(&claim.id) {
+                        Some(again) => {
+                            again.held = true;
+                            false
+                        }
+                        None => true,
+                    })
+                    .collect()
+            };
+            if !fresh.is_empty() {
+                return Ok(fresh);
+            }
+        }
+    }
+
+    /// Hands the held records back, each to wait as its failure said.
+    pub async fn release_held(&self) -> Result<(), tiergate_hotstore::StoreError> {
+        let held: Vec<_> = self
+            .failed
+            .lock()
+            .unwrap()
+            .drain()
+            .filter(|(_, failed)| failed.held)
+            .collect();
+        for (id, failed) in held {
+            self.release(&id, &failed.error, failed.retry_after_ms)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Frees record `id` in the store, with `error`, to wait `retry_after_ms` from now.
+    async fn release(
+        &self,
+        id: &str,
+        error: &str,
+        retry_after_ms: i64,
+    ) -> Result<bool, tiergate_hotstore::StoreError> {
+        let lease = self.lease();
+        let retry_at = lease.now_ms.saturating_add(retry_after_ms);
+        self.store.release(&lease, id, error, retry_at).await
+    }
+
+    /// Performs hot-store call `step`, or traps where the injected fault says.
+    pub async fn call<T>(
+        &self,
+        step: &'static str,
+        work: impl Future<Output = Result<T, tiergate_hotstore::StoreError>>,
+    ) -> wasmtime::Result<Result<T, hot_store::StoreError>> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let fault = self.fault.filter(|f| f.call == n);
+        if let Some(Fault { after: false, .. }) = fault {
+            wasmtime::bail!("injected crash before hot-store call {n} ({step})");
+        }
+        let result = work.await.map_err(hot_store::StoreError::from);
+        if fault.is_some() {
+            wasmtime::bail!("injected crash after hot-store call {n} ({step})");
+        }
+        Ok(result)
+    }
+}
+
+/// Unix milliseconds of `t`.
+pub(crate) fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
