@@ -6,6 +6,8 @@
 //! passed in, never read here, so tests control it.
 //!
 //! - [`archival`]: the archival protocol's decisions ([`PreparedCopy`], [`CopyFacts`]).
+//! - [`instance_shares`](instance_shares()): a run's record limit shared among its instances;
+//!   [`failed_records`]: the records that failed in a run ([`FailedRecords`]).
 //! - [`record_id`]: what a record id may look like ([`RecordId`]).
 //! - [`route`]: which requests are record reads or writes ([`RecordRoute`], [`RequestKind`]).
 //! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
@@ -27,6 +29,7 @@
 //!   ([`AzureSigner`]); [`signed_url`]: URLs that carry their signature ([`SignedUrl`]).
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
+//! - [`timed_out!`]: which `wasi:http` failures are timeouts.
 
 pub mod archival;
 pub mod azure;
@@ -39,6 +42,8 @@ pub mod cache_entry;
 pub mod digest;
 pub mod encoding;
 pub mod etag;
+pub mod failed_records;
+pub mod instance_shares;
 pub mod ledger;
 pub mod put_checksum;
 pub mod read_plan;
@@ -49,6 +54,7 @@ pub mod s3;
 pub mod server_timing;
 pub mod settings;
 pub mod signed_url;
+pub mod timed_out;
 
 pub use archival::{CopyFacts, PreparedCopy};
 pub use azure::AzureSigner;
@@ -60,6 +66,8 @@ pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
 pub use encoding::Encoding;
 pub use etag::ETag;
+pub use failed_records::{FailedRecords, HeldRecord};
+pub use instance_shares::instance_shares;
 pub use ledger::LedgerState;
 pub use put_checksum::{PutChecksum, PutReceipt};
 pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};
