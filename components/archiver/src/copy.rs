@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use tiergate_core::{ArchiverSettings, CopyFacts, PreparedCopy, PutReceipt, RecordId};
 
 /// What became of a claimed record.
-pub enum Copied {
+pub(crate) enum Copied {
     /// Copied, verified and marked: the record's size and its stored size.
     Archived { size: u64, stored_size: u64 },
     /// The application deleted it before it could be copied.
@@ -28,7 +28,7 @@ pub enum Copied {
 }
 
 /// Copies the record `claim` names.
-pub async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, Failure> {
+pub(crate) async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<Copied, Failure> {
     let id = RecordId::parse(&claim.id).map_err(|e| {
         Failure::record(format!(
             "record id {:?} cannot be archived: {e} (the edge could not serve it)",
@@ -115,7 +115,7 @@ async fn read_back(
 }
 
 /// Milliseconds since the Unix epoch.
-pub fn unix_ms(t: SystemTime) -> i64 {
+pub(crate) fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }

@@ -16,14 +16,20 @@ mod report;
 mod run;
 mod storage;
 
-spin_sdk::wit_bindgen::generate!({
-    runtime_path: "spin_sdk::wit_bindgen::rt",
-    path: "../../wit",
-    world: "tiergate:records/archiver",
-    generate_all,
-});
+/// The archiver's world, `wit/archiver.wit`, generated: its items carry the WIT's doc
+/// comments, and the modules that only mirror WIT packages have none to carry.
+#[allow(missing_docs, unreachable_pub)]
+mod bindings {
+    spin_sdk::wit_bindgen::generate!({
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+        path: "../../wit",
+        world: "tiergate:records/archiver",
+        generate_all,
+    });
+}
 
-use exports::tiergate::records::archival::{Guest, RunReport};
+use bindings::exports::tiergate::records::archival::{Guest, RunReport};
+use bindings::{exports, tiergate};
 
 struct Archiver;
 
@@ -33,4 +39,4 @@ impl Guest for Archiver {
     }
 }
 
-export!(Archiver);
+bindings::export!(Archiver with_types_in bindings);

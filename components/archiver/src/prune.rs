@@ -10,7 +10,7 @@ use tiergate_core::archival::{AfterDelete, CopyFacts};
 use tiergate_core::{ArchiverSettings, BlobKey, RecordId};
 
 /// What became of a due record.
-pub enum Pruned {
+pub(crate) enum Pruned {
     /// Its hot row was deleted: the blob copy is the record now.
     Deleted,
     /// Its copy was stale (the record changed, is held or was deleted) and is gone.
@@ -21,7 +21,7 @@ pub enum Pruned {
 
 /// Deletes the hot row of `due` if its copy still reads back intact and the record has not
 /// changed since it was copied.
-pub async fn delete_due(
+pub(crate) async fn delete_due(
     settings: &ArchiverSettings,
     due: &ArchivedCopy,
 ) -> Result<Pruned, Failure> {
@@ -74,7 +74,7 @@ pub async fn delete_due(
 /// Removes a stale copy: the record is hot again (or gone), so its copy must not be
 /// served. A `copying` row may have a copy too (a run can stop right after its PUT), so the
 /// object is always deleted; deleting an absent one is no error.
-pub async fn remove_stale(settings: &ArchiverSettings, id: &str) -> Result<(), Failure> {
+pub(crate) async fn remove_stale(settings: &ArchiverSettings, id: &str) -> Result<(), Failure> {
     remove(settings, &record_id(id)?).await
 }
 

@@ -10,17 +10,17 @@ const MAX_ERRORS: usize = 100;
 
 /// Why a record's step did not finish.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// What happened, naming the record's step.
-    pub message: String,
+    pub(crate) message: String,
     /// Whether the run must stop: the hot database or blob storage is unreachable, so
     /// every further record would fail the same way.
-    pub stops_run: bool,
+    pub(crate) stops_run: bool,
 }
 
 impl Failure {
     /// A failure of this record only.
-    pub fn record(message: String) -> Self {
+    pub(crate) fn record(message: String) -> Self {
         Self {
             message,
             stops_run: false,
@@ -51,7 +51,7 @@ impl From<StoreError> for Failure {
 }
 
 /// A run's report as it fills.
-pub struct Tally(RunReport);
+pub(crate) struct Tally(RunReport);
 
 impl Default for Tally {
     fn default() -> Self {
@@ -71,12 +71,12 @@ impl Default for Tally {
 
 impl Tally {
     /// The report so far.
-    pub fn report(&mut self) -> &mut RunReport {
+    pub(crate) fn report(&mut self) -> &mut RunReport {
         &mut self.0
     }
 
     /// Counts a record that failed; stops the run if the failure says so.
-    pub fn fail(&mut self, id: &str, failure: Failure) {
+    pub(crate) fn fail(&mut self, id: &str, failure: Failure) {
         self.0.failed += 1;
         if failure.stops_run {
             self.stop(failure.message.clone());
@@ -90,17 +90,17 @@ impl Tally {
     }
 
     /// Stops the run: no further claims are made.
-    pub fn stop(&mut self, reason: String) {
+    pub(crate) fn stop(&mut self, reason: String) {
         self.0.aborted.get_or_insert(reason);
     }
 
     /// Whether the run was stopped.
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.0.aborted.is_some()
     }
 
     /// The final report.
-    pub fn finish(self) -> RunReport {
+    pub(crate) fn finish(self) -> RunReport {
         self.0
     }
 }

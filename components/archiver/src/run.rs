@@ -15,7 +15,7 @@ use tiergate_core::ArchiverSettings;
 use tiergate_core::settings::names;
 
 /// Runs once and reports.
-pub async fn run() -> RunReport {
+pub(crate) async fn run() -> RunReport {
     let mut tally = Tally::default();
     match prepare().await {
         Ok(settings) => passes(&settings, &mut tally).await,

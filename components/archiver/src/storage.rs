@@ -4,27 +4,39 @@
 
 use bytes::Bytes;
 use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{EmptyBody, FullBody, Method, StatusCode};
+use spin_sdk::http::{EmptyBody, FullBody, Method};
 use spin_sdk::wasip3::clocks::monotonic_clock;
 use std::time::SystemTime;
 use tiergate_core::archival::{ATTEMPTS, Retry, backoff};
 use tiergate_core::settings::BlobSettings;
-use tiergate_core::{BlobKey, ObjectMeta, PutChecksum, PutReceipt, SignedUrl};
+use tiergate_core::{
+    BlobError, BlobKey, DeleteCopy, ObjectMeta, PutChecksum, PutCopy, PutReceipt, ReadCopy,
+    SignedUrl,
+};
 
 /// A storage step that did not succeed.
 #[derive(Debug)]
-pub struct StorageError {
+pub(crate) struct StorageError {
     /// What happened, naming the step, the key and the answer.
-    pub message: String,
+    pub(crate) message: String,
     /// Whether storage looked unreachable or overloaded (then the run stops) rather than
     /// refusing this one request.
-    pub retry: Retry,
+    pub(crate) retry: Retry,
+}
+
+impl From<BlobError> for StorageError {
+    fn from(e: BlobError) -> Self {
+        Self {
+            retry: e.retry(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Writes `body` under `key` with `meta`, replacing any object there (a rerun after a
 /// crash rewrites it), for the store to check against `checksum`. Retries share the one
 /// buffer. What the store's answer says it kept is the receipt.
-pub async fn put(
+pub(crate) async fn put(
     blob: &BlobSettings,
     key: &BlobKey,
     meta: &ObjectMeta,
@@ -32,9 +44,8 @@ pub async fn put(
     body: Bytes,
 ) -> Result<PutReceipt, StorageError> {
     with_retries(|| async {
-        let signed =
-            blob.backend
-                .presign_put(key, meta, checksum, SystemTime::now(), blob.url_expiry);
+        let put = PutCopy::new(&blob.backend, key, meta, checksum);
+        let signed = put.sign(SystemTime::now(), blob.url_expiry);
         let mut request = http::Request::builder()
             .method(Method::PUT)
             .uri(signed.url.expose())
@@ -46,41 +57,31 @@ pub async fn put(
             .body(FullBody::new(body.clone()))
             .map_err(|e| permanent(format!("PUT {key}: cannot build the request: {e}")))?;
         let response = send("PUT", key, &signed.url, request).await?;
-        match response.status() {
-            StatusCode::OK | StatusCode::CREATED => {}
-            status => return Err(refused("PUT", key, status)),
-        }
-        let answered = response
-            .headers()
-            .get(checksum.header)
-            .and_then(|v| v.to_str().ok());
-        checksum
-            .receipt(answered)
-            .map_err(|e| permanent(format!("PUT {key}: {e}")))
+        let headers = response.headers();
+        let receipt = put.read(response.status().as_u16(), |name| {
+            headers.get(name).and_then(|v| v.to_str().ok())
+        })?;
+        Ok(receipt)
     })
     .await
 }
 
 /// Reads the object under `key` back: its metadata and stored bytes, or none if absent.
-pub async fn get(
+pub(crate) async fn get(
     blob: &BlobSettings,
     key: &BlobKey,
 ) -> Result<Option<(ObjectMeta, Bytes)>, StorageError> {
     with_retries(|| async {
-        let url = blob
-            .backend
-            .presign_get(key, SystemTime::now(), blob.url_expiry);
-        let response = send("GET", key, &url, request(Method::GET, &url)?).await?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Ok(None),
-            status => return Err(refused("GET", key, status)),
-        }
+        let read = ReadCopy::get(&blob.backend, key);
+        let url = read.sign(SystemTime::now(), blob.url_expiry);
+        let response = send(read.method(), key, &url, request(read.method(), &url)?).await?;
         let (parts, body) = response.into_parts();
-        let meta = ObjectMeta::from_headers(blob.backend.meta_prefix(), |name| {
+        let answered = read.read(parts.status.as_u16(), |name| {
             parts.headers.get(name).and_then(|v| v.to_str().ok())
-        })
-        .map_err(|e| permanent(format!("GET {key}: {e}")))?;
+        })?;
+        let Some(meta) = answered else {
+            return Ok(None);
+        };
         let stored = body.bytes().await.map_err(|e| StorageError {
             message: format!("GET {key}: body cut off: {e:?}"),
             retry: Retry::Transient,
@@ -91,17 +92,12 @@ pub async fn get(
 }
 
 /// Removes the object under `key`; an absent object is already removed.
-pub async fn delete(blob: &BlobSettings, key: &BlobKey) -> Result<(), StorageError> {
+pub(crate) async fn delete(blob: &BlobSettings, key: &BlobKey) -> Result<(), StorageError> {
     with_retries(|| async {
-        let url = blob
-            .backend
-            .presign_delete(key, SystemTime::now(), blob.url_expiry);
-        let response = send("DELETE", key, &url, request(Method::DELETE, &url)?).await?;
-        match response.status() {
-            StatusCode::OK | StatusCode::ACCEPTED | StatusCode::NO_CONTENT => Ok(()),
-            StatusCode::NOT_FOUND => Ok(()),
-            status => Err(refused("DELETE", key, status)),
-        }
+        let delete = DeleteCopy::new(&blob.backend, key);
+        let url = delete.sign(SystemTime::now(), blob.url_expiry);
+        let response = send("DELETE", key, &url, request("DELETE", &url)?).await?;
+        Ok(delete.read(response.status().as_u16())?)
     })
     .await
 }
@@ -127,7 +123,7 @@ async fn with_retries<T, F: Future<Output = Result<T, StorageError>>>(
     }
 }
 
-fn request(method: Method, url: &SignedUrl) -> Result<http::Request<EmptyBody>, StorageError> {
+fn request(method: &str, url: &SignedUrl) -> Result<http::Request<EmptyBody>, StorageError> {
     http::Request::builder()
         .method(method)
         .uri(url.expose())
@@ -148,20 +144,6 @@ async fn send(
             message: format!("{method} {key} at {url}: storage unreachable: {e:?}"),
             retry: Retry::Transient,
         })
-}
-
-fn refused(method: &str, key: &BlobKey, status: StatusCode) -> StorageError {
-    let hint = match status {
-        StatusCode::FORBIDDEN => " (signature refused: wrong key, expired URL or clock skew?)",
-        StatusCode::BAD_REQUEST if method == "PUT" => {
-            " (S3's BadDigest or Azure's Md5Mismatch if the body was damaged on its way)"
-        }
-        _ => "",
-    };
-    StorageError {
-        message: format!("{method} {key}: {status} from storage{hint}"),
-        retry: Retry::of_status(status.as_u16()),
-    }
 }
 
 fn permanent(message: String) -> StorageError {

@@ -1,7 +1,7 @@
 //! The archival protocol's decisions, for the archiver component to act on: what a copy
 //! holds, whether a read-back copy is the record, which storage answers are worth a retry,
-//! and what a guarded delete leaves to do. The steps and their order are in DESIGN.md
-//! ("Archival"); the states in [`crate::ledger`].
+//! and what a guarded delete leaves to do. The steps and their order are in
+//! docs/architecture.md ("Archival"); the states in [`crate::ledger`].
 
 use crate::digest::sha256_hex;
 use crate::{BlobKey, Encoding, ObjectMeta, RecordId};

@@ -25,6 +25,15 @@ impl BlobBackend {
         }
     }
 
+    /// A HEAD of `key`, valid for `expires_in` from `now`, with read access only.
+    pub fn presign_head(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
+        match self {
+            Self::S3(signer) => signer.presign_head(key, now, expires_in),
+            // A SAS signs no method: read access serves HEAD as it serves GET.
+            Self::Azure(signer) => signer.presign_get(key, now, expires_in),
+        }
+    }
+
     /// A PUT of `key` carrying `meta`, valid for `expires_in` from `now`, whose body the
     /// store checks against `checksum` (from [`put_checksum`](Self::put_checksum)).
     pub fn presign_put(

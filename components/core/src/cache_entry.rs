@@ -9,7 +9,7 @@
 //! body | etag | content type | etag_len: u8 | type_len: u8 | expires_at: u64 LE (unix seconds) | "TGC2"
 //! ```
 
-use crate::ETag;
+use crate::{ETag, RecordFacts, Source};
 
 const MAGIC: &[u8; 4] = b"TGC2";
 /// etag_len, type_len, expires_at, magic.
@@ -87,9 +87,29 @@ impl<'a> CacheEntry<'a> {
         })
     }
 
+    /// The entry stored `value` holds, if it may still be served at `now` (unix seconds):
+    /// how the edge and the host's hit path both read the cache. An error means the value
+    /// is not an entry at all, and is best dropped.
+    pub fn fresh(value: &'a [u8], now: u64) -> Result<Option<Self>, CacheEntryError> {
+        let entry = Self::decode(value)?;
+        Ok(entry.is_fresh(now).then_some(entry))
+    }
+
     /// Whether the entry may still be served at `now` (unix seconds).
     pub fn is_fresh(&self, now: u64) -> bool {
         now < self.expires_at
+    }
+
+    /// The record as the cache holds it, to answer a read with
+    /// ([`ReadRequest::answer`](crate::ReadRequest::answer)): its bytes as they are.
+    pub fn facts(&self) -> RecordFacts<'_> {
+        RecordFacts {
+            source: Source::Cache,
+            etag: &self.etag,
+            content_type: self.content_type,
+            size: self.body.len(),
+            stored: None,
+        }
     }
 }
 
@@ -132,6 +152,35 @@ mod tests {
         let entry = CacheEntry::decode(&value).unwrap();
         assert!(entry.is_fresh(99));
         assert!(!entry.is_fresh(100));
+    }
+
+    #[test]
+    fn only_a_fresh_entry_is_served() {
+        let value = CacheEntry::encode(b"x", "t", &ETag::of(b"x"), 100).unwrap();
+        assert!(CacheEntry::fresh(&value, 99).unwrap().is_some());
+        assert_eq!(CacheEntry::fresh(&value, 100), Ok(None));
+        assert_eq!(
+            CacheEntry::fresh(b"hello", 0),
+            Err(CacheEntryError::Foreign)
+        );
+    }
+
+    #[test]
+    fn an_entry_is_served_as_the_caches_record_of_its_body() {
+        let etag = ETag::of(b"{\"id\":1}");
+        let value = CacheEntry::encode(b"{\"id\":1}", "application/json", &etag, 1).unwrap();
+        let entry = CacheEntry::decode(&value).unwrap();
+        let facts = entry.facts();
+        assert_eq!(
+            (
+                facts.source,
+                facts.etag,
+                facts.content_type,
+                facts.size,
+                facts.stored
+            ),
+            (Source::Cache, &etag, "application/json", 8, None)
+        );
     }
 
     #[test]

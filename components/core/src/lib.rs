@@ -6,10 +6,15 @@
 //! passed in, never read here, so tests control it.
 //!
 //! - [`archival`]: the archival protocol's decisions ([`PreparedCopy`], [`CopyFacts`]).
+//! - [`instance_shares`](instance_shares()): a run's record limit shared among its instances;
+//!   [`failed_records`]: the records that failed in a run ([`FailedRecords`]).
 //! - [`record_id`]: what a record id may look like ([`RecordId`]).
 //! - [`route`]: which requests are record reads or writes ([`RecordRoute`], [`RequestKind`]).
 //! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
 //! - [`blob_object`]: the metadata stored with an archived record ([`ObjectMeta`]).
+//! - [`blob_copy`]: a copy's GET, HEAD, PUT and DELETE, signed and their answers read
+//!   ([`ReadCopy`], [`PutCopy`], [`DeleteCopy`]); [`blob_error`]: what went wrong
+//!   ([`BlobError`]).
 //! - [`cache_entry`]: the value stored in the edge KV cache, with its expiry ([`CacheEntry`]).
 //! - [`digest`]: SHA-256 of records and objects, natively or by the host ([`digest::sha256_hex`]).
 //! - [`encoding`]: how archived records are stored, compressed ([`Encoding`]).
@@ -24,18 +29,21 @@
 //!   ([`AzureSigner`]); [`signed_url`]: URLs that carry their signature ([`SignedUrl`]).
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
-
-#![deny(missing_docs, missing_debug_implementations)]
+//! - [`timed_out!`]: which `wasi:http` failures are timeouts.
 
 pub mod archival;
 pub mod azure;
 pub mod blob_backend;
+pub mod blob_copy;
+pub mod blob_error;
 pub mod blob_key;
 pub mod blob_object;
 pub mod cache_entry;
 pub mod digest;
 pub mod encoding;
 pub mod etag;
+pub mod failed_records;
+pub mod instance_shares;
 pub mod ledger;
 pub mod put_checksum;
 pub mod read_plan;
@@ -46,15 +54,20 @@ pub mod s3;
 pub mod server_timing;
 pub mod settings;
 pub mod signed_url;
+pub mod timed_out;
 
 pub use archival::{CopyFacts, PreparedCopy};
 pub use azure::AzureSigner;
 pub use blob_backend::BlobBackend;
+pub use blob_copy::{DeleteCopy, PutCopy, ReadCopy};
+pub use blob_error::{BlobError, BlobProblem};
 pub use blob_key::BlobKey;
 pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
 pub use encoding::Encoding;
 pub use etag::ETag;
+pub use failed_records::{FailedRecords, HeldRecord};
+pub use instance_shares::instance_shares;
 pub use ledger::LedgerState;
 pub use put_checksum::{PutChecksum, PutReceipt};
 pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict};

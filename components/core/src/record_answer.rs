@@ -66,7 +66,17 @@ pub struct RecordAnswer {
     pub body: AnswerBody,
 }
 
-impl ReadRequest<'_> {
+impl<'a> ReadRequest<'a> {
+    /// How a client asked, from its request's headers (looked up by lowercase name);
+    /// `head` for `HEAD`.
+    pub fn from_headers(head: bool, header: impl Fn(&str) -> Option<&'a str>) -> Self {
+        Self {
+            head,
+            if_none_match: header("if-none-match"),
+            accept_encoding: header("accept-encoding"),
+        }
+    }
+
     /// The answer that serves `record`, having asked the tiers as `timing` says.
     pub fn answer(&self, record: &RecordFacts<'_>, timing: &ServerTiming) -> RecordAnswer {
         let not_modified = self
@@ -161,6 +171,18 @@ mod tests {
         );
         assert_eq!(header(&answer, "content-length"), Some("300000"));
         assert_eq!(header(&answer, "vary"), None);
+    }
+
+    #[test]
+    fn a_request_is_read_from_its_conditional_and_encoding_headers() {
+        let headers = [("if-none-match", "\"abc\""), ("accept-encoding", "gzip")];
+        let request = ReadRequest::from_headers(true, |name| {
+            headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        });
+        assert_eq!(
+            (request.head, request.if_none_match, request.accept_encoding),
+            (true, Some("\"abc\""), Some("gzip"))
+        );
     }
 
     #[test]

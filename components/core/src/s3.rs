@@ -3,7 +3,7 @@
 use crate::blob_object::ObjectMeta;
 use crate::signed_url::{SignedPut, SignedUrl, timestamp};
 use crate::{BlobKey, PutChecksum};
-use rusty_s3::actions::{DeleteObject, GetObject, PutObject, S3Action};
+use rusty_s3::actions::{DeleteObject, GetObject, HeadObject, PutObject, S3Action};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::time::{Duration, SystemTime};
 
@@ -65,6 +65,13 @@ impl S3Signer {
     /// A GET of `key`, valid for `expires_in` from `now`.
     pub fn presign_get(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key.as_str());
+        SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now)))
+    }
+
+    /// A HEAD of `key`, valid for `expires_in` from `now`: SigV4 signs the method, so a
+    /// GET's URL does not serve.
+    pub fn presign_head(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
+        let action = HeadObject::new(&self.bucket, Some(&self.credentials), key.as_str());
         SignedUrl::new(action.sign_with_time(expires_in, &timestamp(now)))
     }
 

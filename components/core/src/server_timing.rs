@@ -5,6 +5,7 @@
 //! tier and outcome for its metrics without a second channel between guest and host (a Spin
 //! host simply passes it on).
 
+use crate::read_plan::{BlobMiss, OriginFailure};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -65,6 +66,25 @@ impl Outcome {
             200..=299 => Self::Hit,
             500.. => Self::Error,
             _ => Self::Miss,
+        }
+    }
+
+    /// What blob storage said, from what a read of it `fetched`: the record, no record
+    /// (none archived, or no storage configured), an error or a timeout.
+    pub fn of_blob<T>(fetched: &Result<T, BlobMiss>) -> Self {
+        match fetched {
+            Ok(_) => Self::Hit,
+            Err(BlobMiss::Unavailable(_)) => Self::Error,
+            Err(BlobMiss::Timeout(_)) => Self::Timeout,
+            Err(BlobMiss::NotFound | BlobMiss::Disabled) => Self::Miss,
+        }
+    }
+
+    /// What the origin said when it gave no response.
+    pub fn of_origin_failure(failure: &OriginFailure) -> Self {
+        match failure {
+            OriginFailure::TimedOut(_) => Self::Timeout,
+            OriginFailure::Unreachable(_) => Self::Unreachable,
         }
     }
 
@@ -177,6 +197,34 @@ mod tests {
             (Tier::Blob, Outcome::Error, Duration::from_micros(2310))
         );
         assert_eq!(parsed[2].outcome, Outcome::Timeout);
+    }
+
+    #[test]
+    fn blob_storage_that_failed_is_an_error_or_a_timeout_and_one_without_the_record_a_miss() {
+        let said = |fetched: Result<(), BlobMiss>| Outcome::of_blob(&fetched);
+        assert_eq!(said(Ok(())), Outcome::Hit);
+        assert_eq!(said(Err(BlobMiss::NotFound)), Outcome::Miss);
+        assert_eq!(said(Err(BlobMiss::Disabled)), Outcome::Miss);
+        assert_eq!(
+            said(Err(BlobMiss::Unavailable("403".into()))),
+            Outcome::Error
+        );
+        assert_eq!(
+            said(Err(BlobMiss::Timeout("read".into()))),
+            Outcome::Timeout
+        );
+    }
+
+    #[test]
+    fn an_origin_that_gave_no_response_timed_out_or_was_unreachable() {
+        assert_eq!(
+            Outcome::of_origin_failure(&OriginFailure::TimedOut("x".into())),
+            Outcome::Timeout
+        );
+        assert_eq!(
+            Outcome::of_origin_failure(&OriginFailure::Unreachable("x".into())),
+            Outcome::Unreachable
+        );
     }
 
     #[test]

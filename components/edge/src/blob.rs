@@ -2,22 +2,21 @@
 //! object's recorded size and checksum.
 
 use crate::body;
-use crate::read::Record;
-use spin_sdk::http::{EmptyBody, Method, StatusCode};
+use crate::record::Record;
+use spin_sdk::http::EmptyBody;
 use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
 use std::borrow::Cow;
 use std::time::SystemTime;
 use tiergate_core::read_plan::BlobMiss;
 use tiergate_core::settings::BlobSettings;
-use tiergate_core::{BlobKey, ObjectMeta, RecordId};
+use tiergate_core::{BlobKey, ReadCopy, RecordId};
 
 /// Fetches and verifies the archived copy of `id`.
-pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMiss> {
+pub(crate) async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMiss> {
     let key = BlobKey::for_record(id);
-    let url = blob
-        .backend
-        .presign_get(&key, SystemTime::now(), blob.url_expiry);
+    let read = ReadCopy::get(&blob.backend, &key);
+    let url = read.sign(SystemTime::now(), blob.url_expiry);
     let options = RequestOptions::new();
     let timeout = Some(blob.timeout.as_nanos() as u64);
     // A host that cannot enforce timeouts still serves; the read is just not bounded.
@@ -25,7 +24,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
     let _ = options.set_first_byte_timeout(timeout);
     let _ = options.set_between_bytes_timeout(timeout);
     let request = http::Request::builder()
-        .method(Method::GET)
+        .method(read.method())
         .uri(url.expose())
         .extension(RequestOptionsExtension(options))
         .body(EmptyBody::new())
@@ -34,25 +33,15 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
     let response = spin_sdk::http::send(request)
         .await
         .map_err(|e| failed(format!("GET {key} failed"), e))?;
-    match response.status() {
-        StatusCode::OK => {}
-        StatusCode::NOT_FOUND => return Err(BlobMiss::NotFound),
-        StatusCode::FORBIDDEN => {
-            return Err(BlobMiss::Unavailable(format!(
-                "GET {key}: 403 from storage (signature refused: wrong key, expired or clock skew?)"
-            )));
-        }
-        status => {
-            return Err(BlobMiss::Unavailable(format!(
-                "GET {key}: {status} from storage"
-            )));
-        }
-    }
     let (parts, body) = response.into_parts();
-    let meta = ObjectMeta::from_headers(blob.backend.meta_prefix(), |name| {
+    let answered = read.read(parts.status.as_u16(), |name| {
         parts.headers.get(name).and_then(|v| v.to_str().ok())
-    })
-    .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?;
+    });
+    let meta = match answered {
+        Ok(Some(meta)) => meta,
+        Ok(None) => return Err(BlobMiss::NotFound),
+        Err(e) => return Err(BlobMiss::Unavailable(e.to_string())),
+    };
     let body = body::read_whole(body, usize::try_from(meta.size).ok())
         .await
         .map_err(|e| failed(format!("GET {key}: body failed"), e))?;
@@ -80,7 +69,7 @@ pub async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMis
 /// options set above, as the host enforces them) or another failure.
 fn failed(what: String, error: ErrorCode) -> BlobMiss {
     let why = format!("{what}: {error:?}");
-    if crate::timed_out(&error) {
+    if tiergate_core::timed_out!(&error, ErrorCode) {
         BlobMiss::Timeout(why)
     } else {
         BlobMiss::Unavailable(why)

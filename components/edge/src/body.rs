@@ -12,7 +12,7 @@ const GROWTH: usize = 64 * 1024;
 
 /// Reads `body` to its end into one buffer, sized for `expected` bytes (the response's
 /// `content-length`), without the per-chunk buffers and final concatenation of a collect.
-pub async fn read_whole(
+pub(crate) async fn read_whole(
     mut body: IncomingResponseBody,
     expected: Option<usize>,
 ) -> Result<Vec<u8>, ErrorCode> {
@@ -45,7 +45,7 @@ pub async fn read_whole(
 
 /// A response of `status` and `headers` whose body is `body`, handed to the host as the one
 /// buffer it is: the guest makes no copy of its own.
-pub fn respond(
+pub(crate) fn respond(
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,

@@ -1,11 +1,17 @@
 //! The edge KV cache tier. A cache that fails is a miss, never a failed read.
 
-use crate::read::Record;
+use crate::record::Record;
 use spin_sdk::key_value::Store;
 use tiergate_core::{CacheEntry, RecordId};
 
-/// The fresh cached copy of `id`, if any.
-pub async fn lookup(id: &RecordId, now: u64) -> Option<Record> {
+/// Serves the fresh cached copy of `id`, if any: `answer` is given its entry and says how,
+/// and the value comes back cut to the record's bytes, with what `answer` said. The entry
+/// borrows the value, so the answer is made while both are at hand.
+pub(crate) async fn lookup<R>(
+    id: &RecordId,
+    now: u64,
+    answer: impl FnOnce(&CacheEntry<'_>) -> R,
+) -> Option<(Vec<u8>, R)> {
     let store = open().await?;
     let mut value = match store.get(id.cache_key()).await {
         Ok(value) => value?,
@@ -14,11 +20,9 @@ pub async fn lookup(id: &RecordId, now: u64) -> Option<Record> {
             return None;
         }
     };
-    let (body_len, content_type, etag) = match CacheEntry::decode(&value) {
-        Ok(entry) if entry.is_fresh(now) => {
-            (entry.body.len(), entry.content_type.to_owned(), entry.etag)
-        }
-        Ok(_) => return None,
+    let (body_len, said) = match CacheEntry::fresh(&value, now) {
+        Ok(Some(entry)) => (entry.body.len(), answer(&entry)),
+        Ok(None) => return None,
         Err(e) => {
             eprintln!("tiergate edge: cached value of record {id} dropped: {e}");
             let _ = store.delete(id.cache_key()).await;
@@ -27,16 +31,11 @@ pub async fn lookup(id: &RecordId, now: u64) -> Option<Record> {
     };
     // The body is the start of the value: what the host handed over is served as it is.
     value.truncate(body_len);
-    Some(Record {
-        body: value,
-        content_type,
-        etag,
-        stored: None,
-    })
+    Some((value, said))
 }
 
 /// Caches `record` until `expires_at` (unix seconds).
-pub async fn store(id: &RecordId, record: &Record, expires_at: u64) {
+pub(crate) async fn store(id: &RecordId, record: &Record, expires_at: u64) {
     let Some(value) =
         CacheEntry::encode(&record.body, &record.content_type, &record.etag, expires_at)
     else {
@@ -50,7 +49,7 @@ pub async fn store(id: &RecordId, record: &Record, expires_at: u64) {
 }
 
 /// Drops the cached copy of `id` after a write.
-pub async fn forget(id: &RecordId) {
+pub(crate) async fn forget(id: &RecordId) {
     if let Some(store) = open().await
         && let Err(e) = store.delete(id.cache_key()).await
     {

@@ -5,6 +5,7 @@
 //!
 //! The decisions live in `tiergate-core`; this crate performs the I/O they call for:
 //! - [`read`]: the read path, tier by tier;
+//! - [`record`]: a record as the blob and origin tiers hand it over;
 //! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
 //! - [`body`]: whole bodies read and written with as few copies as the interface allows;
 //! - [`reply`]: the responses the edge builds itself;
@@ -15,6 +16,7 @@ mod body;
 mod cache;
 mod origin;
 mod read;
+mod record;
 mod reply;
 mod settings;
 
@@ -22,18 +24,6 @@ use spin_sdk::http::Request;
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use tiergate_core::RequestKind;
-
-/// Whether an exchange failed for lack of time: to connect, for the first byte or between
-/// two bytes (the request's timeouts, as the host enforces them), or to resolve the name.
-fn timed_out(error: &ErrorCode) -> bool {
-    matches!(
-        error,
-        ErrorCode::ConnectionTimeout
-            | ErrorCode::ConnectionReadTimeout
-            | ErrorCode::HttpResponseTimeout
-            | ErrorCode::DnsTimeout
-    )
-}
 
 #[http_service]
 async fn handle(request: Request) -> Result<Response, ErrorCode> {

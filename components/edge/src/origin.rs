@@ -22,7 +22,7 @@ const DROPPED_ON_READ: &[&str] = &[
 /// conversions would copy both bodies through in 16 KiB frames: wasip3 0.7.1 looks for an
 /// unstarted body by downcasting the whole message rather than its body, which never
 /// matches.)
-pub async fn forward(mut request: Request) -> Result<Response, ErrorCode> {
+pub(crate) async fn forward(mut request: Request) -> Result<Response, ErrorCode> {
     let Some(raw) = request.body_mut().take_unstarted() else {
         return Err(ErrorCode::InternalError(Some(
             "request body already read".into(),
@@ -40,7 +40,7 @@ pub async fn forward(mut request: Request) -> Result<Response, ErrorCode> {
 }
 
 /// Asks the next hop for a record, as the client asked but without conditionals.
-pub async fn read(
+pub(crate) async fn read(
     request: &Request,
     method: http::Method,
 ) -> Result<http::Response<IncomingResponseBody>, OriginFailure> {
@@ -59,9 +59,9 @@ pub async fn read(
 }
 
 /// Classifies a failed exchange with the origin.
-pub fn outcome_of(error: ErrorCode) -> OriginFailure {
+pub(crate) fn outcome_of(error: ErrorCode) -> OriginFailure {
     let detail = format!("{error:?}");
-    if crate::timed_out(&error) {
+    if tiergate_core::timed_out!(&error, ErrorCode) {
         OriginFailure::TimedOut(detail)
     } else {
         OriginFailure::Unreachable(detail)

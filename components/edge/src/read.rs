@@ -1,79 +1,50 @@
-//! The read path: cache, then blob storage, then the origin (DESIGN.md, "Read path").
+//! The read path: cache, then blob storage, then the origin (docs/architecture.md, "Read
+//! path").
 
+use crate::record::Record;
 use crate::{blob, body, cache, origin, reply};
-use spin_sdk::http::Request;
-use spin_sdk::http::StatusCode;
+use spin_sdk::http::{HeaderMap, Request, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
 use tiergate_core::{
-    BlobMiss, ETag, EdgeSettings, Encoding, OriginFailure, ReadPlan, ReadRequest, RecordId, Source,
-    Verdict,
+    BlobMiss, ETag, EdgeSettings, OriginFailure, ReadPlan, ReadRequest, RecordId, Source, Verdict,
 };
 
-/// A record's bytes and what is served with them.
-#[derive(Debug)]
-pub struct Record {
-    /// The record's bytes.
-    pub body: Vec<u8>,
-    /// Its content type.
-    pub content_type: String,
-    /// Its entity tag.
-    pub etag: ETag,
-    /// The archived object's bytes when they are compressed: served as they are to a
-    /// client that accepts their encoding.
-    pub stored: Option<(Encoding, Vec<u8>)>,
-}
-
 /// Serves a `GET` or `HEAD` of record `id`.
-pub async fn serve(
+pub(crate) async fn serve(
     settings: &EdgeSettings,
     request: Request,
     id: &RecordId,
     head: bool,
 ) -> Result<Response, ErrorCode> {
-    let answer = ReadRequest {
-        head,
-        if_none_match: request
-            .headers()
-            .get(http::header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok()),
-        accept_encoding: request
-            .headers()
-            .get(http::header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    };
+    let asked = ReadRequest::from_headers(head, |name| {
+        request.headers().get(name).and_then(|v| v.to_str().ok())
+    });
     let mut timing = ServerTiming::default();
     let now = unix_now();
 
     let started = Instant::now();
-    let cached = cache::lookup(id, now).await;
-    let outcome = if cached.is_some() {
-        Outcome::Hit
-    } else {
-        Outcome::Miss
-    };
-    timing.record(Tier::Cache, outcome, started.elapsed());
-    if let Some(record) = cached {
-        return reply::record(&answer, Source::Cache, record, None, &timing);
+    let hit = cache::lookup(id, now, |entry| {
+        timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
+        asked.answer(&entry.facts(), &timing)
+    })
+    .await;
+    if let Some((body, answer)) = hit {
+        return reply::record(&answer, None, body, None);
     }
+    timing.record(Tier::Cache, Outcome::Miss, started.elapsed());
 
     let miss = match &settings.blob {
         None => BlobMiss::Disabled,
         Some(blob) => {
             let started = Instant::now();
             let fetched = blob::fetch(blob, id).await;
-            let outcome = match &fetched {
-                Ok(_) => Outcome::Hit,
-                Err(BlobMiss::Unavailable(_)) => Outcome::Error,
-                Err(BlobMiss::Timeout(_)) => Outcome::Timeout,
-                Err(_) => Outcome::Miss,
-            };
-            timing.record(Tier::Blob, outcome, started.elapsed());
+            timing.record(Tier::Blob, Outcome::of_blob(&fetched), started.elapsed());
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
-                    return reply::record(&answer, Source::Blob, record, None, &timing);
+                    return serve_record(&asked, Source::Blob, record, None, &timing);
                 }
                 Err(miss) => {
                     if let BlobMiss::Unavailable(why) | BlobMiss::Timeout(why) = &miss {
@@ -145,13 +116,21 @@ pub async fn serve(
     if settings.cache_origin_reads {
         fill(settings, id, &record, now).await;
     }
-    reply::record(
-        &answer,
-        Source::Origin,
-        record,
-        Some(parts.headers),
-        &timing,
-    )
+    serve_record(&asked, Source::Origin, record, Some(parts.headers), &timing)
+}
+
+/// Serves `record`, which `source` had, as the client `asked`; `base` holds the origin's
+/// headers when the origin served it.
+fn serve_record(
+    asked: &ReadRequest<'_>,
+    source: Source,
+    record: Record,
+    base: Option<HeaderMap>,
+    timing: &ServerTiming,
+) -> Result<Response, ErrorCode> {
+    let answer = asked.answer(&record.facts(source), timing);
+    let stored = record.stored.map(|(_, stored)| stored);
+    reply::record(&answer, base, record.body, stored)
 }
 
 async fn fill(settings: &EdgeSettings, id: &RecordId, record: &Record, now: u64) {
@@ -167,11 +146,11 @@ fn fail(
     started: Instant,
     mut timing: ServerTiming,
 ) -> Result<Response, ErrorCode> {
-    let outcome = match failure {
-        OriginFailure::TimedOut(_) => Outcome::Timeout,
-        OriginFailure::Unreachable(_) => Outcome::Unreachable,
-    };
-    timing.record(Tier::Origin, outcome, started.elapsed());
+    timing.record(
+        Tier::Origin,
+        Outcome::of_origin_failure(failure),
+        started.elapsed(),
+    );
     let answer = plan.after_origin_failure(id.as_str(), failure);
     reply::failure(&answer, Some(&timing))
 }

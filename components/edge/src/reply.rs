@@ -1,7 +1,6 @@
 //! Responses the edge makes itself.
 
 use crate::body;
-use crate::read::Record;
 use spin_sdk::http::{EmptyBody, FullBody, HeaderMap, HeaderValue, IntoResponse, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
@@ -9,29 +8,19 @@ use spin_sdk::wasip3::{spawn, wit_future};
 use tiergate_core::record_answer::{REPLACED_HEADERS, SERVER_TIMING_HEADER, SOURCE_HEADER};
 use tiergate_core::record_id::RecordIdError;
 use tiergate_core::server_timing::ServerTiming;
-use tiergate_core::{AnswerBody, Failure, ReadRequest, RecordFacts, Source};
+use tiergate_core::{AnswerBody, Failure, RecordAnswer, Source};
 
-/// Serves `record` from `source` as the client asked: 200, or 304 when the client's copy
-/// matches. `base` holds the origin's headers when the origin served it, so the API's own
-/// headers are kept.
-pub fn record(
-    request: &ReadRequest<'_>,
-    source: Source,
-    record: Record,
+/// Serves a record as `answer` says (from [`ReadRequest::answer`]): `body` is the record's
+/// bytes and `stored` the archived object's, when they are compressed. `base` holds the
+/// origin's headers when the origin served it, so the API's own headers are kept.
+///
+/// [`ReadRequest::answer`]: tiergate_core::ReadRequest::answer
+pub(crate) fn record(
+    answer: &RecordAnswer,
     base: Option<HeaderMap>,
-    timing: &ServerTiming,
+    body: Vec<u8>,
+    stored: Option<Vec<u8>>,
 ) -> Result<Response, ErrorCode> {
-    let facts = RecordFacts {
-        source,
-        etag: &record.etag,
-        content_type: &record.content_type,
-        size: record.body.len(),
-        stored: record
-            .stored
-            .as_ref()
-            .map(|(encoding, stored)| (*encoding, stored.len())),
-    };
-    let answer = request.answer(&facts, timing);
     let mut headers = base.unwrap_or_default();
     for name in REPLACED_HEADERS {
         headers.remove(*name);
@@ -42,17 +31,14 @@ pub fn record(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     match answer.body {
         AnswerBody::Empty => (status, headers, EmptyBody::new()).into_response(),
-        AnswerBody::Record => body::respond(status, headers, record.body),
-        AnswerBody::Stored => {
-            let stored = record.stored.map(|(_, stored)| stored).unwrap_or_default();
-            body::respond(status, headers, stored)
-        }
+        AnswerBody::Record => body::respond(status, headers, body),
+        AnswerBody::Stored => body::respond(status, headers, stored.unwrap_or_default()),
     }
 }
 
 /// Passes the origin's `response` on, telling where it came from, with its body stream
 /// handed over as it is (not copied through the guest).
-pub fn relay(
+pub(crate) fn relay(
     response: http::Response<IncomingResponseBody>,
     source: Source,
     timing: &ServerTiming,
@@ -87,13 +73,16 @@ pub fn relay(
 
 /// The tiers needed for an answer are down: the failure's status (502/503/504) with its
 /// message, which says which one and what to do.
-pub fn failure(failure: &Failure, timing: Option<&ServerTiming>) -> Result<Response, ErrorCode> {
+pub(crate) fn failure(
+    failure: &Failure,
+    timing: Option<&ServerTiming>,
+) -> Result<Response, ErrorCode> {
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY);
     text(status, failure.body(), timing)
 }
 
 /// 400 for a malformed record id, before any I/O.
-pub fn bad_id(error: &RecordIdError) -> Result<Response, ErrorCode> {
+pub(crate) fn bad_id(error: &RecordIdError) -> Result<Response, ErrorCode> {
     text(
         StatusCode::BAD_REQUEST,
         format!("tiergate: invalid record id: {error}\n"),
@@ -102,7 +91,7 @@ pub fn bad_id(error: &RecordIdError) -> Result<Response, ErrorCode> {
 }
 
 /// 500: the edge's settings are unusable; says which setting is wrong.
-pub fn misconfigured(message: &str) -> Result<Response, ErrorCode> {
+pub(crate) fn misconfigured(message: &str) -> Result<Response, ErrorCode> {
     let body = format!("tiergate: the edge is misconfigured: {message}\n");
     text(StatusCode::INTERNAL_SERVER_ERROR, body, None)
 }

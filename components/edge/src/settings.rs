@@ -7,7 +7,7 @@ use tiergate_core::settings::names;
 static SETTINGS: OnceLock<Result<EdgeSettings, String>> = OnceLock::new();
 
 /// The settings, or why they are unusable.
-pub async fn load() -> Result<&'static EdgeSettings, &'static str> {
+pub(crate) async fn load() -> Result<&'static EdgeSettings, &'static str> {
     if SETTINGS.get().is_none() {
         let mut values = Vec::with_capacity(names::EDGE.len());
         for &name in names::EDGE {
