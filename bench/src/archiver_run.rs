@@ -9,7 +9,7 @@ use std::process::Command;
 
 /// Runs the archiver bench at `binary` on `records` records, `repeat` worlds (medians), or
 /// its `--quick` run, writing its report in `dir`; returns the report.
-pub fn run(
+pub(crate) fn run(
     binary: &Path,
     records: usize,
     repeat: usize,
@@ -37,7 +37,7 @@ pub fn run(
 
 /// One line on the archiver's lz4 row: copy and delete MB/s, beside the same per-record
 /// work done natively on one thread.
-pub fn summary(report: &Value) -> anyhow::Result<String> {
+pub(crate) fn summary(report: &Value) -> anyhow::Result<String> {
     let row = &report["encodings"][0];
     let number = |value: &Value, name: &str| {
         value[name]

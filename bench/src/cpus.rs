@@ -11,16 +11,16 @@ use serde::Serialize;
 /// Which cores the load generator runs on; the servers get the rest (in the report's
 /// settings as they are).
 #[derive(Debug, Clone, Serialize)]
-pub struct Split {
+pub(crate) struct Split {
     /// wrk's cores, as `taskset -c` takes them.
-    pub client: Vec<usize>,
+    pub(crate) client: Vec<usize>,
     /// The servers' cores.
-    pub servers: Vec<usize>,
+    pub(crate) servers: Vec<usize>,
 }
 
 impl Split {
     /// Splits this machine's online cores: `client` for wrk, the others for the servers.
-    pub fn new(client: &[usize]) -> anyhow::Result<Self> {
+    pub(crate) fn new(client: &[usize]) -> anyhow::Result<Self> {
         let online = online();
         for &cpu in client {
             ensure!(
@@ -41,7 +41,7 @@ impl Split {
 
     /// Moves this process, and so every thread and child it starts later (tiergate, nginx,
     /// the origin, the blob store), onto the servers' cores. Call before any thread starts.
-    pub fn pin_servers(&self) -> anyhow::Result<()> {
+    pub(crate) fn pin_servers(&self) -> anyhow::Result<()> {
         // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes within it for
         // cores below CPU_SETSIZE, which `new` checked are online.
         unsafe {
@@ -61,18 +61,18 @@ impl Split {
     }
 
     /// wrk's cores as `taskset -c` takes them: `1,3`.
-    pub fn client_list(&self) -> String {
+    pub(crate) fn client_list(&self) -> String {
         list(&self.client)
     }
 
     /// The servers' cores, for the report.
-    pub fn servers_list(&self) -> String {
+    pub(crate) fn servers_list(&self) -> String {
         list(&self.servers)
     }
 }
 
 /// The machine's online cores, whatever this process is pinned to.
-pub fn online() -> usize {
+pub(crate) fn online() -> usize {
     // SAFETY: sysconf has no preconditions.
     let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     usize::try_from(online).unwrap_or(1)

@@ -17,7 +17,7 @@ const STARTUP: Duration = Duration::from_secs(120);
 
 /// A running `tiergate serve`; stopped with SIGTERM when dropped.
 #[derive(Debug)]
-pub struct HostProcess {
+pub(crate) struct HostProcess {
     child: Child,
     addr: SocketAddr,
 }
@@ -25,7 +25,12 @@ pub struct HostProcess {
 impl HostProcess {
     /// Writes `config` (TOML) to `dir/{name}.toml` and serves it with `binary`; its log goes
     /// to `dir/{name}.log`. Returns once it listens.
-    pub fn start(binary: &Path, config: &str, dir: &Path, name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn start(
+        binary: &Path,
+        config: &str,
+        dir: &Path,
+        name: &str,
+    ) -> anyhow::Result<Self> {
         let config_path = dir.join(format!("{name}.toml"));
         std::fs::write(&config_path, config)?;
         let mut child = Command::new(binary)
@@ -77,12 +82,12 @@ impl HostProcess {
     }
 
     /// The base URL it serves on.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The process, for its memory and CPU time.
-    pub fn process(&self) -> Process {
+    pub(crate) fn process(&self) -> Process {
         Process {
             pid: self.child.id(),
             with_children: false,
@@ -97,7 +102,7 @@ impl Drop for HostProcess {
 }
 
 /// Stops `child` with SIGTERM (it drains and exits), or SIGKILL after 15 s.
-pub fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     // SAFETY: kill(2) on a pid this process spawned and has not reaped yet.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// A running nginx; stopped when dropped.
 #[derive(Debug)]
-pub struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     addr: SocketAddr,
 }
@@ -20,7 +20,7 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx with prefix `dir` (config, cache, temp files, error log) in front of
     /// `origin` (`host:port`).
-    pub fn start(dir: &Path, origin: &str) -> anyhow::Result<Self> {
+    pub(crate) fn start(dir: &Path, origin: &str) -> anyhow::Result<Self> {
         let addr = free_port()?;
         let config = config(dir, addr, origin);
         let config_path = dir.join("nginx.conf");
@@ -53,12 +53,12 @@ impl Nginx {
     }
 
     /// The base URL it serves on.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The master and its workers, for their memory and CPU time.
-    pub fn process(&self) -> Process {
+    pub(crate) fn process(&self) -> Process {
         Process {
             pid: self.child.id(),
             with_children: true,
@@ -73,7 +73,7 @@ impl Drop for Nginx {
 }
 
 /// The version line of `nginx -v`.
-pub fn version() -> String {
+pub(crate) fn version() -> String {
     Command::new("nginx")
         .arg("-v")
         .output()

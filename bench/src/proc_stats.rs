@@ -3,21 +3,21 @@
 
 /// A process to account, with or without its direct children.
 #[derive(Debug, Clone, Copy)]
-pub struct Process {
+pub(crate) struct Process {
     /// Its pid.
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// Count its direct children too (nginx's master and workers).
-    pub with_children: bool,
+    pub(crate) with_children: bool,
 }
 
 impl Process {
     /// Peak resident memory in KiB, if the process is there.
-    pub fn peak_memory_kib(self) -> Option<u64> {
+    pub(crate) fn peak_memory_kib(self) -> Option<u64> {
         self.pids().into_iter().map(peak_memory_kib).sum()
     }
 
     /// User and system CPU time used so far, in seconds.
-    pub fn cpu_seconds(self) -> f64 {
+    pub(crate) fn cpu_seconds(self) -> f64 {
         self.pids().into_iter().filter_map(cpu_seconds).sum()
     }
 

@@ -11,33 +11,33 @@ use tiergate_core::Encoding;
 
 /// One scenario at one connection count: every round of both sides.
 #[derive(Debug, Serialize)]
-pub struct Row {
+pub(crate) struct Row {
     /// The scenario, such as "cache hit".
-    pub scenario: &'static str,
+    pub(crate) scenario: &'static str,
     /// Keep-alive connections.
-    pub connections: usize,
+    pub(crate) connections: usize,
     /// tiergate's rounds and their medians.
-    pub tiergate: Side,
+    pub(crate) tiergate: Side,
     /// The reference's rounds and their medians.
-    pub reference: Side,
+    pub(crate) reference: Side,
     /// tiergate's median req/s over the reference's.
-    pub ratio: f64,
+    pub(crate) ratio: f64,
 }
 
 /// One side of a row.
 #[derive(Debug, Serialize)]
-pub struct Side {
+pub(crate) struct Side {
     /// What was measured, such as "nginx proxy_cache hit".
-    pub label: &'static str,
+    pub(crate) label: &'static str,
     /// Every round, in the order run.
-    pub rounds: Vec<Measured>,
+    pub(crate) rounds: Vec<Measured>,
     /// The median of each number over the rounds.
-    pub median: Measured,
+    pub(crate) median: Measured,
 }
 
 impl Side {
     /// The side's rounds, summarised.
-    pub fn new(label: &'static str, rounds: Vec<Measured>) -> Self {
+    pub(crate) fn new(label: &'static str, rounds: Vec<Measured>) -> Self {
         let median = Measured {
             rps: median(rounds.iter().map(|m| m.rps)),
             p50_ms: median(rounds.iter().map(|m| m.p50_ms)),
@@ -56,7 +56,7 @@ impl Side {
 
 impl Row {
     /// A row of the two sides.
-    pub fn new(
+    pub(crate) fn new(
         scenario: &'static str,
         connections: usize,
         tiergate: Side,
@@ -73,11 +73,11 @@ impl Row {
     }
 
     /// The table's header.
-    pub const HEADER: &str = "| scenario | conns | tiergate req/s | p50 ms | p99 ms | CPU us/req | reference | req/s | p50 ms | p99 ms | CPU us/req | req/s ratio | errors |\n\
+    pub(crate) const HEADER: &str = "| scenario | conns | tiergate req/s | p50 ms | p99 ms | CPU us/req | reference | req/s | p50 ms | p99 ms | CPU us/req | req/s ratio | errors |\n\
                               |---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|";
 
     /// The row in the table.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let (t, r) = (&self.tiergate.median, &self.reference.median);
         format!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} | {} |",
@@ -100,16 +100,16 @@ impl Row {
 
 /// Peak resident memory (`VmHWM`) at the end of the run, in KiB.
 #[derive(Debug, Default, Serialize)]
-pub struct Memory {
+pub(crate) struct Memory {
     /// Each tiergate host, by the scenario it served.
-    pub tiergate_kib: BTreeMap<&'static str, u64>,
+    pub(crate) tiergate_kib: BTreeMap<&'static str, u64>,
     /// nginx's master and workers together, if nginx ran.
-    pub nginx_kib: Option<u64>,
+    pub(crate) nginx_kib: Option<u64>,
 }
 
 impl Memory {
     /// The lines printed under the table.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut out = String::new();
         for (scenario, kib) in &self.tiergate_kib {
             out.push_str(&format!(
@@ -129,20 +129,20 @@ impl Memory {
 
 /// The machine the run was on.
 #[derive(Debug, Serialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// CPU model, from `/proc/cpuinfo`.
-    pub cpu: String,
+    pub(crate) cpu: String,
     /// Cores this process may use.
-    pub cores: usize,
+    pub(crate) cores: usize,
     /// Total memory in GiB.
-    pub memory_gib: f64,
+    pub(crate) memory_gib: f64,
     /// `uname -r`.
-    pub kernel: String,
+    pub(crate) kernel: String,
 }
 
 impl Machine {
     /// This machine.
-    pub fn this() -> Self {
+    pub(crate) fn this() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         Self {
@@ -164,20 +164,20 @@ impl Machine {
 
 /// The versions of everything measured.
 #[derive(Debug, Serialize)]
-pub struct Versions {
+pub(crate) struct Versions {
     /// tiergate's git revision, `-dirty` when the work tree has changes.
-    pub tiergate: String,
+    pub(crate) tiergate: String,
     /// `nginx -v`.
-    pub nginx: String,
+    pub(crate) nginx: String,
     /// `wrk -v`, first line.
-    pub wrk: String,
+    pub(crate) wrk: String,
     /// `rustc -V`.
-    pub rustc: String,
+    pub(crate) rustc: String,
 }
 
 impl Versions {
     /// The versions found now.
-    pub fn found() -> Self {
+    pub(crate) fn found() -> Self {
         let repo = env!("CARGO_MANIFEST_DIR");
         let rev = output("git", &["-C", repo, "rev-parse", "--short=12", "HEAD"]);
         let dirty = !output("git", &["-C", repo, "status", "--porcelain"]).is_empty();
@@ -196,45 +196,45 @@ impl Versions {
 
 /// Everything a run writes to its JSON file.
 #[derive(Debug, Serialize)]
-pub struct Results {
+pub(crate) struct Results {
     /// When the run started (UTC).
-    pub date: String,
+    pub(crate) date: String,
     /// The command line.
-    pub command: String,
+    pub(crate) command: String,
     /// The settings of the run.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// Where it ran.
-    pub machine: Machine,
+    pub(crate) machine: Machine,
     /// What ran.
-    pub versions: Versions,
+    pub(crate) versions: Versions,
     /// The measurements.
-    pub rows: Vec<Row>,
+    pub(crate) rows: Vec<Row>,
     /// Peak memory.
-    pub memory: Memory,
+    pub(crate) memory: Memory,
     /// The archiver bench's report, when it ran.
-    pub archiver: Option<serde_json::Value>,
+    pub(crate) archiver: Option<serde_json::Value>,
 }
 
 /// The settings of a run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// `--quick`.
-    pub quick: bool,
+    pub(crate) quick: bool,
     /// Distinct records per scenario.
-    pub records: usize,
+    pub(crate) records: usize,
     /// Bytes per record.
-    pub size: usize,
+    pub(crate) size: usize,
     /// How the archived records are stored.
     #[serde(serialize_with = "by_name")]
-    pub blob_encoding: Encoding,
+    pub(crate) blob_encoding: Encoding,
     /// Seconds of load per measurement.
-    pub seconds: u64,
+    pub(crate) seconds: u64,
     /// Interleaved rounds of each pair.
-    pub rounds: usize,
+    pub(crate) rounds: usize,
     /// Connection counts.
-    pub connections: Vec<usize>,
+    pub(crate) connections: Vec<usize>,
     /// `--client-cpus`: wrk's cores and the servers' (`None`: all share every core).
-    pub cores: Option<Split>,
+    pub(crate) cores: Option<Split>,
 }
 
 fn by_name<S: serde::Serializer>(value: &Encoding, s: S) -> Result<S::Ok, S::Error> {
@@ -243,7 +243,7 @@ fn by_name<S: serde::Serializer>(value: &Encoding, s: S) -> Result<S::Ok, S::Err
 
 impl Results {
     /// Writes the results to `dir/{date}-side-by-side[-quick].json` and returns the path.
-    pub fn write(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+    pub(crate) fn write(&self, dir: &Path) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
         let stamp = self.date.replace(':', "");
         let suffix = if self.settings.quick { "-quick" } else { "" };

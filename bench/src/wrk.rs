@@ -10,23 +10,23 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The wrk script, written next to the path lists when the bench starts.
-pub const SCRIPT: &str = include_str!("spread.lua");
+pub(crate) const SCRIPT: &str = include_str!("spread.lua");
 
 /// What one wrk run measured.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// Completed requests per second.
-    pub rps: f64,
+    pub(crate) rps: f64,
     /// Median latency, milliseconds.
-    pub p50_ms: f64,
+    pub(crate) p50_ms: f64,
     /// 99th percentile latency, milliseconds.
-    pub p99_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Bytes read per second, headers included, in MB/s.
-    pub mb_per_s: f64,
+    pub(crate) mb_per_s: f64,
     /// CPU time the server used per request, microseconds (all its threads, or processes).
-    pub server_cpu_us: f64,
+    pub(crate) server_cpu_us: f64,
     /// Non-2xx/3xx answers, socket errors and timeouts.
-    pub errors: u64,
+    pub(crate) errors: u64,
 }
 
 /// The JSON line `spread.lua` prints.
@@ -46,7 +46,7 @@ struct Report {
 
 /// A wrk binary and the script it runs.
 #[derive(Debug)]
-pub struct Wrk {
+pub(crate) struct Wrk {
     script: PathBuf,
     /// `--client-cpus`: wrk runs on the split's client cores.
     cores: Option<Split>,
@@ -54,7 +54,7 @@ pub struct Wrk {
 
 impl Wrk {
     /// Checks that wrk runs and writes its script into `dir`; wrk runs on `cores` when given.
-    pub fn new(dir: &Path, cores: Option<&Split>) -> anyhow::Result<Self> {
+    pub(crate) fn new(dir: &Path, cores: Option<&Split>) -> anyhow::Result<Self> {
         Command::new("wrk").arg("-v").output().context(
             "wrk not found: install it (Debian: apt-get install wrk), or use scripts/bench",
         )?;
@@ -68,7 +68,7 @@ impl Wrk {
 
     /// GETs `base` + each line of `paths` in turn over `connections` keep-alive connections
     /// for `duration`, accounting the CPU time of `server`.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         base: &str,
         paths: &Path,

@@ -99,15 +99,15 @@ impl Comparison {
 /// Where records sit: the quantities a bill is priced from.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct Placement {
-    pub hot_bytes: f64,
-    pub blob_objects: f64,
+    pub(crate) hot_bytes: f64,
+    pub(crate) blob_objects: f64,
     /// Compressed bytes in blob storage.
-    pub blob_bytes: f64,
+    pub(crate) blob_bytes: f64,
 }
 
 impl Placement {
     /// Everything in the hot database.
-    pub fn all_hot(bytes: f64) -> Self {
+    pub(crate) fn all_hot(bytes: f64) -> Self {
         Placement {
             hot_bytes: bytes,
             ..Placement::default()
@@ -115,7 +115,7 @@ impl Placement {
     }
 
     /// The average compressed object, which request and retrieval charges are priced on.
-    pub fn stored_object_bytes(&self) -> Option<f64> {
+    pub(crate) fn stored_object_bytes(&self) -> Option<f64> {
         (self.blob_objects > 0.0).then(|| self.blob_bytes / self.blob_objects)
     }
 
@@ -125,7 +125,7 @@ impl Placement {
     /// bytes and objects x minimum. That is exact when all objects are on one side of the
     /// minimum and a lower bound otherwise (small records are billed up, large ones are not),
     /// which is what per-record sizes would be needed for.
-    pub fn bill(&self, prices: &PriceTable, requests: f64) -> Bill {
+    pub(crate) fn bill(&self, prices: &PriceTable, requests: f64) -> Bill {
         let minimum = self.blob_objects * prices.blob_min_object.bytes as f64;
         let blob_billed_bytes = self.blob_bytes.max(minimum);
         Bill {

@@ -3,6 +3,7 @@
 
 use crate::sql_name::SqlName;
 use serde::Deserialize;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Which database holds the records.
@@ -16,7 +17,10 @@ pub enum Engine {
 }
 
 /// Where the records live and how to read them, as the operator configures it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Its `Debug` output hides the password in [`url`](Self::url), so that a configuration
+/// printed in a log line or a test failure never carries the database's secret.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HotConfig {
     /// The database engine.
@@ -53,6 +57,86 @@ pub struct HotConfig {
     /// PostgreSQL: how many connections the pool may open.
     #[serde(default = "defaults::pool_size")]
     pub pool_size: u32,
+}
+
+impl fmt::Debug for HotConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a new field cannot be left out of the output unnoticed.
+        let Self {
+            engine,
+            path,
+            url,
+            table,
+            id_column,
+            changed_column,
+            body_column,
+            content_type_column,
+            version_column,
+            hold_column,
+            exclude_where,
+            ledger_table,
+            pool_size,
+        } = self;
+        f.debug_struct("HotConfig")
+            .field("engine", engine)
+            .field("path", path)
+            .field("url", &url.as_deref().map(redacted_url))
+            .field("table", table)
+            .field("id_column", id_column)
+            .field("changed_column", changed_column)
+            .field("body_column", body_column)
+            .field("content_type_column", content_type_column)
+            .field("version_column", version_column)
+            .field("hold_column", hold_column)
+            .field("exclude_where", exclude_where)
+            .field("ledger_table", ledger_table)
+            .field("pool_size", pool_size)
+            .finish()
+    }
+}
+
+/// What stands in for a hidden password.
+const HIDDEN: &str = "***";
+
+/// `url` with its password hidden: the one in the user info (`postgres://user:PASSWORD@host`)
+/// and a `password` query parameter. The user info ends at the first `@`, as
+/// tokio-postgres reads it, so what is hidden is exactly what it would send. A connection
+/// string that is not a `postgres://` or `postgresql://` URL (the `key=value` form) is hidden
+/// whole rather than parsed a second way here.
+fn redacted_url(url: &str) -> String {
+    let Some(rest) = ["postgres://", "postgresql://"]
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme))
+    else {
+        return format!("<hidden: {} characters, not a postgres:// URL>", url.len());
+    };
+    let scheme = &url[..url.len() - rest.len()];
+    let (user_info, after) = match rest.split_once('@') {
+        Some((user_info, after)) => (Some(user_info), after),
+        None => (None, rest),
+    };
+    let mut shown = scheme.to_owned();
+    if let Some(user_info) = user_info {
+        match user_info.split_once(':') {
+            Some((user, _password)) => shown.push_str(&format!("{user}:{HIDDEN}@")),
+            None => shown.push_str(&format!("{user_info}@")),
+        }
+    }
+    let Some((location, query)) = after.split_once('?') else {
+        shown.push_str(after);
+        return shown;
+    };
+    shown.push_str(location);
+    shown.push('?');
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((key, _value)) if key == "password" => format!("{key}={HIDDEN}"),
+            _ => param.to_owned(),
+        })
+        .collect();
+    shown.push_str(&params.join("&"));
+    shown
 }
 
 mod defaults {
@@ -227,6 +311,43 @@ mod tests {
             ..qualified
         };
         assert!(sqlite.validate().unwrap_err().starts_with("hot.table: "));
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let config = HotConfig {
+            url: Some(
+                "postgres://tiergate:s3cr%40t:x@db.internal:5432/billing?sslmode=disable&password=0ther"
+                    .into(),
+            ),
+            ..postgres()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cr") && !shown.contains("0ther"),
+            "a password is shown: {shown}"
+        );
+        assert!(
+            shown.contains(
+                "postgres://tiergate:***@db.internal:5432/billing?sslmode=disable&password=***"
+            ),
+            "the rest of the URL should stay readable: {shown}"
+        );
+    }
+
+    #[test]
+    fn debug_output_keeps_a_url_without_password_and_hides_other_forms() {
+        let shown = format!("{:?}", postgres());
+        assert!(
+            shown.contains("postgres://postgres@127.0.0.1:5432/test"),
+            "{shown}"
+        );
+        let key_value = HotConfig {
+            url: Some("host=db.internal user=tiergate password=s3cret".into()),
+            ..postgres()
+        };
+        let shown = format!("{key_value:?}");
+        assert!(!shown.contains("s3cret"), "a password is shown: {shown}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use tiergate_cost::Footprint;
 
 /// 5,000 records of 300,000 bytes: 1,000 hot (600 of them past the window), 4,000
 /// archived at 4x.
-pub fn running_deployment() -> Footprint {
+pub(crate) fn running_deployment() -> Footprint {
     Footprint {
         hot_records: 1000,
         hot_bytes: 300_000_000,

@@ -10,16 +10,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tiergate_hotstore::{Engine, HotConfig, HotStore, Lease, LedgerRow};
 
 /// Where the PostgreSQL tests look for a server.
-pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub(crate) const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Set to 1 (as CI does) to make the PostgreSQL tests fail instead of skip without a server.
 const REQUIRE_POSTGRES: &str = "TIERGATE_REQUIRE_POSTGRES";
 
 /// A moment in the tests' timeline (unix ms, 2023-11-14): records are dated around it.
-pub const T0: i64 = 1_700_000_000_000;
+pub(crate) const T0: i64 = 1_700_000_000_000;
 
 /// A lease for `owner` at `now_ms`, for one second.
-pub fn lease(owner: &str, now_ms: i64) -> Lease {
+pub(crate) fn lease(owner: &str, now_ms: i64) -> Lease {
     Lease {
         owner: owner.into(),
         now_ms,
@@ -28,7 +28,7 @@ pub fn lease(owner: &str, now_ms: i64) -> Lease {
 }
 
 /// A name no other test (or earlier run) uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -42,13 +42,13 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// The test's direct line to the database.
-pub enum Db {
+pub(crate) enum Db {
     Sqlite(Mutex<rusqlite::Connection>),
     Postgres(tokio_postgres::Client),
 }
 
 impl Db {
-    pub async fn exec(&self, sql: &str) {
+    pub(crate) async fn exec(&self, sql: &str) {
         match self {
             Db::Sqlite(conn) => conn
                 .lock()
@@ -62,7 +62,7 @@ impl Db {
         }
     }
 
-    pub async fn count(&self, sql: &str) -> i64 {
+    pub(crate) async fn count(&self, sql: &str) -> i64 {
         match self {
             Db::Sqlite(conn) => conn
                 .lock()
@@ -78,14 +78,14 @@ impl Db {
     }
 
     /// An SQL expression for the instant `ms` in the fixture's changed column.
-    pub fn at(&self, ms: i64) -> String {
+    pub(crate) fn at(&self, ms: i64) -> String {
         match self {
             Db::Sqlite(_) => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {ms} / 1000.0, 'unixepoch')"),
             Db::Postgres(_) => format!("to_timestamp({ms} / 1000.0)"),
         }
     }
 
-    pub fn engine(&self) -> &'static str {
+    pub(crate) fn engine(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",
             Db::Postgres(_) => "postgres",
@@ -95,16 +95,16 @@ impl Db {
 
 /// A store over a fresh records table with a hold column, a content-type column and
 /// `exclude_where = "state = 'draft'"` (a column name the ledger has too).
-pub struct Fixture {
-    pub store: HotStore,
-    pub config: HotConfig,
-    pub db: Db,
-    pub table: String,
+pub(crate) struct Fixture {
+    pub(crate) store: HotStore,
+    pub(crate) config: HotConfig,
+    pub(crate) db: Db,
+    pub(crate) table: String,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Fixture {
-    pub async fn sqlite() -> Fixture {
+    pub(crate) async fn sqlite() -> Fixture {
         let (dir, db, mut config) = sqlite_db();
         let table = config.table.clone();
         db.exec(&format!(
@@ -117,7 +117,7 @@ impl Fixture {
     }
 
     /// `None` (after saying so) when no server is reachable and none is required.
-    pub async fn postgres() -> Option<Fixture> {
+    pub(crate) async fn postgres() -> Option<Fixture> {
         let (db, mut config) = postgres_db().await?;
         let table = config.table.clone();
         db.exec(&format!(
@@ -129,7 +129,7 @@ impl Fixture {
         Some(Fixture::open(db, config, None).await)
     }
 
-    pub async fn open(db: Db, config: HotConfig, dir: Option<tempfile::TempDir>) -> Fixture {
+    pub(crate) async fn open(db: Db, config: HotConfig, dir: Option<tempfile::TempDir>) -> Fixture {
         let store = HotStore::open(&config)
             .await
             .unwrap_or_else(|e| panic!("opening the {} store: {e}", db.engine()));
@@ -143,7 +143,7 @@ impl Fixture {
     }
 
     /// Drops the test's tables (the SQLite file goes with its directory).
-    pub async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         if let Db::Postgres(_) = self.db {
             let ledger = &self.config.ledger_table;
             self.db
@@ -156,7 +156,7 @@ impl Fixture {
     }
 
     /// Adds a record that changed at `changed_ms`.
-    pub async fn insert(&self, id: &str, changed_ms: i64, body: &[u8]) {
+    pub(crate) async fn insert(&self, id: &str, changed_ms: i64, body: &[u8]) {
         let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
         let literal = match self.db {
             Db::Sqlite(_) => format!("X'{hex}'"),
@@ -172,12 +172,12 @@ impl Fixture {
     }
 
     /// Changes a record as the origin API would: a new changed time, so a new version.
-    pub async fn touch(&self, id: &str, changed_ms: i64) {
+    pub(crate) async fn touch(&self, id: &str, changed_ms: i64) {
         self.update(id, &format!("updated_at = {}", self.db.at(changed_ms)))
             .await;
     }
 
-    pub async fn update(&self, id: &str, set: &str) {
+    pub(crate) async fn update(&self, id: &str, set: &str) {
         self.db
             .exec(&format!(
                 "UPDATE {} SET {set} WHERE id = '{id}'",
@@ -186,23 +186,23 @@ impl Fixture {
             .await;
     }
 
-    pub async fn hold(&self, id: &str) {
+    pub(crate) async fn hold(&self, id: &str) {
         self.update(id, "held = TRUE").await;
     }
 
-    pub async fn remove(&self, id: &str) {
+    pub(crate) async fn remove(&self, id: &str) {
         self.db
             .exec(&format!("DELETE FROM {} WHERE id = '{id}'", self.table))
             .await;
     }
 
-    pub async fn exists(&self, id: &str) -> bool {
+    pub(crate) async fn exists(&self, id: &str) -> bool {
         let sql = format!("SELECT count(*) FROM {} WHERE id = '{id}'", self.table);
         self.db.count(&sql).await == 1
     }
 
     /// The ledger row of `id`, read through the store.
-    pub async fn ledger(&self, id: &str) -> Option<LedgerRow> {
+    pub(crate) async fn ledger(&self, id: &str) -> Option<LedgerRow> {
         let page = self.store.ledger_page(None, 10_000).await.unwrap();
         page.into_iter().find(|row| row.id == id)
     }
@@ -215,7 +215,7 @@ fn configure(config: &mut HotConfig) {
 }
 
 /// A fresh SQLite file with the test's own connection, and a config naming unique tables.
-pub fn sqlite_db() -> (tempfile::TempDir, Db, HotConfig) {
+pub(crate) fn sqlite_db() -> (tempfile::TempDir, Db, HotConfig) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hot.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -231,7 +231,7 @@ pub fn sqlite_db() -> (tempfile::TempDir, Db, HotConfig) {
 
 /// The test's own PostgreSQL connection and a config naming unique tables; `None` (after
 /// saying so) when no server is reachable and none is required.
-pub async fn postgres_db() -> Option<(Db, HotConfig)> {
+pub(crate) async fn postgres_db() -> Option<(Db, HotConfig)> {
     let connected = tokio::time::timeout(
         Duration::from_secs(5),
         tokio_postgres::connect(POSTGRES_URL, tokio_postgres::NoTls),
