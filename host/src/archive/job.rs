@@ -2,10 +2,10 @@
 //! shared by the hot-store functions of every instance of the run.
 
 use crate::wasm::bindings::archiver::tiergate::records::hot_store;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tiergate_core::FailedRecords;
 use tiergate_hotstore::{HotStore, Lease};
 use tokio::sync::watch;
 
@@ -36,7 +36,7 @@ pub struct Fault {
 }
 
 /// One run's claims and counters, shared by the hot-store functions of its instances.
-pub struct Job {
+pub(super) struct Job {
     /// The hot database.
     pub store: Arc<HotStore>,
     /// Whose claims these are.
@@ -51,22 +51,13 @@ pub struct Job {
     fault: Option<Fault>,
     calls: AtomicUsize,
     /// The records that failed in this run.
-    failed: Mutex<HashMap<String, Failed>>,
-}
-
-/// A record that failed in this run: why, and how long it is to wait.
-struct Failed {
-    error: String,
-    retry_after_ms: i64,
-    /// Claimed again by this run (its wait was shorter than the run) and kept under its
-    /// lease, to be handed back when the run ends.
-    held: bool,
+    failed: Mutex<FailedRecords>,
 }
 
 impl Job {
     /// The job of run `owner` over `store`, whose claims are leased for `lease` and whose
     /// delete pass takes copies marked before `copied_before_ms`; `fault` injects a crash.
-    pub fn new(
+    pub(super) fn new(
         store: Arc<HotStore>,
         owner: String,
         copied_before_ms: i64,
@@ -87,7 +78,7 @@ impl Job {
     }
 
     /// A lease from now, for this run.
-    pub fn lease(&self) -> Lease {
+    pub(super) fn lease(&self) -> Lease {
         Lease {
             owner: self.owner.clone(),
             now_ms: unix_ms(SystemTime::now()),
@@ -98,22 +89,20 @@ impl Job {
     /// Releases record `id`, which failed in this run, to wait `retry_after_ms`. It is noted
     /// as failed before the store frees it: with a short wait, another of the run's
     /// instances may claim it the moment it is free, and must find it noted.
-    pub async fn release_failed(
+    pub(super) async fn release_failed(
         &self,
         id: String,
         error: String,
         retry_after_ms: i64,
     ) -> Result<bool, tiergate_hotstore::StoreError> {
-        let failed = Failed {
-            error: error.clone(),
-            retry_after_ms,
-            held: false,
-        };
-        self.failed.lock().unwrap().insert(id.clone(), failed);
+        self.failed
+            .lock()
+            .unwrap()
+            .note(id.clone(), error.clone(), retry_after_ms);
         let released = self.release(&id, &error, retry_after_ms).await;
         if !matches!(released, Ok(true)) {
             // Not freed by this run (another holds it, or the store failed): nothing to hold.
-            self.failed.lock().unwrap().remove(&id);
+            self.failed.lock().unwrap().forget(&id);
         }
         released
     }
@@ -122,7 +111,7 @@ impl Job {
     /// that failed in it comes back when its wait is shorter than the run (0 above all), and
     /// a lasting failure would then never let the run end. Such claims are held (their lease
     /// keeps them from the next claims, which go on to younger records) and not handed out.
-    pub async fn claim_cold(
+    pub(super) async fn claim_cold(
         &self,
         cutoff_ms: i64,
         limit: u32,
@@ -135,19 +124,11 @@ impl Job {
             if claims.is_empty() {
                 return Ok(claims);
             }
-            let fresh: Vec<_> = {
-                let mut failed = self.failed.lock().unwrap();
-                claims
-                    .into_iter()
-                    .filter(|claim| match failed.get_mut(&claim.id) {
-                        Some(again) => {
-                            again.held = true;
-                            false
-                        }
-                        None => true,
-                    })
-                    .collect()
-            };
+            let fresh = self
+                .failed
+                .lock()
+                .unwrap()
+                .fresh(claims, |claim| claim.id.as_str());
             if !fresh.is_empty() {
                 return Ok(fresh);
             }
@@ -155,16 +136,10 @@ impl Job {
     }
 
     /// Hands the held records back, each to wait as its failure said.
-    pub async fn release_held(&self) -> Result<(), tiergate_hotstore::StoreError> {
-        let held: Vec<_> = self
-            .failed
-            .lock()
-            .unwrap()
-            .drain()
-            .filter(|(_, failed)| failed.held)
-            .collect();
-        for (id, failed) in held {
-            self.release(&id, &failed.error, failed.retry_after_ms)
+    pub(super) async fn release_held(&self) -> Result<(), tiergate_hotstore::StoreError> {
+        let held = self.failed.lock().unwrap().take_held();
+        for record in held {
+            self.release(&record.id, &record.error, record.retry_after_ms)
                 .await?;
         }
         Ok(())
@@ -183,7 +158,7 @@ impl Job {
     }
 
     /// Performs hot-store call `step`, or traps where the injected fault says.
-    pub async fn call<T>(
+    pub(super) async fn call<T>(
         &self,
         step: &'static str,
         work: impl Future<Output = Result<T, tiergate_hotstore::StoreError>>,

@@ -31,7 +31,7 @@ use wasmtime::error::Context as _;
 use wasmtime::{Engine, Store};
 
 /// The archiver component, built by `build.rs` and embedded in the binary.
-pub const ARCHIVER_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_ARCHIVER_WASM"));
+pub(super) const ARCHIVER_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_ARCHIVER_WASM"));
 
 /// How long one storage request may take before it counts as failed.
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -97,22 +97,20 @@ impl Instances {
     /// so that together they copy no more than it; an instance whose share is none is not
     /// started.
     fn new(count: usize, variables: &Arc<HashMap<String, String>>) -> Self {
-        let count = count.max(1);
         let max = variables
             .get(names::ARCHIVE_MAX_RECORDS)
             .and_then(|v| v.parse::<u64>().ok());
-        let variables = match max {
-            None => vec![Arc::clone(variables); count],
-            Some(max) => (0..count as u64)
-                .map(|i| max / count as u64 + u64::from(i < max % count as u64))
-                .filter(|&share| share > 0)
-                .map(|share| {
+        let variables = tiergate_core::instance_shares(count, max)
+            .into_iter()
+            .map(|share| match share {
+                None => Arc::clone(variables),
+                Some(share) => {
                     let mut own = HashMap::clone(variables);
                     own.insert(names::ARCHIVE_MAX_RECORDS.to_owned(), share.to_string());
                     Arc::new(own)
-                })
-                .collect(),
-        };
+                }
+            })
+            .collect();
         Self { variables }
     }
 }

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime};
 use tiergate_core::archival::CopyFacts;
-use tiergate_core::{ArchiverSettings, BlobKey, LedgerState, ObjectMeta, RecordId};
+use tiergate_core::{ArchiverSettings, BlobKey, LedgerState, ReadCopy, RecordId};
 use tiergate_hotstore::{HotStore, LedgerRow};
 
 /// Ledger rows read at a time.
@@ -115,33 +115,24 @@ async fn check(
             .parse()
             .map_err(|e| format!("{e}"))?,
     };
-    let url =
-        settings
-            .blob
-            .backend
-            .presign_get(&facts.key, SystemTime::now(), settings.blob.url_expiry);
-    let request = http::Request::get(url.expose())
+    let read = ReadCopy::get(&settings.blob.backend, &facts.key);
+    let url = read.sign(SystemTime::now(), settings.blob.url_expiry);
+    let request = http::Request::builder()
+        .method(read.method())
+        .uri(url.expose())
         .body(Empty::new())
         .map_err(|e| e.to_string())?;
     let response = tokio::time::timeout(OBJECT_TIMEOUT, client.request(request))
         .await
         .map_err(|_| format!("GET {}: no answer in {OBJECT_TIMEOUT:?}", facts.key))?
         .map_err(|e| format!("GET {}: {e}", facts.key))?;
-    let status = response.status();
-    if status == http::StatusCode::NOT_FOUND {
-        return Err(format!(
-            "copy {} is missing ({} record)",
-            facts.key, row.state
-        ));
-    }
-    if !status.is_success() {
-        return Err(format!("GET {}: {status} from storage", facts.key));
-    }
     let (parts, body) = response.into_parts();
-    let meta = ObjectMeta::from_headers(settings.blob.backend.meta_prefix(), |name| {
-        parts.headers.get(name).and_then(|v| v.to_str().ok())
-    })
-    .map_err(|e| format!("copy {}: {e}", facts.key))?;
+    let meta = read
+        .read(parts.status.as_u16(), |name| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok())
+        })
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("copy {} is missing ({} record)", facts.key, row.state))?;
     let stored = body
         .collect()
         .await

@@ -19,23 +19,23 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
-use tiergate_core::{AnswerBody, CacheEntry, ReadRequest, RecordFacts, RecordId, Source};
+use tiergate_core::{AnswerBody, CacheEntry, ReadRequest, RecordId};
 use wasmtime_wasi_http::WasiBody;
 
 /// Answers fresh cache hits from the edge cache.
-pub struct CacheHits {
+pub(super) struct CacheHits {
     kv: Arc<dyn KvBackend>,
 }
 
 impl CacheHits {
     /// Answers hits from `kv`, the cache the component reads and writes.
-    pub fn new(kv: Arc<dyn KvBackend>) -> Self {
+    pub(super) fn new(kv: Arc<dyn KvBackend>) -> Self {
         Self { kv }
     }
 
     /// The answer to a read of `id` when the cache holds a fresh copy; `None` sends the
     /// request on to the component.
-    pub fn answer(
+    pub(super) fn answer(
         &self,
         id: &RecordId,
         head: bool,
@@ -44,26 +44,13 @@ impl CacheHits {
         let started = Instant::now();
         // Not counted as a lookup here: on a miss the component looks again, and counts.
         let value = self.kv.peek(&id.cache_key()).ok()??;
-        let entry = CacheEntry::decode(&value).ok()?;
-        if !entry.is_fresh(unix_now()) {
-            return None;
-        }
+        let entry = CacheEntry::fresh(&value, unix_now()).ok()??;
         crate::telemetry::metrics::cache_lookup(true);
         let mut timing = ServerTiming::default();
         timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
-        let request = ReadRequest {
-            head,
-            if_none_match: header(headers, http::header::IF_NONE_MATCH),
-            accept_encoding: header(headers, http::header::ACCEPT_ENCODING),
-        };
-        let facts = RecordFacts {
-            source: Source::Cache,
-            etag: &entry.etag,
-            content_type: entry.content_type,
-            size: entry.body.len(),
-            stored: None,
-        };
-        let answer = request.answer(&facts, &timing);
+        let request =
+            ReadRequest::from_headers(head, |name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let answer = request.answer(&entry.facts(), &timing);
         let body = match answer.body {
             AnswerBody::Empty => Empty::<Bytes>::new().map_err(never).boxed_unsync(),
             // The body is the start of the value (`CacheEntry`'s layout): a slice, no copy.
@@ -81,10 +68,6 @@ impl CacheHits {
         }
         Some(response)
     }
-}
-
-fn header(headers: &HeaderMap, name: http::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn never(never: Infallible) -> wasmtime_wasi_http::Error {

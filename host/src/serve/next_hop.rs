@@ -23,7 +23,7 @@ use wasmtime_wasi_http::p3::bindings::http::types::{ErrorCode, Request, Response
 use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, WasiBody, WasiHttpView};
 
 /// Where the next hop goes.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Origin {
     /// Shared client.
     pub client: HttpClient,
@@ -95,7 +95,7 @@ impl Origin {
 }
 
 /// Marker type giving the generated bindings access to the [`Origin`] of a store.
-pub struct NextHop;
+pub(super) struct NextHop;
 
 impl HasData for NextHop {
     type Data<'a> = &'a Origin;
@@ -184,12 +184,10 @@ fn without_hop_by_hop_trailers(body: WasiBody) -> WasiBody {
 /// edge, whose timeouts are these).
 fn unanswered(code: &ErrorCode) -> http::Response<WasiBody> {
     let detail = format!("{code:?}");
-    let failure = Failure::passing(&match code {
-        ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
-        | ErrorCode::HttpResponseTimeout
-        | ErrorCode::DnsTimeout => OriginFailure::TimedOut(detail),
-        _ => OriginFailure::Unreachable(detail),
+    let failure = Failure::passing(&if tiergate_core::timed_out!(code, ErrorCode) {
+        OriginFailure::TimedOut(detail)
+    } else {
+        OriginFailure::Unreachable(detail)
     });
     let body = Full::new(Bytes::from(failure.body()))
         .map_err(|never| match never {})
