@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,8 +61,8 @@ pub enum ConfigError {
     },
 }
 
-/// The host's configuration.
-#[derive(Debug, Clone)]
+/// The host's configuration. Its `Debug` hides the secrets (see [`Redacted`]).
+#[derive(Clone)]
 pub struct Config {
     /// Where the edge listens.
     pub listen: SocketAddr,
@@ -89,7 +90,7 @@ pub struct Config {
 }
 
 /// The archiver: the hot database it moves records out of, its schedule and its settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ArchiveConfig {
     /// The hot database (`[hot]`).
     pub hot: HotConfig,
@@ -101,6 +102,54 @@ pub struct ArchiveConfig {
     pub settings: ArchiverSettings,
     /// The archiver component's variables, by the names it reads.
     pub variables: HashMap<String, String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("record_route", &self.record_route)
+            .field("pass_in_host", &self.pass_in_host)
+            .field("origin", &self.origin)
+            .field("cache", &self.cache)
+            .field("edge_variables", &Redacted(&self.edge_variables))
+            .field("blob_endpoint", &self.blob_endpoint)
+            .field("archive", &self.archive)
+            .field("alert_webhook", &self.alert_webhook)
+            .field("cost", &self.cost)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ArchiveConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArchiveConfig")
+            .field("hot", &self.hot)
+            .field("schedule", &self.schedule)
+            .field("lease", &self.lease)
+            .field("settings", &self.settings)
+            .field("variables", &Redacted(&self.variables))
+            .finish()
+    }
+}
+
+/// A component's variables as `Debug` shows them: the secrets (the blob keys, which come
+/// from the environment or a credentials file) as `***`, so a logged or printed config never
+/// leaks them.
+struct Redacted<'a>(&'a HashMap<String, String>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret =
+            |name: &str| [names::BLOB_SECRET_ACCESS_KEY, names::BLOB_ACCOUNT_KEY].contains(&name);
+        let sorted: std::collections::BTreeMap<_, _> = self
+            .0
+            .iter()
+            .map(|(name, value)| (name, if secret(name) { "***" } else { value }))
+            .collect();
+        f.debug_map().entries(sorted).finish()
+    }
 }
 
 /// The origin API.
@@ -554,6 +603,34 @@ mod tests {
 
     fn env(var: &str) -> Option<String> {
         Some(format!("value-of-{var}"))
+    }
+
+    #[test]
+    fn debug_output_hides_every_secret() {
+        let config = Config::from_toml(
+            r#"
+            [origin]
+            url = "http://127.0.0.1:3000"
+            [blob]
+            backend = "s3"
+            endpoint = "http://127.0.0.1:9000"
+            bucket = "records"
+            [hot]
+            engine = "postgres"
+            url = "postgres://tiergate:hunter2@db.internal:5432/billing"
+            [archive]
+            "#,
+            env,
+        )
+        .unwrap();
+        assert!(config.archive.is_some());
+        let printed = format!("{config:?}");
+        for secret in ["value-of-TIERGATE_BLOB_SECRET_ACCESS_KEY", "hunter2"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        // Only the secrets: what is not one still shows.
+        assert!(printed.contains("value-of-TIERGATE_BLOB_ACCESS_KEY_ID"));
+        assert!(printed.contains("records"));
     }
 
     #[test]

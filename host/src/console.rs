@@ -13,7 +13,7 @@ const ERRORS_SHOWN: usize = 20;
 
 /// Runs once with a progress bar over the cold bytes found at the start, then prints the
 /// summary.
-pub async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<RunReport> {
+pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<RunReport> {
     let plan = archiver.dry_run().await?;
     let bar = ProgressBar::new(plan.cold.bytes).with_style(
         ProgressStyle::with_template(
@@ -76,7 +76,7 @@ fn summary(report: &RunReport, took: Duration) {
 }
 
 /// Prints what a run would copy.
-pub fn dry_run(plan: &DryRun) {
+pub(crate) fn dry_run(plan: &DryRun) {
     let cutoff = chrono::DateTime::<chrono::Utc>::from(plan.cutoff);
     println!(
         "dry run: {} records last changed before {} would be copied ({}); nothing was changed",
@@ -90,7 +90,7 @@ pub fn dry_run(plan: &DryRun) {
 }
 
 /// Prints the ledger's state.
-pub fn status(config: &Config, status: &Status) {
+pub(crate) fn status(config: &Config, status: &Status) {
     if let Some(archive) = &config.archive {
         println!(
             "hot database: {:?} table {}",
@@ -134,7 +134,7 @@ pub fn status(config: &Config, status: &Status) {
 }
 
 /// Prints where the demo runs and what to try.
-pub fn demo(demo: &tiergate::demo::RunningDemo) {
+pub(crate) fn demo(demo: &tiergate::demo::RunningDemo) {
     let edge = format!("http://{}", demo.edge.local_addr());
     let (old, new) = &demo.examples;
     let config = demo.config_path.display();
@@ -171,7 +171,7 @@ Ctrl-C stops the demo; run it again to carry on where it stopped."#,
 }
 
 /// Runs the audit with a progress bar over the ledger, then prints every problem.
-pub async fn verify(
+pub(crate) async fn verify(
     config: &Config,
     store: &HotStore,
     sample: u8,

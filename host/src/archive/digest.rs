@@ -5,7 +5,7 @@ use crate::wasm::bindings::archiver::tiergate::records::digest::{self, Host};
 use wasmtime::component::{HasData, Linker};
 
 /// Adds `tiergate:records/digest` to `linker`; it needs nothing from the store.
-pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+pub(super) fn add_to_linker<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     digest::add_to_linker::<T, Digest>(linker, |_| Digest)
 }
 

@@ -13,7 +13,7 @@ use wasmtime::component::{Accessor, HasData, Linker};
 
 /// Adds `tiergate:records/hot-store` to `linker`: an archiver instance's context, whose own
 /// part is its run's job.
-pub fn add_to_linker(linker: &mut Linker<HostContext<Arc<Job>>>) -> wasmtime::Result<()> {
+pub(super) fn add_to_linker(linker: &mut Linker<HostContext<Arc<Job>>>) -> wasmtime::Result<()> {
     wit::add_to_linker::<_, HotStoreAccess>(linker, |data| HotStoreView(&data.component))
 }
 

@@ -18,11 +18,11 @@ const MAX_PAGE: u32 = 1_000;
 
 /// The records table and its API.
 #[derive(Clone)]
-pub struct BillingApi(Arc<Mutex<Connection>>);
+pub(super) struct BillingApi(Arc<Mutex<Connection>>);
 
 impl BillingApi {
     /// Opens (creating if needed) the records database at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+    pub(super) fn open(path: &Path) -> anyhow::Result<Self> {
         let conn = Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -39,13 +39,13 @@ impl BillingApi {
     }
 
     /// How many records the table holds.
-    pub fn count(&self) -> anyhow::Result<u64> {
+    pub(super) fn count(&self) -> anyhow::Result<u64> {
         let conn = self.0.lock().expect("no panics while holding the lock");
         Ok(conn.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Inserts records in one transaction: `(id, body, updated_at)`.
-    pub fn insert_all(
+    pub(super) fn insert_all(
         &self,
         records: impl Iterator<Item = (String, String, String)>,
     ) -> anyhow::Result<()> {
@@ -63,7 +63,7 @@ impl BillingApi {
     }
 
     /// Answers one request.
-    pub async fn handle(&self, request: http::Request<Incoming>) -> Response<Full<Bytes>> {
+    pub(super) async fn handle(&self, request: http::Request<Incoming>) -> Response<Full<Bytes>> {
         let api = self.clone();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();

@@ -6,11 +6,11 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use std::path::Path;
 
 /// The bucket the demo archives to.
-pub const BUCKET: &str = "records";
+pub(super) const BUCKET: &str = "records";
 
 /// An S3 service over `root` (the bucket is a directory in it), accepting only `key_id`
 /// with `secret`.
-pub fn service(root: &Path, key_id: &str, secret: &str) -> anyhow::Result<S3Service> {
+pub(super) fn service(root: &Path, key_id: &str, secret: &str) -> anyhow::Result<S3Service> {
     std::fs::create_dir_all(root.join(BUCKET))?;
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| anyhow::anyhow!("s3s-fs refused {}: {e:?}", root.display()))?;

@@ -15,7 +15,7 @@ const SPAN: Duration = Duration::from_secs(730 * 86_400);
 
 /// One generated record.
 #[derive(Debug, Clone)]
-pub struct DemoRecord {
+pub(super) struct DemoRecord {
     /// Its id, such as `INV-2025-03-000042`.
     pub id: String,
     /// Its JSON.
@@ -25,7 +25,7 @@ pub struct DemoRecord {
 }
 
 /// Record `n` of `count`, the oldest first, dated back from `now`.
-pub fn record(n: u64, count: u64, now: SystemTime) -> DemoRecord {
+pub(super) fn record(n: u64, count: u64, now: SystemTime) -> DemoRecord {
     let mut rng = SplitMix64(n.wrapping_mul(0x9E37_79B9) ^ 0x7469_6572);
     let age = SPAN.mul_f64(1.0 - (n as f64 + 0.5) / count.max(1) as f64);
     let changed = now - age;

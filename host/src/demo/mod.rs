@@ -49,6 +49,7 @@ pub struct DemoOptions {
 }
 
 /// The demo, running.
+#[derive(Debug)]
 pub struct RunningDemo {
     /// The edge.
     pub edge: RunningServer,

@@ -42,6 +42,12 @@ pub struct KvView<'a> {
     pub kv: &'a Arc<dyn KvBackend>,
 }
 
+impl std::fmt::Debug for KvView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvView").finish_non_exhaustive()
+    }
+}
+
 impl HasData for Kv {
     type Data<'a> = KvView<'a>;
 }

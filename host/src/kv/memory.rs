@@ -14,6 +14,14 @@ pub struct MemoryKv {
     state: Mutex<State>,
 }
 
+impl std::fmt::Debug for MemoryKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryKv")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
 struct State {
     entries: LruCache<String, Bytes>,
     used: u64,

@@ -20,6 +20,14 @@ pub struct RedbKv {
     counters: Mutex<(u64, u64)>,
 }
 
+impl std::fmt::Debug for RedbKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbKv")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
 fn storage(e: impl std::fmt::Display) -> KvError {
     KvError::Storage(e.to_string())
 }

@@ -22,7 +22,7 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 
 /// The edge component, built by `build.rs` and embedded in the binary.
-pub const EDGE_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_EDGE_WASM"));
+pub(super) const EDGE_COMPONENT: &[u8] = include_bytes!(env!("TIERGATE_EDGE_WASM"));
 
 /// Requests one instance serves before it is replaced, and at once: wasmtime serve's p3
 /// defaults, which keep instance state (and its memory) from growing without bound.
@@ -35,7 +35,7 @@ const POOLED_INSTANCES: u32 = 256;
 
 /// The data of one edge instance's store: the host context, with the next hop as the
 /// edge's own part.
-pub type StoreData = HostContext<Origin>;
+pub(super) type StoreData = HostContext<Origin>;
 
 /// What every instance shares.
 struct Shared {
@@ -53,7 +53,7 @@ struct Shared {
 }
 
 /// The compiled edge, ready to instantiate per worker.
-pub struct EdgeRuntime {
+pub(super) struct EdgeRuntime {
     engine: Engine,
     pre: ProxyPre<StoreData>,
     shared: Arc<Shared>,
@@ -70,7 +70,7 @@ impl std::fmt::Debug for EdgeRuntime {
 
 impl EdgeRuntime {
     /// Compiles the embedded edge component and links it.
-    pub fn new(config: &Config, kv: Arc<dyn KvBackend>) -> wasmtime::Result<Self> {
+    pub(super) fn new(config: &Config, kv: Arc<dyn KvBackend>) -> wasmtime::Result<Self> {
         let engine = crate::wasm::engine(Allocation::Pooled(POOLED_INSTANCES))?;
         let component =
             Component::new(&engine, EDGE_COMPONENT).context("compiling the edge component")?;
@@ -102,7 +102,7 @@ impl EdgeRuntime {
     }
 
     /// The edge's next hop, on the same pooled client, for requests the host passes itself.
-    pub fn origin(&self) -> Origin {
+    pub(super) fn origin(&self) -> Origin {
         self.shared.origin.clone()
     }
 }
@@ -140,7 +140,7 @@ impl HandlerState for EdgeRuntime {
 }
 
 /// When a worker stops taking requests.
-pub struct Worker {
+pub(super) struct Worker {
     request_timeout: Duration,
 }
 
@@ -176,7 +176,7 @@ impl WorkerState for Worker {
 
 /// When a worker's instance is dropped: idle too long, or a request over its deadline
 /// (enforced here too, as the handler docs ask, since a busy guest can starve the inner loop).
-pub struct Expiration {
+pub(super) struct Expiration {
     request_timeout: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
 }

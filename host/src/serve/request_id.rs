@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The header that carries the id.
-pub const HEADER: &str = "x-request-id";
+pub(super) const HEADER: &str = "x-request-id";
 
 /// Longest client-supplied id that is kept.
 const MAX_LEN: usize = 128;
@@ -14,14 +14,14 @@ const MAX_LEN: usize = 128;
 /// Hands out request ids: `<process>-<n>`, unique within a process and, by the process
 /// part, across restarts and replicas in practice.
 #[derive(Debug)]
-pub struct RequestIds {
+pub(super) struct RequestIds {
     process: u32,
     next: AtomicU64,
 }
 
 impl RequestIds {
     /// A new sequence.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -36,7 +36,7 @@ impl RequestIds {
 
     /// The client's id when it sent a usable one (a proxy in front may have set it), else a
     /// new one.
-    pub fn for_request(&self, headers: &HeaderMap) -> HeaderValue {
+    pub(super) fn for_request(&self, headers: &HeaderMap) -> HeaderValue {
         match headers.get(HEADER) {
             Some(id) if usable(id.as_bytes()) => id.clone(),
             _ => {

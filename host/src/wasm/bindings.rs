@@ -3,6 +3,9 @@
 //! WIT `async func`, so each is implemented on a marker type with access to the store
 //! (`HostWithStore`), and never holds the store while it waits.
 
+// Generated code: the WIT files (`wit/`) document what it holds.
+#![allow(missing_docs)]
+
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "tiergate:records/edge-host",

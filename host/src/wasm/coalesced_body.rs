@@ -23,11 +23,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 /// The most a frame gathers before it is handed on: bounds the memory a read holds.
-pub const FRAME: usize = 1 << 20;
+pub(super) const FRAME: usize = 1 << 20;
 
 /// `inner`, with its data frames gathered into frames of [`FRAME`] bytes (the last one
 /// shorter); trailers and errors pass through, after the data before them.
-pub struct Coalesced<B> {
+pub(super) struct Coalesced<B> {
     inner: B,
     buffer: BytesMut,
     /// A frame that ended the gathering (trailers, or the end), handed on after the data.
@@ -36,7 +36,7 @@ pub struct Coalesced<B> {
 
 impl<B: Body<Data = Bytes> + Unpin> Coalesced<B> {
     /// Gathers the frames of `inner`.
-    pub fn new(inner: B) -> Self {
+    pub(super) fn new(inner: B) -> Self {
         Self {
             inner,
             buffer: BytesMut::new(),
@@ -117,7 +117,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Coalesced<B> {
 /// `inner` (closing a connection that is still sending it). With `between_bytes`, a body
 /// that sends nothing for that long fails with [`Cut::Stalled`], as wasmtime's own sender
 /// enforces a request's between-bytes timeout.
-pub fn gather_apart<B, E>(inner: B, between_bytes: Option<Duration>) -> Gathered<E>
+pub(super) fn gather_apart<B, E>(inner: B, between_bytes: Option<Duration>) -> Gathered<E>
 where
     B: Body<Data = Bytes, Error = E> + Unpin + Send + 'static,
     E: From<Cut> + Send + 'static,
@@ -218,7 +218,7 @@ where
 }
 
 /// A body gathered by [`gather_apart`]'s task.
-pub struct Gathered<E> {
+pub(super) struct Gathered<E> {
     /// Each frame, then `None` at the end of the body.
     frames: mpsc::Receiver<Option<Result<Frame<Bytes>, E>>>,
     ended: bool,

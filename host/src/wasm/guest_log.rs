@@ -13,7 +13,7 @@ const MAX_LINE: usize = 8 * 1024;
 
 /// One instance's stderr. Every stream the guest opens shares the line buffer, since a
 /// guest may write one line through several.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GuestLog {
     component: &'static str,
     pending: Arc<Mutex<Vec<u8>>>,

@@ -11,10 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The binary under test.
-pub const TIERGATE: &str = env!("CARGO_BIN_EXE_tiergate");
+pub(crate) const TIERGATE: &str = env!("CARGO_BIN_EXE_tiergate");
 
 /// A running `tiergate demo`, killed (and its data directory and log removed) on drop.
-pub struct Demo {
+pub(crate) struct Demo {
     child: Child,
     /// Its data directory.
     pub dir: PathBuf,
@@ -29,12 +29,12 @@ pub struct Demo {
 }
 
 /// A schedule with no run in the tests' lifetime: they run `archive --once` themselves.
-pub const NEVER: &str = "0 0 0 1 1 *";
+pub(crate) const NEVER: &str = "0 0 0 1 1 *";
 
 impl Demo {
     /// Starts a demo of `records` records, archiving on `schedule`, with no grace period,
     /// in a directory named after `test`, and waits until it says where it serves.
-    pub fn start(test: &str, records: u32, schedule: &str) -> anyhow::Result<Self> {
+    pub(crate) fn start(test: &str, records: u32, schedule: &str) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("tiergate-{test}-{}", std::process::id()));
         let log = dir.with_extension("log");
         let _ = std::fs::remove_dir_all(&dir);
@@ -79,13 +79,13 @@ impl Demo {
     }
 
     /// What it logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The value of the metric line that starts with `series` (name and labels, as
     /// rendered), or 0 when there is none yet.
-    pub async fn metric(&self, series: &str) -> anyhow::Result<f64> {
+    pub(crate) async fn metric(&self, series: &str) -> anyhow::Result<f64> {
         let page = get(&self.metrics).await?;
         anyhow::ensure!(page.status == 200, "/metrics answered {}", page.status);
         let page = String::from_utf8(page.body.to_vec())?;
@@ -96,7 +96,7 @@ impl Demo {
     }
 
     /// The config the demo runs with.
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.join("tiergate.toml")
     }
 }
@@ -111,7 +111,7 @@ impl Drop for Demo {
 }
 
 /// An answer, read whole.
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     /// `x-tiergate-source`, if any.
     pub source: Option<String>,
@@ -119,7 +119,7 @@ pub struct Reply {
 }
 
 /// `GET url`.
-pub async fn get(url: &str) -> anyhow::Result<Reply> {
+pub(crate) async fn get(url: &str) -> anyhow::Result<Reply> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let response = client.get(url.parse()?).await?;
     let status = response.status().as_u16();
@@ -137,7 +137,7 @@ pub async fn get(url: &str) -> anyhow::Result<Reply> {
 }
 
 /// Runs `tiergate archive --once --config config` to the end; its stdout.
-pub fn archive_once(config: &Path) -> anyhow::Result<String> {
+pub(crate) fn archive_once(config: &Path) -> anyhow::Result<String> {
     let output = Command::new(TIERGATE)
         .args(["archive", "--once", "--config"])
         .arg(config)
