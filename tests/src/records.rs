@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 /// The content type of generated records.
 pub const CONTENT_TYPE: &str = "application/json";
 
-/// The size of the API's largest records (DESIGN.md: "up to 300 KB each").
+/// The size of the API's largest records (docs/architecture.md: "billing records of up to 300 KB").
 pub const LARGE_RECORD_BYTES: usize = 300_000;
 
 /// A billing record for `id` of exactly `size` bytes of JSON, determined by `seed`: invoice

@@ -1,4 +1,4 @@
-//! The read path end to end (DESIGN.md, "Read path"): tiergate's host running the edge
+//! The read path end to end (docs/architecture.md, "Read path"): tiergate's host running the edge
 //! component in front of a real origin and a real S3-compatible store, each test on fresh
 //! servers of its own.
 
