@@ -119,6 +119,7 @@ on_both_engines!(
     verify_names_every_record_whose_copy_is_missing_or_damaged,
     a_copy_the_store_confirms_is_not_read_back_and_one_it_does_not_is,
     a_put_damaged_on_its_way_is_refused_and_nothing_is_marked,
+    max_records_zero_means_no_limit,
 );
 
 async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
@@ -383,6 +384,18 @@ async fn records_under_legal_hold_are_never_archived(db: HotDb) -> anyhow::Resul
     assert!(world.db.get("INV-HELD").await?.is_some());
     assert!(world.db.get("INV-FREE").await?.is_none());
     Ok(())
+}
+
+/// The example config's `max_records = 0` ("no limit") copies every cold record, whichever
+/// the instance count: it is not a limit of zero shared among the instances.
+async fn max_records_zero_means_no_limit(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start(db, "max_records = 0").await?;
+    for i in 0..5 {
+        world.insert(&format!("INV-{i}"), OLD, 10_000).await?;
+    }
+    let report = world.run().await?;
+    assert_eq!((report.claimed, report.archived), (5, 5), "{report:?}");
+    world.assert_every_record_served().await
 }
 
 async fn blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes(

@@ -93,14 +93,11 @@ struct Instances {
 }
 
 impl Instances {
-    /// `count` instances over `variables`, with `archive_max_records` (if set) shared out
-    /// so that together they copy no more than it; an instance whose share is none is not
-    /// started.
-    fn new(count: usize, variables: &Arc<HashMap<String, String>>) -> Self {
-        let max = variables
-            .get(names::ARCHIVE_MAX_RECORDS)
-            .and_then(|v| v.parse::<u64>().ok());
-        let variables = tiergate_core::instance_shares(count, max)
+    /// `count` instances over `variables`, with the run's `max_records` (as the settings
+    /// read it: 0 is no limit) shared out so that together they copy no more than it; an
+    /// instance whose share is none is not started.
+    fn new(count: usize, variables: &Arc<HashMap<String, String>>, max: Option<u32>) -> Self {
+        let variables = tiergate_core::instance_shares(count, max.map(u64::from))
             .into_iter()
             .map(|share| match share {
                 None => Arc::clone(variables),
@@ -222,7 +219,9 @@ impl Archiver {
             self.instances
         };
         let mut tasks = tokio::task::JoinSet::new();
-        for variables in Instances::new(count, &self.variables).variables {
+        for variables in
+            Instances::new(count, &self.variables, self.config.settings.max_records).variables
+        {
             let outbound = Outbound {
                 client: self.client.clone(),
                 allowed_authority: self.blob_authority.clone(),
