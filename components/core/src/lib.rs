@@ -50,6 +50,7 @@ pub mod read_plan;
 pub mod record_answer;
 pub mod record_id;
 pub mod route;
+pub mod run_report;
 pub mod s3;
 pub mod server_timing;
 pub mod settings;
@@ -74,6 +75,7 @@ pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict}
 pub use record_answer::{AnswerBody, ReadRequest, RecordAnswer, RecordFacts};
 pub use record_id::RecordId;
 pub use route::{RecordRoute, RequestKind};
+pub use run_report::{RecordError, RunReport};
 pub use s3::S3Signer;
 pub use settings::{ArchiverSettings, EdgeSettings};
 pub use signed_url::{SignedPut, SignedUrl};

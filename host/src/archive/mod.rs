@@ -19,5 +19,5 @@ mod run;
 pub mod schedule;
 
 pub use job::{Fault, RunProgress};
-pub use report::{RecordError, RunReport};
 pub use run::{Archiver, DryRun, RunOptions, archive_config, dry_run, open_hot_store};
+pub use tiergate_core::{RecordError, RunReport};

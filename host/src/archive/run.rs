@@ -12,7 +12,7 @@
 //! (`bench/results/2026-11-27-archiver-instances.md`).
 
 use crate::archive::job::{Fault, Job, RunProgress, unix_ms};
-use crate::archive::report::RunReport;
+use crate::archive::report;
 use crate::config::{ArchiveConfig, Config};
 use crate::context::HostContext;
 use crate::kv::KvBackend;
@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
+use tiergate_core::RunReport;
 use tiergate_core::settings::names;
 use tiergate_hotstore::{ColdCount, HotStore, RunRow};
 use tokio::sync::watch;
@@ -255,7 +256,7 @@ impl Archiver {
             match joined {
                 Ok(Ok(report)) => {
                     if let Ok(total) = &mut result {
-                        total.add(report.into());
+                        total.add(report::from_wit(report));
                     }
                 }
                 Ok(Err(e)) => {
@@ -318,7 +319,7 @@ impl Archiver {
             tracing::warn!(error = %e, "recording the archiver run failed");
         }
         crate::telemetry::metrics::archiver_run(
-            result.as_ref().ok().map(RunReport::counts),
+            result.as_ref().ok(),
             finished.duration_since(started).unwrap_or_default(),
         );
         result.map_err(|e| anyhow::anyhow!("archiver run broke off: {e:#}"))

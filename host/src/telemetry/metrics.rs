@@ -13,6 +13,7 @@ use metrics::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
+use tiergate_core::RunReport;
 use tiergate_core::server_timing::ServerTiming;
 use tiergate_hotstore::Status;
 
@@ -211,36 +212,17 @@ pub fn cache_used(bytes: u64) {
     gauge!(CACHE_BYTES).set(bytes as f64);
 }
 
-/// What a finished archiver run did, as the metrics count it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunCounts {
-    /// The run stopped early (a deadline or a fault), having done what it counts.
-    pub aborted: bool,
-    /// Records copied.
-    pub archived: u32,
-    /// Hot rows deleted.
-    pub deleted: u32,
-    /// Records put back in the hot table.
-    pub restored: u32,
-    /// Records that failed and wait for a retry.
-    pub failed: u32,
-    /// Bytes read from the hot table.
-    pub bytes_in: u64,
-    /// Bytes stored in blob storage.
-    pub bytes_out: u64,
-}
-
 /// Counts a finished archiver run (`None`: it broke off).
-pub fn archiver_run(report: Option<RunCounts>, took: Duration) {
+pub fn archiver_run(report: Option<&RunReport>, took: Duration) {
     histogram!(RUN_SECONDS).record(took);
     let Some(report) = report else {
         counter!(RUNS, "outcome" => "broken").increment(1);
         return;
     };
-    let outcome = match (report.aborted, report.failed) {
-        (true, _) => "aborted",
-        (false, 0) => "ok",
-        (false, _) => "failed",
+    let outcome = match (&report.aborted, report.failed) {
+        (Some(_), _) => "aborted",
+        (None, 0) => "ok",
+        (None, _) => "failed",
     };
     counter!(RUNS, "outcome" => outcome).increment(1);
     for (action, n) in [
