@@ -124,18 +124,28 @@ impl HotStore {
         dispatch!(self.claim_due(lease, copied_before_ms, limit))
     }
 
-    /// In one transaction: if the ledger row is ours and `archived`, deletes the hot row
-    /// only if its version is still `version` and it is not held or excluded, and then marks
-    /// the ledger row `deleted`. Otherwise nothing changes and the outcome says why. The
-    /// two changes are atomic, so a crash can never leave a deleted record without a
-    /// `deleted` ledger row.
+    /// The delete step of a due record, in one transaction: if the ledger row is ours and
+    /// `archived`, locks the hot row and checks that it is not held or excluded, that its
+    /// version is still `version` and that its body still hashes to `sha256`. Only then is
+    /// `publish` awaited, with the row locked: it makes the copy the record (the edge serves
+    /// it from then on) and says whether it did. If it did, the hot row is deleted and the
+    /// ledger row marked `deleted`, and the transaction commits.
+    ///
+    /// The application's writes to the row wait for the lock meanwhile, so no write can
+    /// land between the check and the delete, and a published copy never hides a newer
+    /// row: a crash after `publish` leaves the copy equal to the row, and the next run
+    /// finishes the step. `publish` gets until the lease runs out (30 s at most); after
+    /// that the row is let go unchanged.
     pub async fn delete_if_unchanged(
         &self,
         lease: &Lease,
         id: &str,
         version: &str,
+        sha256: &str,
+        publish: impl Future<Output = bool> + Send + 'static,
     ) -> Result<DeleteOutcome, StoreError> {
-        dispatch!(self.delete_if_unchanged(lease, id, version))
+        let publish = bounded(lease.duration_ms, publish);
+        dispatch!(self.delete_if_unchanged(lease, id, version, sha256, publish))
     }
 
     /// Claims up to `limit` ledger rows whose blob copy no longer matches the hot table, so
@@ -182,4 +192,15 @@ impl HotStore {
     ) -> Result<Vec<LedgerRow>, StoreError> {
         dispatch!(self.ledger_page(after, limit))
     }
+}
+
+/// The longest a delete waits for its copy to be published, with the row (in SQLite, the
+/// whole database) locked: one PUT of one record.
+const PUBLISH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `publish`, given up (as not published) after the lease's length or [`PUBLISH_LIMIT`],
+/// whichever is shorter: a row is never kept locked by an archiver that stopped answering.
+async fn bounded(lease_ms: i64, publish: impl Future<Output = bool> + Send + 'static) -> bool {
+    let limit = std::time::Duration::from_millis(lease_ms.max(0) as u64).min(PUBLISH_LIMIT);
+    tokio::time::timeout(limit, publish).await.unwrap_or(false)
 }

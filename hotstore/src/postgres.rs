@@ -17,6 +17,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tiergate_core::LedgerState;
+use tiergate_core::archival::LockedRow;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -64,7 +65,7 @@ struct Sql {
     owned_archived: String,
     delete_record: String,
     mark_deleted: String,
-    diagnose: String,
+    lock_record: String,
     forget: String,
     cold_totals: String,
     cold_sample: String,
@@ -305,6 +306,8 @@ impl PostgresStore {
         lease: &Lease,
         id: &str,
         version: &str,
+        sha256: &str,
+        publish: impl Future<Output = bool> + Send + 'static,
     ) -> Result<DeleteOutcome, StoreError> {
         let fail = self.fail("deleting an archived record");
         let mut client = self.pool.get().await.map_err(pool_error)?;
@@ -322,32 +325,43 @@ impl PostgresStore {
         {
             return Ok(DeleteOutcome::LeaseLost);
         }
-        // The version and hold checks are part of the DELETE, so a concurrent update of the
-        // record either happens first (and the row stays) or waits for this transaction.
+        // Locks the hot row: the application's writes to it wait until this ends.
+        let lock = tx
+            .prepare_cached(&self.sql.lock_record)
+            .await
+            .map_err(&fail)?;
+        let row = tx.query_opt(&lock, &[&id]).await.map_err(&fail)?;
+        let locked = row
+            .as_ref()
+            .map(|row| {
+                Ok::<_, tokio_postgres::Error>(LockedRow {
+                    version: row.try_get(0)?,
+                    body: row.try_get(1)?,
+                    held: row.try_get(2)?,
+                })
+            })
+            .transpose()
+            .map_err(&fail)?;
+        if let Some(refused) = DeleteOutcome::of_locked_row(locked, version, sha256) {
+            return Ok(refused);
+        }
+        if !publish.await {
+            return Ok(DeleteOutcome::NotPublished);
+        }
         let delete = tx
             .prepare_cached(&self.sql.delete_record)
             .await
             .map_err(&fail)?;
-        if tx.execute(&delete, &[&id, &version]).await.map_err(&fail)? == 1 {
-            let mark = tx
-                .prepare_cached(&self.sql.mark_deleted)
-                .await
-                .map_err(&fail)?;
-            tx.execute(&mark, &[&id, &lease.now_ms])
-                .await
-                .map_err(&fail)?;
-            tx.commit().await.map_err(&fail)?;
-            return Ok(DeleteOutcome::Deleted);
-        }
-        let diagnose = tx.prepare_cached(&self.sql.diagnose).await.map_err(&fail)?;
-        let current = tx.query_opt(&diagnose, &[&id]).await.map_err(&fail)?;
-        Ok(match current {
-            None => DeleteOutcome::Missing,
-            Some(row) if row.try_get::<_, Option<&str>>(0).map_err(&fail)? != Some(version) => {
-                DeleteOutcome::Changed
-            }
-            Some(_) => DeleteOutcome::Held,
-        })
+        tx.execute(&delete, &[&id]).await.map_err(&fail)?;
+        let mark = tx
+            .prepare_cached(&self.sql.mark_deleted)
+            .await
+            .map_err(&fail)?;
+        tx.execute(&mark, &[&id, &lease.now_ms])
+            .await
+            .map_err(&fail)?;
+        tx.commit().await.map_err(&fail)?;
+        Ok(DeleteOutcome::Deleted)
     }
 
     pub(crate) async fn claim_stale(
@@ -633,14 +647,14 @@ impl Sql {
                 "SELECT 1 FROM {l} WHERE id = $1 AND state = '{archived}' AND lease_owner = $2 \
                  FOR UPDATE"
             ),
-            delete_record: format!(
-                "DELETE FROM {t} WHERE {id} = $1 AND {version} = $2 AND NOT {kept}"
+            lock_record: format!(
+                "SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = $1 FOR UPDATE"
             ),
+            delete_record: format!("DELETE FROM {t} WHERE {id} = $1"),
             mark_deleted: format!(
                 "UPDATE {l} SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
                  lease_until = NULL, updated_at = $2 WHERE id = $1"
             ),
-            diagnose: format!("SELECT h.version FROM {hot} WHERE h.id = $1"),
             forget: format!("DELETE FROM {l} WHERE id = $1 AND lease_owner = $2"),
             cold_totals: format!(
                 "SELECT count(*), CAST(COALESCE(sum({length}), 0) AS bigint) {eligible}"
@@ -682,7 +696,7 @@ impl Sql {
             &self.owned_archived,
             &self.delete_record,
             &self.mark_deleted,
-            &self.diagnose,
+            &self.lock_record,
             &self.forget,
             &self.cold_totals,
             &self.cold_sample,

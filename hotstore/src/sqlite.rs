@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tiergate_core::LedgerState;
+use tiergate_core::archival::LockedRow;
 
 /// How long a writer waits for another one before the call fails as
 /// [`StoreError::Unavailable`]; claims and deletes hold the lock for milliseconds.
@@ -62,7 +63,7 @@ struct Sql {
     owned_archived: String,
     delete_record: String,
     mark_deleted: String,
-    diagnose: String,
+    lock_record: String,
     forget: String,
     cold_totals: String,
     cold_sample: String,
@@ -254,8 +255,14 @@ impl SqliteStore {
         lease: &Lease,
         id: &str,
         version: &str,
+        sha256: &str,
+        publish: impl Future<Output = bool> + Send + 'static,
     ) -> Result<DeleteOutcome, StoreError> {
-        let (lease, id, version) = (lease.clone(), id.to_owned(), version.to_owned());
+        let (lease, id) = (lease.clone(), id.to_owned());
+        let (version, sha256) = (version.to_owned(), sha256.to_owned());
+        // This blocking thread waits for `publish` with the database's write lock held, as
+        // PostgreSQL waits with the row's: SQLite has no lock on one row.
+        let runtime = tokio::runtime::Handle::current();
         self.run("deleting an archived record", move |conn, sql| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let owned = tx
@@ -264,27 +271,32 @@ impl SqliteStore {
             if !owned {
                 return Ok(DeleteOutcome::LeaseLost);
             }
-            if tx
-                .prepare_cached(&sql.delete_record)?
-                .execute(params![id, version])?
-                == 1
-            {
-                tx.prepare_cached(&sql.mark_deleted)?
-                    .execute(params![id, lease.now_ms])?;
-                tx.commit()?;
-                return Ok(DeleteOutcome::Deleted);
-            }
-            let current: Option<Option<String>> = tx
-                .prepare_cached(&sql.diagnose)?
-                .query_row([&id], |row| row.get(0))
+            let row = tx
+                .prepare_cached(&sql.lock_record)?
+                .query_row([&id], |row| {
+                    Ok((
+                        row.get::<_, Option<String>>(0)?,
+                        bytes(row, 1)?,
+                        row.get(2)?,
+                    ))
+                })
                 .optional()?;
-            Ok(match current {
-                None => DeleteOutcome::Missing,
-                Some(current) if current.as_deref() != Some(version.as_str()) => {
-                    DeleteOutcome::Changed
-                }
-                Some(_) => DeleteOutcome::Held,
-            })
+            let locked = row.as_ref().map(|(version, body, held)| LockedRow {
+                version: version.as_deref(),
+                body,
+                held: *held,
+            });
+            if let Some(refused) = DeleteOutcome::of_locked_row(locked, &version, &sha256) {
+                return Ok(refused);
+            }
+            if !runtime.block_on(publish) {
+                return Ok(DeleteOutcome::NotPublished);
+            }
+            tx.prepare_cached(&sql.delete_record)?.execute([&id])?;
+            tx.prepare_cached(&sql.mark_deleted)?
+                .execute(params![id, lease.now_ms])?;
+            tx.commit()?;
+            Ok(DeleteOutcome::Deleted)
         })
         .await
     }
@@ -551,14 +563,12 @@ impl Sql {
             owned_archived: format!(
                 "SELECT 1 FROM {l} WHERE id = ?1 AND state = '{archived}' AND lease_owner = ?2"
             ),
-            delete_record: format!(
-                "DELETE FROM {t} WHERE {id} = ?1 AND {version} = ?2 AND NOT {kept}"
-            ),
+            lock_record: format!("SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = ?1"),
+            delete_record: format!("DELETE FROM {t} WHERE {id} = ?1"),
             mark_deleted: format!(
                 "UPDATE {l} SET state = '{deleted}', deleted_at = ?2, lease_owner = NULL, \
                  lease_until = NULL, updated_at = ?2 WHERE id = ?1"
             ),
-            diagnose: format!("SELECT h.version FROM {hot} WHERE h.id = ?1"),
             forget: format!("DELETE FROM {l} WHERE id = ?1 AND lease_owner = ?2"),
             cold_totals: format!("SELECT count(*), COALESCE(sum({length}), 0) {eligible}"),
             cold_sample: format!(
@@ -597,7 +607,7 @@ impl Sql {
             &self.owned_archived,
             &self.delete_record,
             &self.mark_deleted,
-            &self.diagnose,
+            &self.lock_record,
             &self.forget,
             &self.cold_totals,
             &self.cold_sample,

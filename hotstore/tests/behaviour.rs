@@ -5,6 +5,7 @@ mod common;
 use common::{Fixture, T0, lease};
 use std::collections::BTreeSet;
 use tiergate_core::LedgerState;
+use tiergate_core::digest::sha256_hex;
 use tiergate_hotstore::{
     ArchivedCopy, Claim, DeleteOutcome, HotConfig, HotStore, RunRow, StaleCopy, StoreError,
 };
@@ -20,6 +21,8 @@ on_both_engines!(
     delete_removes_an_unchanged_record_and_marks_it_deleted_together,
     delete_keeps_changed_held_excluded_and_missing_records,
     delete_without_the_lease_changes_nothing,
+    delete_compares_the_body_not_only_a_version_that_repeats,
+    delete_keeps_the_row_when_the_copy_was_not_published,
     claim_stale_finds_every_copy_that_no_longer_matches,
     count_cold_agrees_with_claim_cold,
     status_counts_records_and_bytes_per_tier,
@@ -45,11 +48,12 @@ async fn archive(f: &Fixture, id: &str, owner: &str, now: i64, delete_after: i64
         (LedgerState::Copying, Some(owner)),
         "ledger of {id}"
     );
+    let record = f.store.read(id).await.unwrap().expect("a claimed record");
     let copy = ArchivedCopy {
         id: id.into(),
         version: row.version,
         blob_key: format!("records/{id}"),
-        sha256: "ab".repeat(32),
+        sha256: sha256_hex(&record.body),
         size: 100,
         stored_size: 40,
         stored_sha256: "cd".repeat(32),
@@ -77,6 +81,25 @@ async fn due(f: &Fixture, id: &str, owner: &str, now: i64) -> ArchivedCopy {
     due.into_iter()
         .find(|copy| copy.id == id)
         .unwrap_or_else(|| panic!("{id} not due"))
+}
+
+/// A publish step that succeeds at once.
+async fn published() -> bool {
+    true
+}
+
+/// The delete step of `copy` for `owner` at `now`, its copy published at once.
+async fn delete(f: &Fixture, owner: &str, now: i64, copy: &ArchivedCopy) -> DeleteOutcome {
+    f.store
+        .delete_if_unchanged(
+            &lease(owner, now),
+            &copy.id,
+            &copy.version,
+            &copy.sha256,
+            published(),
+        )
+        .await
+        .unwrap()
 }
 
 fn ids(claims: &[Claim]) -> Vec<&str> {
@@ -322,11 +345,7 @@ async fn delete_removes_an_unchanged_record_and_marks_it_deleted_together(f: &Fi
     f.insert("r1", T0, b"x").await;
     let now = T0 + 5_000;
     let copy = due(f, "r1", "a", now).await;
-    let outcome = f
-        .store
-        .delete_if_unchanged(&lease("a", now + 10), "r1", &copy.version)
-        .await
-        .unwrap();
+    let outcome = delete(f, "a", now + 10, &copy).await;
     assert_eq!(outcome, DeleteOutcome::Deleted);
     assert!(!f.exists("r1").await, "record still in {}", f.table);
     let row = f.ledger("r1").await.unwrap();
@@ -336,11 +355,7 @@ async fn delete_removes_an_unchanged_record_and_marks_it_deleted_together(f: &Fi
         (Some(now + 10), None, None)
     );
     // Repeating it (a crash before the caller saw the answer) changes nothing.
-    let again = f
-        .store
-        .delete_if_unchanged(&lease("a", now + 20), "r1", &copy.version)
-        .await
-        .unwrap();
+    let again = delete(f, "a", now + 20, &copy).await;
     assert_eq!(again, DeleteOutcome::LeaseLost);
 }
 
@@ -364,11 +379,7 @@ async fn delete_keeps_changed_held_excluded_and_missing_records(f: &Fixture) {
         DeleteOutcome::Missing,
     ];
     for (copy, expected) in copies.iter().zip(expected) {
-        let outcome = f
-            .store
-            .delete_if_unchanged(&lease("a", now + 10), &copy.id, &copy.version)
-            .await
-            .unwrap();
+        let outcome = delete(f, "a", now + 10, copy).await;
         assert_eq!(outcome, expected, "record {}", copy.id);
         assert_eq!(
             f.exists(&copy.id).await,
@@ -414,13 +425,55 @@ async fn delete_without_the_lease_changes_nothing(f: &Fixture) {
     for (id, owner, version, state) in cases {
         let outcome = f
             .store
-            .delete_if_unchanged(&lease(owner, now + 10), id, version)
+            .delete_if_unchanged(
+                &lease(owner, now + 10),
+                id,
+                version,
+                &copy.sha256,
+                published(),
+            )
             .await
             .unwrap();
         assert_eq!(outcome, DeleteOutcome::LeaseLost, "record {id}");
         assert!(f.exists(id).await, "record {id} deleted without the lease");
         assert_eq!(state_of(f, id).await, Some(state), "ledger of {id}");
     }
+}
+
+async fn delete_compares_the_body_not_only_a_version_that_repeats(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("r1", T0, b"first").await;
+    let copy = due(f, "r1", "a", now).await;
+    // Deleted and created again in the same instant: same version, other content.
+    f.remove("r1").await;
+    f.insert("r1", T0, b"again").await;
+    let outcome = delete(f, "a", now + 10, &copy).await;
+    assert_eq!(outcome, DeleteOutcome::Changed);
+    assert!(f.exists("r1").await, "the re-created record was deleted");
+    assert_eq!(state_of(f, "r1").await, Some(LedgerState::Archived));
+}
+
+async fn delete_keeps_the_row_when_the_copy_was_not_published(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("r1", T0, b"first").await;
+    let copy = due(f, "r1", "a", now).await;
+    let outcome = f
+        .store
+        .delete_if_unchanged(
+            &lease("a", now + 10),
+            "r1",
+            &copy.version,
+            &copy.sha256,
+            async { false },
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, DeleteOutcome::NotPublished);
+    assert!(f.exists("r1").await, "deleted without a published copy");
+    assert_eq!(state_of(f, "r1").await, Some(LedgerState::Archived));
+    // The step can be done again, by the same run.
+    let outcome = delete(f, "a", now + 20, &copy).await;
+    assert_eq!(outcome, DeleteOutcome::Deleted);
 }
 
 async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
@@ -449,11 +502,7 @@ async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
     }
     for id in ["deleted-back", "deleted-ok"] {
         let copy = due(f, id, "a", now).await;
-        let outcome = f
-            .store
-            .delete_if_unchanged(&lease("a", now), id, &copy.version)
-            .await
-            .unwrap();
+        let outcome = delete(f, "a", now, &copy).await;
         assert_eq!(outcome, DeleteOutcome::Deleted, "record {id}");
     }
     for id in ["copying-changed", "copying-gone", "copying-ok"] {
@@ -564,10 +613,7 @@ async fn status_counts_records_and_bytes_per_tier(f: &Fixture) {
     f.insert("d", T0 + 9_000, b"").await;
     let copy = due(f, "a", "run", now).await; // claims "c" too: it stays copying
     archive(f, "b", "run", now, now + 1_000).await;
-    f.store
-        .delete_if_unchanged(&lease("run", now), "a", &copy.version)
-        .await
-        .unwrap();
+    delete(f, "run", now, &copy).await;
 
     let status = f.store.status().await.unwrap();
     assert_eq!((status.hot_records, status.hot_bytes), (3, 57));

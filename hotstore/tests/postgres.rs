@@ -40,9 +40,9 @@ async fn timestamp_columns_in_a_schema_are_read_as_utc() {
     );
     let copy = ArchivedCopy {
         id: "r1".into(),
-        version: record.version,
         blob_key: "records/r1".into(),
-        sha256: "ab".repeat(32),
+        sha256: tiergate_core::digest::sha256_hex(&record.body),
+        version: record.version,
         size: 13,
         stored_size: 13,
         stored_sha256: "ab".repeat(32),
@@ -60,11 +60,17 @@ async fn timestamp_columns_in_a_schema_are_read_as_utc() {
             .claim_due(&lease("a", now), now + 1, 10)
             .await
             .unwrap(),
-        [copy]
+        std::slice::from_ref(&copy)
     );
     let outcome = f
         .store
-        .delete_if_unchanged(&lease("a", now), "r1", "2023-11-14 22:13:20.25")
+        .delete_if_unchanged(
+            &lease("a", now),
+            "r1",
+            "2023-11-14 22:13:20.25",
+            &copy.sha256,
+            async { true },
+        )
         .await
         .unwrap();
     assert_eq!(outcome, DeleteOutcome::Deleted);

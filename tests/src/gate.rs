@@ -37,6 +37,7 @@ pub struct GateConfig {
     pass_in_host: bool,
     archive: Option<String>,
     archive_batch: (u64, u64),
+    grace_seconds: u64,
 }
 
 impl GateConfig {
@@ -55,6 +56,7 @@ impl GateConfig {
             pass_in_host: true,
             archive: None,
             archive_batch: (4, 3),
+            grace_seconds: 0,
         }
     }
 
@@ -65,13 +67,21 @@ impl GateConfig {
         self
     }
 
+    /// Deletes a copied record's hot row `seconds` after its copy, instead of at the next
+    /// run.
+    pub fn grace_seconds(mut self, seconds: u64) -> Self {
+        self.grace_seconds = seconds;
+        self
+    }
+
     /// Archives from the hot database whose `[hot]` section is `hot_toml`: records older
-    /// than 30 days, hot rows deleted at the run after their copy (no grace), claims
+    /// than 30 days, hot rows deleted at the run after their copy (unless a
+    /// [grace period](Self::grace_seconds) is set), claims
     /// leased for a second so that a crashed run's records come free quickly, and any
     /// further `[archive]` keys in `extra` (lines like `encoding = "gzip"`).
     pub fn archive(mut self, hot_toml: &str, extra: &str) -> Self {
         self.archive = Some(format!(
-            "\n{hot_toml}\n[archive]\nafter_days = 30\ngrace_seconds = 0\nlease_seconds = 1\n\
+            "\n{hot_toml}\n[archive]\nafter_days = 30\nlease_seconds = 1\n\
              retry_seconds = 0\n{extra}\n"
         ));
         self
@@ -205,9 +215,11 @@ answer_hits_in_host = {in_host}
     fn push_archive(&self, toml: &mut String) {
         if let Some(archive) = &self.archive {
             let (batch_size, concurrency) = self.archive_batch;
+            let grace = self.grace_seconds;
             let _ = write!(
                 toml,
-                "{archive}batch_size = {batch_size}\nconcurrency = {concurrency}\n"
+                "{archive}batch_size = {batch_size}\nconcurrency = {concurrency}\n\
+                 grace_seconds = {grace}\n"
             );
         }
     }

@@ -174,6 +174,28 @@ impl HotDb {
         Ok(changed == 1)
     }
 
+    /// Moves record `id`'s changed time `age` into the past, leaving its body and version:
+    /// time passing, for a record that should become cold. False when there is no such
+    /// record.
+    pub async fn age(&self, id: &str, age: Duration) -> anyhow::Result<bool> {
+        let at = SystemTime::now() - age;
+        let changed = match &*self.0 {
+            Engine::Sqlite { conn, .. } => conn.lock().unwrap().execute(
+                "UPDATE records SET updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, iso(at)],
+            )? as u64,
+            Engine::Postgres { client, table, .. } => {
+                client
+                    .execute(
+                        &format!("UPDATE {table} SET updated_at = $2 WHERE id = $1"),
+                        &[&id, &at],
+                    )
+                    .await?
+            }
+        };
+        Ok(changed == 1)
+    }
+
     /// Puts record `id` under legal hold.
     pub async fn hold(&self, id: &str) -> anyhow::Result<()> {
         match &*self.0 {
@@ -288,12 +310,27 @@ pub struct HotOrigin {
     server: LoopbackServer,
 }
 
+/// What the API does with a `PUT` of a record it does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutKind {
+    /// Answers 404: a `PUT` only replaces.
+    Updates,
+    /// Creates the record at version 1 (so a version repeats when a record is deleted and
+    /// created again) and answers 201.
+    Creates,
+}
+
 impl HotOrigin {
-    /// Serves `db` on a free loopback port.
+    /// Serves `db` on a free loopback port; a `PUT` only replaces.
     pub async fn start(db: HotDb) -> anyhow::Result<Self> {
+        Self::start_with(db, PutKind::Updates).await
+    }
+
+    /// Serves `db` on a free loopback port, with `PUT`s that do what `put` says.
+    pub async fn start_with(db: HotDb, put: PutKind) -> anyhow::Result<Self> {
         let service = service_fn(move |request: Request<Incoming>| {
             let db = db.clone();
-            async move { Ok::<_, Infallible>(handle(&db, request).await) }
+            async move { Ok::<_, Infallible>(handle(&db, put, request).await) }
         });
         Ok(Self {
             server: LoopbackServer::start(service).await?,
@@ -306,7 +343,7 @@ impl HotOrigin {
     }
 }
 
-async fn handle(db: &HotDb, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(db: &HotDb, put: PutKind, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, body: Bytes| {
         let mut response = Response::new(Full::new(body));
         *response.status_mut() = status;
@@ -330,16 +367,18 @@ async fn handle(db: &HotDb, request: Request<Incoming>) -> Response<Full<Bytes>>
             None => reply(StatusCode::NOT_FOUND, Bytes::new()),
         }),
         Method::PUT => match request.into_body().collect().await {
-            Ok(body) => db.update(&id, &body.to_bytes()).await.map(|found| {
-                reply(
-                    if found {
-                        StatusCode::NO_CONTENT
-                    } else {
-                        StatusCode::NOT_FOUND
-                    },
-                    Bytes::new(),
-                )
-            }),
+            Ok(body) => {
+                let body = body.to_bytes();
+                match db.update(&id, &body).await {
+                    Ok(true) => Ok(reply(StatusCode::NO_CONTENT, Bytes::new())),
+                    Ok(false) if put == PutKind::Creates => db
+                        .insert(&id, &body, Duration::ZERO)
+                        .await
+                        .map(|()| reply(StatusCode::CREATED, Bytes::new())),
+                    Ok(false) => Ok(reply(StatusCode::NOT_FOUND, Bytes::new())),
+                    Err(e) => Err(e),
+                }
+            }
             Err(e) => Err(e.into()),
         },
         Method::DELETE => db.delete(&id).await.map(|found| {

@@ -73,11 +73,14 @@ const DESCRIPTIONS: &[&str] = &[
     "reserved capacity, annual share",
 ];
 
-/// SplitMix64: tiny, fast and fully determined by its seed, which is all the data needs.
-struct SplitMix64(u64);
+/// SplitMix64: tiny, fast and fully determined by its seed, which is all test data and
+/// seeded test steps need.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -86,8 +89,8 @@ impl SplitMix64 {
     }
 
     /// A number in `0..bound` (the slight modulo bias does not matter here).
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
     }
 }
 

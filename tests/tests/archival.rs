@@ -212,9 +212,9 @@ async fn old_records_move_to_blob_and_stay_served_after_their_hot_rows_go(
         "compressed: {first:?}"
     );
     assert_eq!(world.blob.object_count(), 6);
-    // Copied, still hot: the edge serves the copy already, byte for byte.
+    // Copied, still hot: the copy is staged, and the hot row answers until it goes.
     let reply = world.gate.get("/records/INV-OLD-0").await?;
-    assert_served(&reply, "INV-OLD-0", "blob", &world.records["INV-OLD-0"]);
+    assert_served(&reply, "INV-OLD-0", "origin", &world.records["INV-OLD-0"]);
 
     let second = world.run().await?;
     assert_eq!(
@@ -283,8 +283,9 @@ async fn a_copy_the_store_confirms_is_not_read_back_and_one_it_does_not_is(
         (2, 4, 0),
         "{unconfirmed:?}"
     );
-    // One GET for each copy read back, one for each re-check before a delete.
-    assert_eq!(world.blob.gets(), 2 + 4);
+    // One GET for each copy read back (2 staged, 4 published), one for each re-check
+    // before a delete.
+    assert_eq!(world.blob.gets(), 2 + 4 + 4);
 
     let last = world.run().await?;
     assert_eq!((last.deleted, last.failed), (2, 0), "{last:?}");

@@ -1,7 +1,8 @@
 //! One cold record copied: read with its version, encoded, hashed and proven to decode
-//! back to it, written with a signed PUT that carries the stored bytes' checksum, verified,
-//! then marked archived. A crash anywhere before the mark leaves a `copying` row whose
-//! lease runs out, and the next run copies it again.
+//! back to it, written under its staging key (which the edge never reads: the hot row still
+//! answers) with a signed PUT that carries the stored bytes' checksum, verified, then marked
+//! archived. A crash anywhere before the mark leaves a `copying` row whose lease runs out,
+//! and the next run copies it again.
 //!
 //! Verified means the store confirmed the checksum (it checks the body against it as it
 //! writes, and names what it kept in its answer), or, from a store that does not say, the
@@ -15,7 +16,9 @@ use crate::storage;
 use crate::tiergate::records::hot_store::{self, ArchivedCopy, Claim};
 use bytes::Bytes;
 use std::time::SystemTime;
-use tiergate_core::{ArchiverSettings, CopyFacts, PreparedCopy, PutReceipt, RecordId};
+use tiergate_core::{
+    ArchiverSettings, BlobKey, CopyFacts, ObjectMeta, PreparedCopy, PutReceipt, RecordId,
+};
 
 /// What became of a claimed record.
 pub(crate) enum Copied {
@@ -52,23 +55,15 @@ pub(crate) async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<C
     )
     .map_err(|e| Failure::record(format!("record {id}: {e}; nothing was written")))?;
     drop(record);
-    let checksum = settings
-        .blob
-        .backend
-        .put_checksum(&stored, &facts.stored_sha256);
-    // One buffer for the PUT's body (and its retries) and a read-back comparison.
-    let written = Bytes::from(stored);
-    let receipt = storage::put(
-        &settings.blob,
-        &facts.key,
+    write(
+        settings,
+        &id,
+        &BlobKey::staged_for_record(&id),
         &meta,
-        &checksum,
-        written.clone(),
+        &facts,
+        Bytes::from(stored),
     )
     .await?;
-    if receipt == PutReceipt::Unconfirmed {
-        read_back(settings, &id, &facts, &written).await?;
-    }
     let delete_after = SystemTime::now() + settings.grace;
     let marked = hot_store::mark_archived(ArchivedCopy {
         id: claim.id.clone(),
@@ -92,26 +87,45 @@ pub(crate) async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<C
     })
 }
 
+/// Writes a verified copy of record `id` under `key`: `stored` with `meta`, which `facts`
+/// describe. Verified means the store confirmed the checksum, or the copy read back equal.
+pub(crate) async fn write(
+    settings: &ArchiverSettings,
+    id: &RecordId,
+    key: &BlobKey,
+    meta: &ObjectMeta,
+    facts: &CopyFacts,
+    stored: Bytes,
+) -> Result<(), Failure> {
+    let checksum = settings
+        .blob
+        .backend
+        .put_checksum(&stored, &facts.stored_sha256);
+    // One buffer for the PUT's body (and its retries) and a read-back comparison.
+    let receipt = storage::put(&settings.blob, key, meta, &checksum, stored.clone()).await?;
+    if receipt == PutReceipt::Unconfirmed {
+        read_back(settings, id, key, facts, &stored).await?;
+    }
+    Ok(())
+}
+
 /// Reads the copy back: it must be exactly the bytes written, which `prepare` proved
 /// decode to the record, under the metadata the ledger will keep.
 async fn read_back(
     settings: &ArchiverSettings,
     id: &RecordId,
+    key: &BlobKey,
     facts: &CopyFacts,
     written: &[u8],
 ) -> Result<(), Failure> {
-    let Some((meta, read)) = storage::get(&settings.blob, &facts.key).await? else {
+    let Some((meta, read)) = storage::get(&settings.blob, key).await? else {
         return Err(Failure::record(format!(
-            "record {id}: copy {} was absent right after its PUT succeeded",
-            facts.key
+            "record {id}: copy {key} was absent right after its PUT succeeded"
         )));
     };
-    facts.check_read_back(&meta, &read, written).map_err(|e| {
-        Failure::record(format!(
-            "record {id}: copy {} read back wrong: {e}",
-            facts.key
-        ))
-    })
+    facts
+        .check_read_back(&meta, &read, written)
+        .map_err(|e| Failure::record(format!("record {id}: copy {key} read back wrong: {e}")))
 }
 
 /// Milliseconds since the Unix epoch.

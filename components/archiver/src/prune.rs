@@ -2,11 +2,12 @@
 //! copies that went stale removed. Both re-check before they act, and both are safe to
 //! repeat: a crash between steps leaves a ledger row that the next run picks up again.
 
+use crate::copy;
 use crate::report::Failure;
 use crate::storage;
-use crate::tiergate::records::hot_store::{self, ArchivedCopy, DeleteOutcome};
+use crate::tiergate::records::hot_store::{self, ArchivedCopy, LockOutcome};
 use spin_sdk::key_value::Store;
-use tiergate_core::archival::{AfterDelete, CopyFacts};
+use tiergate_core::archival::CopyFacts;
 use tiergate_core::{ArchiverSettings, BlobKey, RecordId};
 
 /// What became of a due record.
@@ -20,7 +21,9 @@ pub(crate) enum Pruned {
 }
 
 /// Deletes the hot row of `due` if its copy still reads back intact and the record has not
-/// changed since it was copied.
+/// changed since it was copied, publishing the copy (writing it under the record key the
+/// edge reads) while the row is locked: the copy becomes the record in the same step that
+/// removes the row, so it never answers for a row that differs from it.
 pub(crate) async fn delete_due(
     settings: &ArchiverSettings,
     due: &ArchivedCopy,
@@ -38,37 +41,76 @@ pub(crate) async fn delete_due(
             .parse()
             .map_err(|e| Failure::record(format!("record {id}: ledger row unusable: {e}")))?,
     };
-    let problem = match storage::get(&settings.blob, &facts.key).await? {
-        None => Some("is missing".to_owned()),
-        Some((meta, stored)) => facts.check(&meta, &stored).err().map(|e| e.to_string()),
+    let staged = BlobKey::staged_for_record(&id);
+    // A copy made before copies were staged sits under the record key: already published.
+    let (source, found) = match storage::get(&settings.blob, &staged).await? {
+        Some(found) => (staged, Some(found)),
+        None => (
+            facts.key.clone(),
+            storage::get(&settings.blob, &facts.key).await?,
+        ),
     };
-    if let Some(problem) = problem {
-        // The hot row stays; forgetting the ledger row lets the next claim copy it afresh.
-        hot_store::forget(due.id.clone()).await?;
+    let checked = match found {
+        None => Err("is missing".to_owned()),
+        Some((meta, stored)) => facts
+            .check(&meta, &stored)
+            .map(|()| (meta, stored))
+            .map_err(|e| e.to_string()),
+    };
+    let (meta, stored) = match checked {
+        Ok(copy) => copy,
+        Err(problem) => {
+            // The hot row stays; forgetting the ledger row lets the next claim copy it afresh.
+            remove(settings, &id).await?;
+            return Err(Failure::record(format!(
+                "record {id}: copy {source} {problem} at its re-check before delete; \
+                 the hot row was kept and the record will be copied again"
+            )));
+        }
+    };
+    let locked =
+        hot_store::lock_for_delete(due.id.clone(), due.version.clone(), due.sha256.clone());
+    match locked.await? {
+        LockOutcome::Locked => {}
+        LockOutcome::LeaseLost => return Ok(Pruned::LeaseLost),
+        LockOutcome::Changed | LockOutcome::Held | LockOutcome::Missing => {
+            remove(settings, &id).await?;
+            return Ok(Pruned::Restored);
+        }
+    }
+    let already_published = source == facts.key;
+    if !already_published
+        && let Err(failure) = copy::write(settings, &id, &facts.key, &meta, &facts, stored).await
+    {
+        // Still under the lock: a PUT that failed may have landed all the same, and the
+        // copy must not answer for the row once the row is free to change.
+        let unpublished = storage::delete(&settings.blob, &facts.key).await;
+        hot_store::finish_delete(due.id.clone(), false).await?;
+        unpublished?;
+        return Err(failure);
+    }
+    // The staged copy goes before the commit, so that a crash leaves none behind: a next
+    // run finds the copy published, equal to the row, and finishes the step from there.
+    if !already_published && let Err(e) = storage::delete(&settings.blob, &source).await {
+        // It is never served; it only costs its storage.
+        eprintln!(
+            "tiergate archiver: removing staged copy {source} of record {id} failed: {}",
+            Failure::from(e).message
+        );
+    }
+    // An error here leaves the outcome unknown (a commit whose answer was lost): the copy
+    // stays published, equal to the row, and the next run finishes or undoes the step.
+    if !hot_store::finish_delete(due.id.clone(), true).await? {
+        if !already_published {
+            storage::delete(&settings.blob, &facts.key).await?;
+        }
         return Err(Failure::record(format!(
-            "record {id}: copy {} {problem} at its re-check before delete; \
-             the hot row was kept and the record will be copied again",
-            facts.key
+            "record {id}: the lock on its hot row was let go before the copy was published \
+             (the PUT took too long); the hot row was kept"
         )));
     }
-    let outcome = match hot_store::delete_if_unchanged(due.id.clone(), due.version.clone()).await? {
-        DeleteOutcome::Deleted => tiergate_core::archival::DeleteOutcome::Deleted,
-        DeleteOutcome::Changed => tiergate_core::archival::DeleteOutcome::Changed,
-        DeleteOutcome::Held => tiergate_core::archival::DeleteOutcome::Held,
-        DeleteOutcome::Missing => tiergate_core::archival::DeleteOutcome::Missing,
-        DeleteOutcome::LeaseLost => tiergate_core::archival::DeleteOutcome::LeaseLost,
-    };
-    match outcome.after() {
-        AfterDelete::DropCachedCopy => {
-            drop_cached_copy(&id).await;
-            Ok(Pruned::Deleted)
-        }
-        AfterDelete::RemoveCopy => {
-            remove(settings, &id).await?;
-            Ok(Pruned::Restored)
-        }
-        AfterDelete::Nothing => Ok(Pruned::LeaseLost),
-    }
+    drop_cached_copy(&id).await;
+    Ok(Pruned::Deleted)
 }
 
 /// Removes a stale copy: the record is hot again (or gone), so its copy must not be
@@ -78,10 +120,12 @@ pub(crate) async fn remove_stale(settings: &ArchiverSettings, id: &str) -> Resul
     remove(settings, &record_id(id)?).await
 }
 
-/// Deletes the copy, then the cached copy, then the ledger row: in this order a crash
-/// leaves a ledger row that points at nothing, which the next run forgets.
+/// Deletes the copy (published or staged), then the cached copy, then the ledger row: in
+/// this order a crash leaves a ledger row that points at nothing, which the next run
+/// forgets.
 async fn remove(settings: &ArchiverSettings, id: &RecordId) -> Result<(), Failure> {
     storage::delete(&settings.blob, &BlobKey::for_record(id)).await?;
+    storage::delete(&settings.blob, &BlobKey::staged_for_record(id)).await?;
     drop_cached_copy(id).await;
     hot_store::forget(id.as_str().to_owned()).await?;
     Ok(())

@@ -250,29 +250,45 @@ pub enum DeleteOutcome {
     Missing,
     /// Another archiver holds the record.
     LeaseLost,
-}
-
-/// What is left to do after a guarded delete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterDelete {
-    /// Drop the cached copy: the blob copy is now the record.
-    DropCachedCopy,
-    /// The copy is stale: remove it from blob storage, drop the cached copy, forget the
-    /// ledger row; the record is hot (or gone) and is archived again when it is cold again.
-    RemoveCopy,
-    /// Another archiver is on it.
-    Nothing,
+    /// The row held the copy's content, but the copy could not be published: nothing was
+    /// deleted, and the caller reports why.
+    NotPublished,
 }
 
 impl DeleteOutcome {
-    /// The next step.
-    pub fn after(self) -> AfterDelete {
-        match self {
-            Self::Deleted => AfterDelete::DropCachedCopy,
-            Self::Changed | Self::Held | Self::Missing => AfterDelete::RemoveCopy,
-            Self::LeaseLost => AfterDelete::Nothing,
+    /// Decides, from the hot row as it stands under its lock, whether it may go: only if it
+    /// is not held and still holds exactly what the copy holds. The body's hash decides,
+    /// not only the version, which can repeat (an API whose version restarts at 1 when a
+    /// record is deleted and created again) or be the changed time of a same-second write.
+    /// `None` means the row may be deleted once the copy is published.
+    pub fn of_locked_row(
+        row: Option<LockedRow<'_>>,
+        version: &str,
+        sha256: &str,
+    ) -> Option<DeleteOutcome> {
+        let row = match row {
+            None => return Some(Self::Missing),
+            Some(row) => row,
+        };
+        if row.held {
+            Some(Self::Held)
+        } else if row.version != Some(version) || sha256_hex(row.body) != sha256 {
+            Some(Self::Changed)
+        } else {
+            None
         }
     }
+}
+
+/// A due record's hot row, read under the lock of its delete.
+#[derive(Debug, Clone, Copy)]
+pub struct LockedRow<'a> {
+    /// Its version (the changed time when the table has no version column).
+    pub version: Option<&'a str>,
+    /// Its body as stored.
+    pub body: &'a [u8],
+    /// Under legal hold or excluded.
+    pub held: bool,
 }
 
 #[cfg(test)]
@@ -387,15 +403,45 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_copy_is_removed_and_a_deleted_row_drops_the_cache() {
-        assert_eq!(DeleteOutcome::Deleted.after(), AfterDelete::DropCachedCopy);
-        for outcome in [
-            DeleteOutcome::Changed,
-            DeleteOutcome::Held,
-            DeleteOutcome::Missing,
-        ] {
-            assert_eq!(outcome.after(), AfterDelete::RemoveCopy);
-        }
-        assert_eq!(DeleteOutcome::LeaseLost.after(), AfterDelete::Nothing);
+    fn a_locked_row_goes_only_if_it_holds_what_the_copy_holds() {
+        let body = br#"{"total":1}"#;
+        let sha256 = crate::digest::sha256_hex(body);
+        let row = |version, body: &'static [u8], held| {
+            Some(LockedRow {
+                version: Some(version),
+                body,
+                held,
+            })
+        };
+        assert_eq!(
+            DeleteOutcome::of_locked_row(row("3", body, false), "3", &sha256),
+            None
+        );
+        assert_eq!(
+            DeleteOutcome::of_locked_row(None, "3", &sha256),
+            Some(DeleteOutcome::Missing)
+        );
+        assert_eq!(
+            DeleteOutcome::of_locked_row(row("3", body, true), "3", &sha256),
+            Some(DeleteOutcome::Held)
+        );
+        assert_eq!(
+            DeleteOutcome::of_locked_row(row("4", body, false), "3", &sha256),
+            Some(DeleteOutcome::Changed)
+        );
+        // Deleted and created again: the version restarted and repeats, the body differs.
+        assert_eq!(
+            DeleteOutcome::of_locked_row(row("3", br#"{"total":2}"#, false), "3", &sha256),
+            Some(DeleteOutcome::Changed)
+        );
+        let no_version = Some(LockedRow {
+            version: None,
+            body,
+            held: false,
+        });
+        assert_eq!(
+            DeleteOutcome::of_locked_row(no_version, "3", &sha256),
+            Some(DeleteOutcome::Changed)
+        );
     }
 }

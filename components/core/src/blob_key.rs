@@ -7,6 +7,10 @@ use std::fmt;
 /// The object key of a record: `records/{hhhh}/{id}`, where `hhhh` is the first four hex
 /// digits of the SHA-256 of the id. Deterministic, so the edge finds an archived record with
 /// no index; the hash prefix spreads sequential ids over storage partitions.
+///
+/// A copy is first written under the record's staging key, `staged/{hhhh}/{id}`, which the
+/// edge never reads: while the hot row exists its content wins, so a copy may not answer
+/// for it. The copy is published under the record key in the step that deletes the row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BlobKey(String);
 
@@ -15,6 +19,13 @@ impl BlobKey {
     pub fn for_record(id: &RecordId) -> Self {
         let digest = Sha256::digest(id.as_str().as_bytes());
         Self(format!("records/{}/{}", hex::encode(&digest[..2]), id))
+    }
+
+    /// The staging key for `id`: where the archiver writes a copy the edge must not serve
+    /// yet.
+    pub fn staged_for_record(id: &RecordId) -> Self {
+        let digest = Sha256::digest(id.as_str().as_bytes());
+        Self(format!("staged/{}/{}", hex::encode(&digest[..2]), id))
     }
 
     /// The key as text.
@@ -40,6 +51,10 @@ mod tests {
         // Pinned: archived objects are found by this layout, so it must never drift.
         assert_eq!(key.as_str(), "records/45b4/INV-42");
         assert_eq!(key, BlobKey::for_record(&id));
+        assert_eq!(
+            BlobKey::staged_for_record(&id).as_str(),
+            "staged/45b4/INV-42"
+        );
     }
 
     #[test]

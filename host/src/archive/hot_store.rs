@@ -5,7 +5,7 @@
 use crate::archive::job::Job;
 use crate::context::HostContext;
 use crate::wasm::bindings::archiver::tiergate::records::hot_store::{
-    self as wit, ArchivedCopy, Claim, DeleteOutcome, Host, HostWithStore, HotRecord, StoreError,
+    self as wit, ArchivedCopy, Claim, Host, HostWithStore, HotRecord, LockOutcome, StoreError,
 };
 use std::sync::Arc;
 use tiergate_hotstore as store;
@@ -118,27 +118,42 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         .await
     }
 
-    async fn delete_if_unchanged(
+    async fn lock_for_delete(
         accessor: &Accessor<U, Self>,
         id: String,
         version: String,
-    ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
+        sha256: String,
+    ) -> wasmtime::Result<Result<LockOutcome, StoreError>> {
         let job = job(accessor);
-        job.call("delete-if-unchanged", async {
-            let outcome = job
-                .store
-                .delete_if_unchanged(&job.lease(), &id, &version)
-                .await?;
-            Ok(match outcome {
-                store::DeleteOutcome::Deleted => {
-                    job.progress.send_modify(|p| p.deleted += 1);
-                    DeleteOutcome::Deleted
+        job.call("lock-for-delete", async {
+            Ok(match job.lock_for_delete(id, version, sha256).await? {
+                None => LockOutcome::Locked,
+                Some(store::DeleteOutcome::Changed) => LockOutcome::Changed,
+                Some(store::DeleteOutcome::Held) => LockOutcome::Held,
+                Some(store::DeleteOutcome::Missing) => LockOutcome::Missing,
+                Some(store::DeleteOutcome::LeaseLost) => LockOutcome::LeaseLost,
+                Some(other) => {
+                    return Err(store::StoreError::Invalid(format!(
+                        "a delete ended as {other:?} before its copy was published"
+                    )));
                 }
-                store::DeleteOutcome::Changed => DeleteOutcome::Changed,
-                store::DeleteOutcome::Held => DeleteOutcome::Held,
-                store::DeleteOutcome::Missing => DeleteOutcome::Missing,
-                store::DeleteOutcome::LeaseLost => DeleteOutcome::LeaseLost,
             })
+        })
+        .await
+    }
+
+    async fn finish_delete(
+        accessor: &Accessor<U, Self>,
+        id: String,
+        published: bool,
+    ) -> wasmtime::Result<Result<bool, StoreError>> {
+        let job = job(accessor);
+        job.call("finish-delete", async {
+            let deleted = job.finish_delete(&id, published).await? == store::DeleteOutcome::Deleted;
+            if deleted {
+                job.progress.send_modify(|p| p.deleted += 1);
+            }
+            Ok(deleted)
         })
         .await
     }

@@ -1,12 +1,13 @@
 //! One run's job: its claims, its lease, its progress and the records that failed in it,
 //! shared by the hot-store functions of every instance of the run.
 
+use super::locked_deletes::LockedDeletes;
 use crate::wasm::bindings::archiver::tiergate::records::hot_store;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tiergate_core::FailedRecords;
-use tiergate_hotstore::{HotStore, Lease};
+use tiergate_hotstore::{DeleteOutcome, HotStore, Lease};
 use tokio::sync::watch;
 
 /// A run's progress so far, as the host sees it through the hot store.
@@ -52,6 +53,8 @@ pub(super) struct Job {
     calls: AtomicUsize,
     /// The records that failed in this run.
     failed: Mutex<FailedRecords>,
+    /// Deletes waiting for their copies to be published.
+    locked: LockedDeletes,
 }
 
 impl Job {
@@ -74,6 +77,7 @@ impl Job {
             fault,
             calls: AtomicUsize::new(0),
             failed: Mutex::default(),
+            locked: LockedDeletes::default(),
         }
     }
 
@@ -155,6 +159,34 @@ impl Job {
         let lease = self.lease();
         let retry_at = lease.now_ms.saturating_add(retry_after_ms);
         self.store.release(&lease, id, error, retry_at).await
+    }
+
+    /// Locks the hot row of due record `id` for its delete, if it still holds the copy's
+    /// content: `None` when locked, otherwise why not.
+    pub(super) async fn lock_for_delete(
+        &self,
+        id: String,
+        version: String,
+        sha256: String,
+    ) -> Result<Option<DeleteOutcome>, tiergate_hotstore::StoreError> {
+        self.locked
+            .lock(&self.store, self.lease(), id, version, sha256)
+            .await
+    }
+
+    /// Ends the delete of `id` that [`lock_for_delete`](Self::lock_for_delete) began.
+    pub(super) async fn finish_delete(
+        &self,
+        id: &str,
+        published: bool,
+    ) -> Result<DeleteOutcome, tiergate_hotstore::StoreError> {
+        self.locked.finish(id, published).await
+    }
+
+    /// Lets go of every row a delete of this run still holds locked (an instance that
+    /// trapped between locking and finishing): the rows stay as they are.
+    pub(super) fn let_go_of_locked_rows(&self) {
+        self.locked.let_go_all();
     }
 
     /// Performs hot-store call `step`, or traps where the injected fault says.

@@ -4,6 +4,8 @@
 //!
 //! - `run`: compiling the component once and running it, one instance per core;
 //! - `job`: one run's claims, lease, progress and failed records, shared by its instances;
+//! - `locked_deletes`: deletes whose hot row is locked while the component publishes the
+//!   copy;
 //! - `hot_store`, `digest`: the component's own imports (`wit/archiver.wit`);
 //! - `report`: what a run did, converted once from the component's report;
 //! - [`schedule`]: runs on the configured cron schedule, with logs and alerts.
@@ -14,6 +16,7 @@
 mod digest;
 mod hot_store;
 mod job;
+mod locked_deletes;
 mod report;
 mod run;
 pub mod schedule;

@@ -271,6 +271,7 @@ impl Archiver {
                 }
             }
         }
+        job.let_go_of_locked_rows();
         if result.is_ok()
             && let Err(e) = job.release_held().await
         {

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime};
 use tiergate_core::archival::CopyFacts;
-use tiergate_core::{ArchiverSettings, BlobKey, LedgerState, ReadCopy, RecordId};
+use tiergate_core::{ArchiverSettings, BlobKey, LedgerState, ObjectMeta, ReadCopy, RecordId};
 use tiergate_hotstore::{HotStore, LedgerRow};
 
 /// Ledger rows read at a time.
@@ -115,7 +115,34 @@ async fn check(
             .parse()
             .map_err(|e| format!("{e}"))?,
     };
-    let read = ReadCopy::get(&settings.blob.backend, &facts.key);
+    // An archived record's copy is staged until the step that deletes its hot row; one
+    // made before copies were staged is under the record key already.
+    let mut found = None;
+    if row.state == LedgerState::Archived {
+        let staged = BlobKey::staged_for_record(&id);
+        found = fetch(client, settings, &staged)
+            .await?
+            .map(|copy| (staged, copy));
+    }
+    if found.is_none() {
+        found = fetch(client, settings, &facts.key)
+            .await?
+            .map(|copy| (facts.key.clone(), copy));
+    }
+    let (key, (meta, stored)) =
+        found.ok_or_else(|| format!("copy {} is missing ({} record)", facts.key, row.state))?;
+    facts
+        .check(&meta, &stored)
+        .map_err(|e| format!("copy {key}: {e}"))
+}
+
+/// The object under `key`, if there is one.
+async fn fetch(
+    client: &Client<crate::wasm::outbound::Connector, Empty<bytes::Bytes>>,
+    settings: &ArchiverSettings,
+    key: &BlobKey,
+) -> Result<Option<(ObjectMeta, bytes::Bytes)>, String> {
+    let read = ReadCopy::get(&settings.blob.backend, key);
     let url = read.sign(SystemTime::now(), settings.blob.url_expiry);
     let request = http::Request::builder()
         .method(read.method())
@@ -124,23 +151,23 @@ async fn check(
         .map_err(|e| e.to_string())?;
     let response = tokio::time::timeout(OBJECT_TIMEOUT, client.request(request))
         .await
-        .map_err(|_| format!("GET {}: no answer in {OBJECT_TIMEOUT:?}", facts.key))?
-        .map_err(|e| format!("GET {}: {e}", facts.key))?;
+        .map_err(|_| format!("GET {key}: no answer in {OBJECT_TIMEOUT:?}"))?
+        .map_err(|e| format!("GET {key}: {e}"))?;
     let (parts, body) = response.into_parts();
-    let meta = read
+    let Some(meta) = read
         .read(parts.status.as_u16(), |name| {
             parts.headers.get(name).and_then(|v| v.to_str().ok())
         })
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("copy {} is missing ({} record)", facts.key, row.state))?;
+    else {
+        return Ok(None);
+    };
     let stored = body
         .collect()
         .await
-        .map_err(|e| format!("GET {}: body cut off: {e}", facts.key))?
+        .map_err(|e| format!("GET {key}: body cut off: {e}"))?
         .to_bytes();
-    facts
-        .check(&meta, &stored)
-        .map_err(|e| format!("copy {}: {e}", facts.key))
+    Ok(Some((meta, stored)))
 }
 
 /// The alert an audit calls for: one when it found a problem.
