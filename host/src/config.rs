@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tiergate_core::restore_auth::RestoreKey;
 use tiergate_core::settings::names;
 use tiergate_core::{ArchiverSettings, EdgeSettings, RecordRoute};
 use tiergate_cost::CostSettings;
@@ -19,6 +20,15 @@ pub const ENV_BLOB_ACCESS_KEY_ID: &str = "TIERGATE_BLOB_ACCESS_KEY_ID";
 pub const ENV_BLOB_SECRET_ACCESS_KEY: &str = "TIERGATE_BLOB_SECRET_ACCESS_KEY";
 /// Environment variable holding the Azure storage account key (base64).
 pub const ENV_BLOB_ACCOUNT_KEY: &str = "TIERGATE_BLOB_ACCOUNT_KEY";
+
+/// Environment variable holding the key restore requests are signed with (at least 16
+/// bytes). Edges in this host sign with it in process; edges elsewhere (Spin) need the same
+/// key to reach this host's restore endpoint. Unset: a random key, for this host alone.
+pub const ENV_RESTORE_KEY: &str = "TIERGATE_RESTORE_KEY";
+
+/// Where the edges of this host send restore requests: answered in process, never looked
+/// up (`.invalid` names nothing, by RFC 2606).
+pub const IN_PROCESS_RESTORE: &str = "restore.tiergate.invalid";
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +97,9 @@ pub struct Config {
     pub alert_webhook: Option<url::Url>,
     /// Prices and projection inputs for `tiergate cost` (`[cost]`).
     pub cost: CostSettings,
+    /// The key restore requests are signed with, when there is a hot database to restore
+    /// to.
+    pub restore_key: Option<RestoreKey>,
 }
 
 /// The archiver: the hot database it moves records out of, its schedule and its settings.
@@ -141,8 +154,14 @@ struct Redacted<'a>(&'a HashMap<String, String>);
 
 impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret =
-            |name: &str| [names::BLOB_SECRET_ACCESS_KEY, names::BLOB_ACCOUNT_KEY].contains(&name);
+        let secret = |name: &str| {
+            [
+                names::BLOB_SECRET_ACCESS_KEY,
+                names::BLOB_ACCOUNT_KEY,
+                names::RESTORE_KEY,
+            ]
+            .contains(&name)
+        };
         let sorted: std::collections::BTreeMap<_, _> = self
             .0
             .iter()
@@ -474,6 +493,23 @@ impl Config {
             }
             (Some(hot), archive) => Some(archive_config(hot, archive.unwrap_or_default(), &vars)?),
         };
+        // With a hot database, the edge has archived records restored before a write.
+        let restore_key = match &archive {
+            None => None,
+            Some(_) => {
+                let secret = env(ENV_RESTORE_KEY).unwrap_or_else(random_key);
+                let key = RestoreKey::new(&secret).map_err(|reason| ConfigError::Invalid {
+                    key: ENV_RESTORE_KEY,
+                    reason,
+                })?;
+                vars.insert(
+                    names::RESTORE_URL.to_owned(),
+                    format!("http://{IN_PROCESS_RESTORE}/restore"),
+                );
+                vars.insert(names::RESTORE_KEY.to_owned(), secret);
+                Some(key)
+            }
+        };
 
         let alert_webhook = file
             .alerts
@@ -493,8 +529,23 @@ impl Config {
             archive,
             alert_webhook,
             cost: file.cost,
+            restore_key,
         })
     }
+}
+
+/// 32 random bytes as hex, from the operating system.
+fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => filled += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => panic!("the operating system gave no random bytes: {e}"),
+        }
+    }
+    hex::encode(bytes)
 }
 
 fn address(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
@@ -625,7 +676,11 @@ mod tests {
         .unwrap();
         assert!(config.archive.is_some());
         let printed = format!("{config:?}");
-        for secret in ["value-of-TIERGATE_BLOB_SECRET_ACCESS_KEY", "hunter2"] {
+        for secret in [
+            "value-of-TIERGATE_BLOB_SECRET_ACCESS_KEY",
+            "hunter2",
+            "value-of-TIERGATE_RESTORE_KEY",
+        ] {
             assert!(!printed.contains(secret), "{secret} printed: {printed}");
         }
         // Only the secrets: what is not one still shows.

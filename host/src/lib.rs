@@ -11,19 +11,25 @@
 //!   HTTP, guest logs;
 //! - [`context`]: the one host context of every instance and the one linker setup;
 //! - [`telemetry`]: Prometheus metrics and webhook alerts, which every part reports to;
+//! - [`restore`]: archived records put back in the hot table before a write, and the
+//!   endpoint the edge asks;
+//! - [`blob_client`]: the host's own reads and deletes of copies (audit, restore);
 //! - [`ops`]: the admin endpoint, the log filter, the audit and the cost report;
 //! - [`demo`]: the whole system on embedded defaults;
 //! - [`config`]: the one configuration loader, checked at load.
 //!
-//! Layers, each using only those below it: `config`; `telemetry::metrics`; `kv`; `wasm`; `serve`
-//! and `archive`; the rest of `ops`; `demo`; the CLI (`main.rs`).
+//! Layers, each using only those below it: `config`; `telemetry::metrics`; `kv`; `wasm`;
+//! `blob_client`; `restore`; `serve` and `archive`; the rest of `ops`; `demo`; the CLI
+//! (`main.rs`).
 
 pub mod archive;
+pub mod blob_client;
 pub mod config;
 pub mod context;
 pub mod demo;
 pub mod kv;
 pub mod ops;
+pub mod restore;
 pub mod serve;
 pub mod telemetry;
 pub mod wasm;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tiergate::archive::{self, schedule};
 use tiergate::kv::{self, KvBackend};
 use tiergate::ops::admin::Admin;
+use tiergate::restore::endpoint::InProcessRestore;
 use tiergate::{Archiver, Config, Server};
 
 /// tiergate keeps a record API's storage bill down: old records move from the hot database
@@ -177,8 +178,9 @@ async fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Serve { config } => {
             let config = Config::load(&config)?;
-            let _admin = Admin::start(config.admin_listen).await?;
             let kv = kv::open(&config.cache).context("opening the edge cache")?;
+            let restore = InProcessRestore::from_config(&config, kv.clone());
+            let _admin = Admin::start(config.admin_listen, restore).await?;
             let scheduled = match config.archive.as_ref().and_then(|a| a.schedule.clone()) {
                 Some(cron) => {
                     let archiver = Archiver::new(&config, kv.clone()).await?;
@@ -222,7 +224,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                     .as_ref()
                     .and_then(|a| a.schedule.clone())
                     .context("archive.schedule is not set: add it, or run with --once")?;
-                let _admin = Admin::start(config.admin_listen).await?;
+                let _admin = Admin::start(config.admin_listen, None).await?;
                 let task = schedule::spawn(Arc::new(archiver), cron, config.alert_webhook.clone());
                 shutdown_signal()
                     .await

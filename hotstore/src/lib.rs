@@ -29,8 +29,8 @@ pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    ArchivedCopy, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow, MAX_RUN_ERRORS,
-    RunRow, StaleCopy, StateCount, Status,
+    ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
+    MAX_RUN_ERRORS, RestoredRow, RunRow, StaleCopy, StateCount, Status,
 };
 
 /// How many ids [`HotStore::count_cold`] lists: enough for `--dry-run` to show what kind of
@@ -146,6 +146,33 @@ impl HotStore {
     ) -> Result<DeleteOutcome, StoreError> {
         let publish = bounded(lease.duration_ms, publish);
         dispatch!(self.delete_if_unchanged(lease, id, version, sha256, publish))
+    }
+
+    /// Where record `id` lives, for a write about to go to the origin, decided under a lock
+    /// on its ledger row (so no archiver step on it runs meanwhile). A copy in its grace
+    /// period has its delete put off until `hold_until_ms` at least: the archiver cannot
+    /// take the row away between this answer and the write.
+    pub async fn before_write(
+        &self,
+        id: &str,
+        hold_until_ms: i64,
+    ) -> Result<BeforeWrite, StoreError> {
+        dispatch!(self.before_write(id, hold_until_ms))
+    }
+
+    /// Puts `row` back in the records table, in one transaction with a check that the
+    /// ledger still says `deleted` and that no hot row came back: true when it did. The
+    /// ledger row stays `deleted` until [`forget_restored`](Self::forget_restored), so that
+    /// a crash before the copy is removed leaves a `deleted` row whose id is back in the
+    /// hot table, which the next run's stale pass cleans up.
+    pub async fn restore_row(&self, row: &RestoredRow) -> Result<bool, StoreError> {
+        dispatch!(self.restore_row(row))
+    }
+
+    /// Forgets the ledger row of a restored record (`deleted`, its hot row back), once its
+    /// copy is gone. False when there was none.
+    pub async fn forget_restored(&self, id: &str) -> Result<bool, StoreError> {
+        dispatch!(self.forget_restored(id))
     }
 
     /// Claims up to `limit` ledger rows whose blob copy no longer matches the hot table, so

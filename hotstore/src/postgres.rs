@@ -9,8 +9,8 @@ use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
 use crate::sql_name::SqlName;
 use crate::types::{
-    ArchivedCopy, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow, RunRow, StaleCopy,
-    StateCount, Status, from_sql, to_sql,
+    ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
+    RestoredRow, RunRow, StaleCopy, StateCount, Status, from_sql, to_sql,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use std::error::Error as _;
@@ -66,6 +66,12 @@ struct Sql {
     delete_record: String,
     mark_deleted: String,
     lock_record: String,
+    /// Whether the table has a version column (otherwise the changed column is the version).
+    versioned: bool,
+    write_lookup: String,
+    hold_back: String,
+    restore: String,
+    forget_restored: String,
     forget: String,
     cold_totals: String,
     cold_sample: String,
@@ -364,6 +370,109 @@ impl PostgresStore {
         Ok(DeleteOutcome::Deleted)
     }
 
+    pub(crate) async fn before_write(
+        &self,
+        id: &str,
+        hold_until_ms: i64,
+    ) -> Result<BeforeWrite, StoreError> {
+        let fail = self.fail("looking up a record before a write");
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(&fail)?;
+        let lookup = tx
+            .prepare_cached(&self.sql.write_lookup)
+            .await
+            .map_err(&fail)?;
+        let Some(row) = tx.query_opt(&lookup, &[&id]).await.map_err(&fail)? else {
+            return Ok(BeforeWrite::Hot);
+        };
+        let state: &str = row.try_get(0).map_err(&fail)?;
+        let hot: bool = row.try_get(9).map_err(&fail)?;
+        let found = match state.parse::<LedgerState>() {
+            Ok(LedgerState::Archived) => {
+                let hold = tx
+                    .prepare_cached(&self.sql.hold_back)
+                    .await
+                    .map_err(&fail)?;
+                tx.execute(&hold, &[&id, &hold_until_ms])
+                    .await
+                    .map_err(&fail)?;
+                BeforeWrite::Hot
+            }
+            Ok(LedgerState::Deleted) if hot => BeforeWrite::StaleCopy,
+            Ok(LedgerState::Deleted) => BeforeWrite::Archived(ArchivedCopy {
+                id: id.to_owned(),
+                version: row.try_get(1).map_err(&fail)?,
+                blob_key: row.try_get(2).map_err(&fail)?,
+                sha256: row.try_get(3).map_err(&fail)?,
+                size: from_sql(row.try_get(4).map_err(&fail)?),
+                stored_size: from_sql(row.try_get(5).map_err(&fail)?),
+                stored_sha256: row.try_get(6).map_err(&fail)?,
+                encoding: row.try_get(7).map_err(&fail)?,
+                delete_after_ms: row.try_get(8).map_err(&fail)?,
+            }),
+            Ok(LedgerState::Copying) => BeforeWrite::Hot,
+            Err(e) => return Err(StoreError::Invalid(format!("ledger row of {id}: {e}"))),
+        };
+        tx.commit().await.map_err(&fail)?;
+        Ok(found)
+    }
+
+    pub(crate) async fn restore_row(&self, row: &RestoredRow) -> Result<bool, StoreError> {
+        let fail = self.fail("restoring a record to the hot table");
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let tx = client.transaction().await.map_err(&fail)?;
+        let lookup = tx
+            .prepare_cached(&self.sql.write_lookup)
+            .await
+            .map_err(&fail)?;
+        let still_deleted = match tx.query_opt(&lookup, &[&row.id]).await.map_err(&fail)? {
+            Some(ledger) => {
+                ledger.try_get::<_, &str>(0).map_err(&fail)? == LedgerState::Deleted.as_str()
+                    && !ledger.try_get::<_, bool>(9).map_err(&fail)?
+            }
+            None => false,
+        };
+        if !still_deleted {
+            return Ok(false);
+        }
+        // The changed column is the version when there is no version column: put it back.
+        let changed: Option<&str> = if self.sql.versioned {
+            None
+        } else {
+            Some(&row.version)
+        };
+        let insert = tx.prepare_cached(&self.sql.restore).await.map_err(&fail)?;
+        tx.execute(
+            &insert,
+            &[
+                &row.id,
+                &row.body,
+                &changed,
+                &row.content_type,
+                &row.version,
+                &row.now_ms,
+            ],
+        )
+        .await
+        .map_err(&fail)?;
+        tx.commit().await.map_err(&fail)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn forget_restored(&self, id: &str) -> Result<bool, StoreError> {
+        let doing = "forgetting a restored record";
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let forget = client
+            .prepare_cached(&self.sql.forget_restored)
+            .await
+            .map_err(self.fail(doing))?;
+        Ok(client
+            .execute(&forget, &[&id])
+            .await
+            .map_err(self.fail(doing))?
+            == 1)
+    }
+
     pub(crate) async fn claim_stale(
         &self,
         lease: &Lease,
@@ -651,6 +760,21 @@ impl Sql {
                 "SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = $1 FOR UPDATE"
             ),
             delete_record: format!("DELETE FROM {t} WHERE {id} = $1"),
+            versioned: names.version.is_some(),
+            write_lookup: format!(
+                "SELECT l.state, l.version, l.blob_key, l.sha256, l.size, l.stored_size, \
+                 l.stored_sha256, l.encoding, l.delete_after, \
+                 EXISTS (SELECT 1 FROM {t} WHERE {id} = $1) \
+                 FROM {l} AS l WHERE l.id = $1 FOR UPDATE OF l"
+            ),
+            hold_back: format!(
+                "UPDATE {l} SET delete_after = GREATEST(delete_after, $2) WHERE id = $1"
+            ),
+            restore: restore_sql(names, body_is_bytea),
+            forget_restored: format!(
+                "DELETE FROM {l} WHERE id = $1 AND state = '{deleted}' \
+                 AND EXISTS (SELECT 1 FROM {t} WHERE {id} = $1)"
+            ),
             mark_deleted: format!(
                 "UPDATE {l} SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
                  lease_until = NULL, updated_at = $2 WHERE id = $1"
@@ -685,7 +809,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 18] {
+    fn all(&self) -> [&str; 22] {
         [
             &self.claim_cold,
             &self.read,
@@ -697,6 +821,10 @@ impl Sql {
             &self.delete_record,
             &self.mark_deleted,
             &self.lock_record,
+            &self.write_lookup,
+            &self.hold_back,
+            &self.restore,
+            &self.forget_restored,
             &self.forget,
             &self.cold_totals,
             &self.cold_sample,
@@ -896,4 +1024,51 @@ fn describe(error: &tokio_postgres::Error) -> String {
         Some(source) => format!("{error}: {source}"),
         None => error.to_string(),
     }
+}
+
+/// The INSERT that puts a record back: $1 id, $2 body (bytes), $3 the changed column's text
+/// (NULL: now, $6 in unix ms), $4 content type, $5 version. The values go through
+/// `json_populate_record`, which converts text to each column's own type as PostgreSQL
+/// reads it (integer, timestamptz, jsonb, ...); a binary body goes in as it is. Keys for
+/// columns the table does not have are ignored.
+fn restore_sql(names: &Names, body_is_bytea: bool) -> String {
+    let t = &names.table;
+    let mut columns = vec![&names.id, &names.body, &names.changed];
+    columns.extend(names.content_type.as_ref());
+    columns.extend(names.version.as_ref());
+    let key = |name: Option<&SqlName>, fallback: &str| {
+        name.map_or_else(|| fallback.to_owned(), |n| n.name().to_owned())
+    };
+    // A text body is converted from its UTF-8 bytes, as the archiver read it.
+    let body_pair = if body_is_bytea {
+        String::new()
+    } else {
+        format!("'{}', convert_from($2::bytea, 'UTF8'), ", names.body.name())
+    };
+    let pairs = format!(
+        "'{}', $1::text, {body_pair}\
+         '{}', COALESCE($3::text, CAST(to_timestamp($6::bigint / 1000.0) AS text)), \
+         '{}', $4::text, '{}', $5::text",
+        names.id.name(),
+        names.changed.name(),
+        key(names.content_type.as_ref(), "_tiergate_content_type"),
+        key(names.version.as_ref(), "_tiergate_version"),
+    );
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if body_is_bytea && *c == &names.body {
+                "$2::bytea".to_owned()
+            } else {
+                format!("r.{c}")
+            }
+        })
+        .collect();
+    let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    format!(
+        "INSERT INTO {t} ({}) SELECT {} FROM json_populate_record(NULL::{t}, \
+         json_build_object({pairs})) AS r",
+        columns.join(", "),
+        values.join(", ")
+    )
 }

@@ -9,8 +9,8 @@ use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
 use crate::sql_name::SqlName;
 use crate::types::{
-    ArchivedCopy, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow, RunRow, StaleCopy,
-    StateCount, Status, from_sql, to_sql,
+    ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
+    RestoredRow, RunRow, StaleCopy, StateCount, Status, from_sql, to_sql,
 };
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
@@ -64,6 +64,12 @@ struct Sql {
     delete_record: String,
     mark_deleted: String,
     lock_record: String,
+    /// Whether the table has a version column (otherwise the changed column is the version).
+    versioned: bool,
+    write_lookup: String,
+    hold_back: String,
+    restore: String,
+    forget_restored: String,
     forget: String,
     cold_totals: String,
     cold_sample: String,
@@ -297,6 +303,85 @@ impl SqliteStore {
                 .execute(params![id, lease.now_ms])?;
             tx.commit()?;
             Ok(DeleteOutcome::Deleted)
+        })
+        .await
+    }
+
+    pub(crate) async fn before_write(
+        &self,
+        id: &str,
+        hold_until_ms: i64,
+    ) -> Result<BeforeWrite, StoreError> {
+        let id = id.to_owned();
+        self.run("looking up a record before a write", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found = tx
+                .prepare_cached(&sql.write_lookup)?
+                .query_row([&id], |row| {
+                    let copy = ArchivedCopy {
+                        id: id.clone(),
+                        version: row.get(1)?,
+                        blob_key: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        sha256: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                        size: row.get::<_, Option<i64>>(4)?.map_or(0, from_sql),
+                        stored_size: row.get::<_, Option<i64>>(5)?.map_or(0, from_sql),
+                        stored_sha256: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        encoding: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                        delete_after_ms: row.get::<_, Option<i64>>(8)?.unwrap_or(0),
+                    };
+                    Ok((state(row, 0)?, copy, row.get::<_, bool>(9)?))
+                })
+                .optional()?;
+            let before = match found {
+                None | Some((LedgerState::Copying, ..)) => BeforeWrite::Hot,
+                Some((LedgerState::Archived, ..)) => {
+                    tx.prepare_cached(&sql.hold_back)?
+                        .execute(params![id, hold_until_ms])?;
+                    BeforeWrite::Hot
+                }
+                Some((LedgerState::Deleted, _, true)) => BeforeWrite::StaleCopy,
+                Some((LedgerState::Deleted, copy, false)) => BeforeWrite::Archived(copy),
+            };
+            tx.commit()?;
+            Ok(before)
+        })
+        .await
+    }
+
+    pub(crate) async fn restore_row(&self, row: &RestoredRow) -> Result<bool, StoreError> {
+        let row = row.clone();
+        self.run("restoring a record to the hot table", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let still_deleted = tx
+                .prepare_cached(&sql.write_lookup)?
+                .query_row([&row.id], |found| {
+                    Ok(state(found, 0)? == LedgerState::Deleted && !found.get::<_, bool>(9)?)
+                })
+                .optional()?
+                .unwrap_or(false);
+            if !still_deleted {
+                return Ok(false);
+            }
+            // The changed column is the version when there is no version column.
+            let changed = (!sql.versioned).then_some(&row.version);
+            tx.prepare_cached(&sql.restore)?.execute(params![
+                row.id,
+                row.body,
+                changed,
+                row.content_type,
+                row.version,
+                row.now_ms
+            ])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(crate) async fn forget_restored(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run("forgetting a restored record", move |conn, sql| {
+            Ok(conn.prepare_cached(&sql.forget_restored)?.execute([&id])? == 1)
         })
         .await
     }
@@ -565,6 +650,20 @@ impl Sql {
             ),
             lock_record: format!("SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = ?1"),
             delete_record: format!("DELETE FROM {t} WHERE {id} = ?1"),
+            versioned: names.version.is_some(),
+            write_lookup: format!(
+                "SELECT state, version, blob_key, sha256, size, stored_size, stored_sha256, \
+                 encoding, delete_after, EXISTS (SELECT 1 FROM {t} WHERE {id} = ?1) \
+                 FROM {l} WHERE id = ?1"
+            ),
+            hold_back: format!(
+                "UPDATE {l} SET delete_after = max(COALESCE(delete_after, 0), ?2) WHERE id = ?1"
+            ),
+            restore: restore_sql(names),
+            forget_restored: format!(
+                "DELETE FROM {l} WHERE id = ?1 AND state = '{deleted}' \
+                 AND EXISTS (SELECT 1 FROM {t} WHERE {id} = ?1)"
+            ),
             mark_deleted: format!(
                 "UPDATE {l} SET state = '{deleted}', deleted_at = ?2, lease_owner = NULL, \
                  lease_until = NULL, updated_at = ?2 WHERE id = ?1"
@@ -594,7 +693,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 20] {
+    fn all(&self) -> [&str; 24] {
         [
             &self.claim_candidates,
             &self.claim_upsert,
@@ -608,6 +707,10 @@ impl Sql {
             &self.delete_record,
             &self.mark_deleted,
             &self.lock_record,
+            &self.write_lookup,
+            &self.hold_back,
+            &self.restore,
+            &self.forget_restored,
             &self.forget,
             &self.cold_totals,
             &self.cold_sample,
@@ -799,4 +902,42 @@ fn join_error(error: tokio::task::JoinError) -> StoreError {
         Ok(panic) => std::panic::resume_unwind(panic),
         Err(error) => StoreError::Unavailable(format!("SQLite call cancelled: {error}")),
     }
+}
+
+/// The INSERT that puts a record back: ?1 id, ?2 body (bytes), ?3 the changed column's
+/// value (NULL: now, ?6 in unix ms, as ISO-8601 text), ?4 content type, ?5 version. A body
+/// column declared as text gets text (the bytes as UTF-8), as the API wrote it; SQLite
+/// converts the rest by each column's affinity. ?4 and ?5 are named in the `WHERE` too, so
+/// the statement takes the same six values whichever columns the table has.
+fn restore_sql(names: &Names) -> String {
+    let t = &names.table;
+    let mut columns = vec![
+        names.id.to_string(),
+        names.body.to_string(),
+        names.changed.to_string(),
+    ];
+    let mut values = vec![
+        "?1".to_owned(),
+        format!(
+            "CASE WHEN (SELECT instr(upper(type), 'CHAR') + instr(upper(type), 'CLOB') \
+             + instr(upper(type), 'TEXT') FROM pragma_table_info('{}') \
+             WHERE name = '{}' COLLATE NOCASE) > 0 THEN CAST(?2 AS TEXT) ELSE ?2 END",
+            t.name(),
+            names.body.name()
+        ),
+        "COALESCE(?3, strftime('%Y-%m-%dT%H:%M:%fZ', ?6 / 1000.0, 'unixepoch'))".to_owned(),
+    ];
+    if let Some(content_type) = &names.content_type {
+        columns.push(content_type.to_string());
+        values.push("?4".to_owned());
+    }
+    if let Some(version) = &names.version {
+        columns.push(version.to_string());
+        values.push("?5".to_owned());
+    }
+    format!(
+        "INSERT INTO {t} ({}) SELECT {} WHERE ?4 IS ?4 AND ?5 IS ?5",
+        columns.join(", "),
+        values.join(", ")
+    )
 }

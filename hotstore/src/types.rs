@@ -70,6 +70,37 @@ pub struct ArchivedCopy {
     pub delete_after_ms: i64,
 }
 
+/// What a write through the edge finds when it asks, before it goes to the origin, where
+/// the record lives ([`HotStore::before_write`](crate::HotStore::before_write)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeforeWrite {
+    /// The hot row answers for the record, or there is no record: the write can go. A copy
+    /// in its grace period had its delete put off, so the row stays for the write.
+    Hot,
+    /// The hot row is gone and this published copy is the record: restore it first.
+    Archived(ArchivedCopy),
+    /// A hot row came back beside a published copy (written around the API, or a restore
+    /// that stopped before it hid the copy): the copy must go before anything else.
+    StaleCopy,
+}
+
+/// A record put back in the hot table from its copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredRow {
+    /// The record id.
+    pub id: String,
+    /// Its bytes, as the copy holds them.
+    pub body: Vec<u8>,
+    /// Its content type; `None` leaves the column NULL.
+    pub content_type: Option<String>,
+    /// Its version, as the ledger recorded it: the version column's value, or, when the
+    /// table has none, the changed column's.
+    pub version: String,
+    /// Now (unix ms): the changed time of a table with a version column, whose original
+    /// changed time the copy does not keep.
+    pub now_ms: i64,
+}
+
 /// What [`delete_if_unchanged`](crate::HotStore::delete_if_unchanged) did: the core's
 /// type, so that the archiver's decision after it is made in one place.
 pub use tiergate_core::archival::DeleteOutcome;

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use tiergate_core::LedgerState;
 use tiergate_core::digest::sha256_hex;
 use tiergate_hotstore::{
-    ArchivedCopy, Claim, DeleteOutcome, HotConfig, HotStore, RunRow, StaleCopy, StoreError,
+    ArchivedCopy, BeforeWrite, Claim, DeleteOutcome, HotConfig, HotStore, RestoredRow, RunRow,
+    StaleCopy, StoreError,
 };
 
 on_both_engines!(
@@ -23,6 +24,7 @@ on_both_engines!(
     delete_without_the_lease_changes_nothing,
     delete_compares_the_body_not_only_a_version_that_repeats,
     delete_keeps_the_row_when_the_copy_was_not_published,
+    a_write_finds_where_the_record_lives_and_a_restore_puts_it_back,
     claim_stale_finds_every_copy_that_no_longer_matches,
     count_cold_agrees_with_claim_cold,
     status_counts_records_and_bytes_per_tier,
@@ -474,6 +476,70 @@ async fn delete_keeps_the_row_when_the_copy_was_not_published(f: &Fixture) {
     // The step can be done again, by the same run.
     let outcome = delete(f, "a", now + 20, &copy).await;
     assert_eq!(outcome, DeleteOutcome::Deleted);
+}
+
+async fn a_write_finds_where_the_record_lives_and_a_restore_puts_it_back(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("gone", T0 + 250, b"archived body").await;
+    f.insert("grace", T0, b"in its grace period").await;
+    f.insert("hot", T0 + 9_000, b"never archived").await;
+    let gone = due(f, "gone", "a", now).await;
+    let before = f.store.read("gone").await.unwrap().unwrap();
+    assert_eq!(
+        delete(f, "a", now + 10, &gone).await,
+        DeleteOutcome::Deleted
+    );
+    archive(f, "grace", "a", now, now + 1_000).await;
+
+    assert_eq!(
+        f.store.before_write("hot", now + 60_000).await.unwrap(),
+        BeforeWrite::Hot
+    );
+    assert_eq!(
+        f.store.before_write("nobody", now + 60_000).await.unwrap(),
+        BeforeWrite::Hot
+    );
+    // A copy in its grace period: the row stays for the write, its delete put off.
+    assert_eq!(
+        f.store.before_write("grace", now + 60_000).await.unwrap(),
+        BeforeWrite::Hot
+    );
+    assert_eq!(
+        f.ledger("grace").await.unwrap().delete_after,
+        Some(now + 60_000)
+    );
+    let BeforeWrite::Archived(copy) = f.store.before_write("gone", now + 60_000).await.unwrap()
+    else {
+        panic!("the deleted record is not reported archived");
+    };
+    assert_eq!(
+        (copy.sha256, copy.version.clone()),
+        (gone.sha256.clone(), gone.version.clone())
+    );
+
+    let row = RestoredRow {
+        id: "gone".into(),
+        body: b"archived body".to_vec(),
+        content_type: before.content_type.clone(),
+        version: copy.version,
+        now_ms: now + 20,
+    };
+    assert!(f.store.restore_row(&row).await.unwrap());
+    // Exactly the row that left: body, content type, and the changed time that is its
+    // version (this table has no version column).
+    assert_eq!(f.store.read("gone").await.unwrap(), Some(before));
+    assert!(!f.store.restore_row(&row).await.unwrap(), "restored twice");
+    // Until the copy is removed and the ledger row forgotten, the copy is stale.
+    assert_eq!(
+        f.store.before_write("gone", now + 60_000).await.unwrap(),
+        BeforeWrite::StaleCopy
+    );
+    assert!(f.store.forget_restored("gone").await.unwrap());
+    assert_eq!(
+        f.store.before_write("gone", now + 60_000).await.unwrap(),
+        BeforeWrite::Hot
+    );
+    assert!(!f.store.forget_restored("hot").await.unwrap());
 }
 
 async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {

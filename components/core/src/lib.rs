@@ -27,6 +27,7 @@
 //! - [`blob_backend`]: the blob stores behind one type ([`BlobBackend`]);
 //!   [`s3`]: SigV4 presigned URLs ([`S3Signer`]); [`azure`]: Azure service SAS
 //!   ([`AzureSigner`]); [`signed_url`]: URLs that carry their signature ([`SignedUrl`]).
+//! - [`restore_auth`]: the restore endpoint's signed requests ([`restore_auth::RestoreKey`]).
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
 //! - [`timed_out!`]: which `wasi:http` failures are timeouts.
@@ -49,6 +50,7 @@ pub mod put_checksum;
 pub mod read_plan;
 pub mod record_answer;
 pub mod record_id;
+pub mod restore_auth;
 pub mod route;
 pub mod run_report;
 pub mod s3;

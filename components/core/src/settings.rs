@@ -6,6 +6,7 @@ use crate::Encoding;
 use crate::azure::{AzureError, AzureSigner};
 use crate::blob_backend::BlobBackend;
 use crate::cache_entry::MAX_OVERHEAD;
+use crate::restore_auth::RestoreKey;
 use crate::route::{RecordRoute, RouteError};
 use crate::s3::{S3Error, S3Signer};
 use std::time::Duration;
@@ -62,6 +63,12 @@ pub mod names {
     /// Seconds before a record that failed is tried again.
     pub const ARCHIVE_RETRY_SECONDS: &str = "archive_retry_seconds";
 
+    /// Where the edge asks for an archived record to be restored before a write
+    /// (`POST {restore_url}/{id}`); unset: writes go to the origin as they are.
+    pub const RESTORE_URL: &str = "restore_url";
+    /// The key restore requests are signed with (a secret: at least 16 bytes).
+    pub const RESTORE_KEY: &str = "restore_key";
+
     /// Every name the edge reads.
     pub const EDGE: &[&str] = &[
         RECORD_ROUTE,
@@ -80,6 +87,8 @@ pub mod names {
         BLOB_SECRET_ACCESS_KEY,
         BLOB_URL_EXPIRY_SECONDS,
         BLOB_TIMEOUT_MS,
+        RESTORE_URL,
+        RESTORE_KEY,
     ];
 
     /// Every name the archiver reads beyond the blob settings it shares with the edge.
@@ -110,6 +119,17 @@ pub struct EdgeSettings {
     pub cache_origin_reads: bool,
     /// Blob storage, if any.
     pub blob: Option<BlobSettings>,
+    /// Where archived records are restored before a write, if anywhere.
+    pub restore: Option<RestoreSettings>,
+}
+
+/// How the edge has an archived record restored before a write.
+#[derive(Debug, Clone)]
+pub struct RestoreSettings {
+    /// The endpoint; the record id is appended as a last path segment.
+    pub url: String,
+    /// The key requests are signed with.
+    pub key: RestoreKey,
 }
 
 /// How the edge reaches blob storage.
@@ -239,6 +259,20 @@ impl EdgeSettings {
             )?,
             cache_origin_reads: parse(&get, names::CACHE_ORIGIN_READS, true, parse_bool)?,
             blob,
+            restore: match get(names::RESTORE_URL) {
+                None => None,
+                Some(url) => {
+                    let key = required(&get, "restore_url is set")(names::RESTORE_KEY)?;
+                    Some(RestoreSettings {
+                        url: url.trim_end_matches('/').to_owned(),
+                        key: RestoreKey::new(&key).map_err(|reason| SettingsError::Invalid {
+                            name: names::RESTORE_KEY,
+                            value: "***".into(),
+                            reason,
+                        })?,
+                    })
+                }
+            },
         })
     }
 }

@@ -1,7 +1,8 @@
 //! tiergate's edge: a `wasi:http` middleware component (WASIp3) that sits in front of a
 //! record API. Record reads are answered from the edge KV cache, then from blob storage
-//! through a short-lived signed URL, then from the next hop (the origin); record writes go
-//! to the origin and drop the cached copy; everything else passes through untouched.
+//! through a short-lived signed URL, then from the next hop (the origin); record writes have
+//! an archived record restored to the hot table first, then go to the origin and drop the
+//! cached copy; everything else passes through untouched.
 //!
 //! The decisions live in `tiergate-core`; this crate performs the I/O they call for:
 //! - [`read`]: the read path, tier by tier;
@@ -9,6 +10,7 @@
 //! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
 //! - [`body`]: whole bodies read and written with as few copies as the interface allows;
 //! - [`reply`]: the responses the edge builds itself;
+//! - [`restore`]: a record write made safe first, by the host's restore endpoint;
 //! - [`settings`]: the settings, read once per instance from Spin variables.
 
 mod blob;
@@ -18,6 +20,7 @@ mod origin;
 mod read;
 mod record;
 mod reply;
+mod restore;
 mod settings;
 
 use spin_sdk::http::Request;
@@ -36,6 +39,11 @@ async fn handle(request: Request) -> Result<Response, ErrorCode> {
         RequestKind::Pass => origin::forward(request).await,
         RequestKind::BadId(error) => reply::bad_id(&error),
         RequestKind::Write(id) => {
+            if let Some(restore) = &settings.restore
+                && let Err(message) = restore::before_write(restore, &id).await
+            {
+                return reply::unavailable(message);
+            }
             let response = origin::forward(request).await;
             cache::forget(&id).await;
             response

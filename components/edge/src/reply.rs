@@ -90,6 +90,12 @@ pub(crate) fn bad_id(error: &RecordIdError) -> Result<Response, ErrorCode> {
     )
 }
 
+/// 503 with `message`: a tier the request needs could not be reached, and nothing was
+/// done.
+pub(crate) fn unavailable(message: String) -> Result<Response, ErrorCode> {
+    text(StatusCode::SERVICE_UNAVAILABLE, message, None)
+}
+
 /// 500: the edge's settings are unusable; says which setting is wrong.
 pub(crate) fn misconfigured(message: &str) -> Result<Response, ErrorCode> {
     let body = format!("tiergate: the edge is misconfigured: {message}\n");

@@ -226,6 +226,7 @@ impl Archiver {
             let outbound = Outbound {
                 client: self.client.clone(),
                 allowed_authority: self.blob_authority.clone(),
+                in_process: None,
                 default_timeout: STORAGE_TIMEOUT,
             };
             let data = RunData::new(

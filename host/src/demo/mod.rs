@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::kv;
 use crate::ops::admin::Admin;
 use crate::ops::plain_server::serve;
+use crate::restore::endpoint::InProcessRestore;
 use crate::serve::{RunningServer, Server};
 use anyhow::Context as _;
 use billing_api::BillingApi;
@@ -125,8 +126,9 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
-    let admin = Admin::start(config.admin_listen).await?;
     let cache = kv::open(&config.cache)?;
+    let restore = InProcessRestore::from_config(&config, cache.clone());
+    let admin = Admin::start(config.admin_listen, restore).await?;
     let archiver = Archiver::new(&config, cache.clone()).await?;
     let schedule = config
         .archive

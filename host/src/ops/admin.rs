@@ -1,6 +1,8 @@
-//! The admin endpoint: `/metrics` for Prometheus and `/healthz`, on an address of its own
-//! (loopback by default), so that neither is reachable where the edge is.
+//! The admin endpoint: `/metrics` for Prometheus, `/healthz`, and, with a hot database, the
+//! restore endpoint `POST /restore/{id}` for edges that run elsewhere (Spin), on an address
+//! of its own (loopback by default), so that none is reachable where the edge is.
 
+use crate::restore::endpoint::InProcessRestore;
 use anyhow::Context as _;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -8,6 +10,7 @@ use hyper::service::service_fn;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -23,8 +26,12 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Installs the metrics recorder and serves it on `addr`.
-    pub async fn start(addr: SocketAddr) -> anyhow::Result<Self> {
+    /// Installs the metrics recorder and serves it on `addr`, with `restore`'s endpoint if
+    /// there is one.
+    pub async fn start(
+        addr: SocketAddr,
+        restore: Option<Arc<InProcessRestore>>,
+    ) -> anyhow::Result<Self> {
         let handle = crate::telemetry::metrics::install();
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} for /metrics (server.admin_listen)")
@@ -42,9 +49,18 @@ impl Admin {
         });
         let serving = crate::ops::plain_server::serve(
             listener,
-            service_fn(move |request| {
+            service_fn(move |request: http::Request<Incoming>| {
                 let handle = handle.clone();
-                async move { Ok::<_, Infallible>(answer(&handle, &request)) }
+                let restore = restore.clone();
+                async move {
+                    let response = match restore {
+                        Some(restore) if request.uri().path().starts_with("/restore/") => {
+                            restore_answer(&restore, &request).await
+                        }
+                        _ => answer(&handle, &request),
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             }),
         );
         tracing::info!(%addr, "admin endpoint serving /metrics and /healthz");
@@ -66,6 +82,29 @@ impl Drop for Admin {
             task.abort();
         }
     }
+}
+
+async fn restore_answer(
+    restore: &InProcessRestore,
+    request: &http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let signature = request
+        .headers()
+        .get(tiergate_core::restore_auth::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let (status, text) = crate::restore::endpoint::answer(
+        &restore.restorer,
+        &restore.key,
+        request.method().as_str(),
+        request.uri().path(),
+        signature,
+    )
+    .await;
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/plain")
+        .body(Full::new(Bytes::from(text)))
+        .expect("a response from valid parts")
 }
 
 fn answer(

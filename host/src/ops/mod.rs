@@ -3,7 +3,8 @@
 //! ([`verify`]) and the cost report ([`cost`]).
 //!
 //! `verify` and `cost` read the hot database directly; none of this compiles a component.
-//! May use: `config`, `telemetry`, `archive` (its report and dry run), `wasm::outbound` (the one way the
+//! May use: `config`, `telemetry`, `archive` (its report and dry run), `restore` (its
+//! endpoint, on the admin address), `blob_client`, `wasm::outbound` (the one way the
 //! host connects out).
 
 pub mod admin;

@@ -4,20 +4,15 @@
 //! anything: stored bytes and hash, metadata, and the record's own SHA-256 after decoding.
 //! One object is held in memory at a time.
 
+use crate::blob_client::BlobClient;
 use crate::config::Config;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
-use std::time::{Duration, SystemTime};
 use tiergate_core::archival::CopyFacts;
-use tiergate_core::{ArchiverSettings, BlobKey, LedgerState, ObjectMeta, ReadCopy, RecordId};
+use tiergate_core::{BlobKey, LedgerState, RecordId};
 use tiergate_hotstore::{HotStore, LedgerRow};
 
 /// Ledger rows read at a time.
 const PAGE: u32 = 500;
-/// How long one object may take to arrive.
-const OBJECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A record whose copy is not what the ledger says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +50,7 @@ pub async fn verify(
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no [hot] section: there is no ledger to verify"))?
         .settings;
-    let client = Client::builder(TokioExecutor::new()).build(crate::wasm::outbound::connector());
+    let client = BlobClient::new(&settings.blob);
     let mut audit = Audit::default();
     let mut after: Option<String> = None;
     loop {
@@ -74,7 +69,7 @@ pub async fn verify(
             {
                 audit.checked += 1;
                 audit.bytes += row.size.unwrap_or(0);
-                if let Err(what) = check(&client, settings, row).await {
+                if let Err(what) = check(&client, row).await {
                     audit.problems.push(Problem {
                         id: row.id.clone(),
                         what,
@@ -91,11 +86,7 @@ fn sampled(id: &str, percent: u8) -> bool {
     percent >= 100 || Sha256::digest(id.as_bytes())[0] as u16 * 100 / 256 < u16::from(percent)
 }
 
-async fn check(
-    client: &Client<crate::wasm::outbound::Connector, Empty<bytes::Bytes>>,
-    settings: &ArchiverSettings,
-    row: &LedgerRow,
-) -> Result<(), String> {
+async fn check(client: &BlobClient, row: &LedgerRow) -> Result<(), String> {
     let id = RecordId::parse(&row.id).map_err(|e| format!("unusable id: {e}"))?;
     let missing = |field: &str| format!("ledger row ({}) lacks {field}", row.state);
     let facts = CopyFacts {
@@ -120,12 +111,11 @@ async fn check(
     let mut found = None;
     if row.state == LedgerState::Archived {
         let staged = BlobKey::staged_for_record(&id);
-        found = fetch(client, settings, &staged)
-            .await?
-            .map(|copy| (staged, copy));
+        found = client.get(&staged).await?.map(|copy| (staged, copy));
     }
     if found.is_none() {
-        found = fetch(client, settings, &facts.key)
+        found = client
+            .get(&facts.key)
             .await?
             .map(|copy| (facts.key.clone(), copy));
     }
@@ -134,40 +124,6 @@ async fn check(
     facts
         .check(&meta, &stored)
         .map_err(|e| format!("copy {key}: {e}"))
-}
-
-/// The object under `key`, if there is one.
-async fn fetch(
-    client: &Client<crate::wasm::outbound::Connector, Empty<bytes::Bytes>>,
-    settings: &ArchiverSettings,
-    key: &BlobKey,
-) -> Result<Option<(ObjectMeta, bytes::Bytes)>, String> {
-    let read = ReadCopy::get(&settings.blob.backend, key);
-    let url = read.sign(SystemTime::now(), settings.blob.url_expiry);
-    let request = http::Request::builder()
-        .method(read.method())
-        .uri(url.expose())
-        .body(Empty::new())
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(OBJECT_TIMEOUT, client.request(request))
-        .await
-        .map_err(|_| format!("GET {key}: no answer in {OBJECT_TIMEOUT:?}"))?
-        .map_err(|e| format!("GET {key}: {e}"))?;
-    let (parts, body) = response.into_parts();
-    let Some(meta) = read
-        .read(parts.status.as_u16(), |name| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok())
-        })
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
-    };
-    let stored = body
-        .collect()
-        .await
-        .map_err(|e| format!("GET {key}: body cut off: {e}"))?
-        .to_bytes();
-    Ok(Some((meta, stored)))
 }
 
 /// The alert an audit calls for: one when it found a problem.

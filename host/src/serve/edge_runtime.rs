@@ -4,9 +4,10 @@
 use crate::config::Config;
 use crate::context::HostContext;
 use crate::kv::KvBackend;
+use crate::restore::endpoint::InProcessRestore;
 use crate::serve::next_hop::{NextHop, Origin};
 use crate::wasm::Allocation;
-use crate::wasm::outbound::{HttpClient, Outbound, authority_of};
+use crate::wasm::outbound::{HttpClient, InProcess, Outbound, authority_of};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ struct Shared {
     /// Outbound client and policy.
     client: HttpClient,
     blob_authority: Option<String>,
+    /// The restore endpoint, answered in process, when there is a hot database.
+    restore: Option<Arc<dyn InProcess>>,
     /// Longest a request may take inside the component.
     request_timeout: Duration,
 }
@@ -86,7 +89,10 @@ impl EdgeRuntime {
             ProxyPre::P3(ServicePre::new(pre).context("the edge must export wasi:http/handler")?);
 
         let client = HttpClient::new();
+        let restore = InProcessRestore::from_config(config, kv.clone())
+            .map(|restore| restore as Arc<dyn InProcess>);
         let shared = Arc::new(Shared {
+            restore,
             kv,
             variables: Arc::new(config.edge_variables.clone()),
             origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?,
@@ -116,6 +122,7 @@ impl HandlerState for EdgeRuntime {
         let outbound = Outbound {
             client: self.shared.client.clone(),
             allowed_authority: self.shared.blob_authority.clone(),
+            in_process: self.shared.restore.clone(),
             default_timeout: self.shared.request_timeout,
         };
         let data = StoreData::new(

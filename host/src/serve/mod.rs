@@ -7,7 +7,8 @@
 //! - `next_hop`: the middleware's next hop, a reverse proxy to the origin;
 //! - `request_id`: the id each request carries through the logs.
 //!
-//! May use: `config`, `kv`, `wasm`, `context`, `telemetry::metrics`.
+//! May use: `config`, `kv`, `wasm`, `context`, `restore` (answered in process),
+//! `telemetry::metrics`.
 
 mod cache_hit;
 mod edge_runtime;

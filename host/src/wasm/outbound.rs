@@ -7,6 +7,8 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -72,15 +74,42 @@ impl HttpClient {
     }
 }
 
+/// A service of the host itself that a guest reaches over `wasi:http` as it would over the
+/// network (the restore endpoint): requests to its authority are answered in process, so
+/// the component is the same under the host and under Spin.
+pub trait InProcess: Send + Sync + 'static {
+    /// The authority (`host[:port]`) it answers for.
+    fn authority(&self) -> &str;
+    /// Answers `request`.
+    fn answer(
+        self: Arc<Self>,
+        request: http::Request<WasiBody>,
+    ) -> Pin<Box<dyn Future<Output = http::Response<WasiBody>> + Send>>;
+}
+
 /// The `wasi:http/client` policy of one instance.
-#[derive(Debug)]
 pub struct Outbound {
     /// Shared client.
     pub client: HttpClient,
     /// `host:port` the guest may reach (the blob endpoint), if any.
     pub allowed_authority: Option<String>,
+    /// A service answered in process, if any.
+    pub in_process: Option<Arc<dyn InProcess>>,
     /// Timeout when the guest sets none.
     pub default_timeout: Duration,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("allowed_authority", &self.allowed_authority)
+            .field(
+                "in_process",
+                &self.in_process.as_ref().map(|s| s.authority()),
+            )
+            .field("default_timeout", &self.default_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WasiHttpHooks for Outbound {
@@ -91,10 +120,16 @@ impl WasiHttpHooks for Outbound {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send> {
         drop(fut);
-        let allowed = request
-            .uri()
-            .authority()
-            .is_some_and(|a| Some(a.as_str()) == self.allowed_authority.as_deref());
+        let authority = request.uri().authority().map(|a| a.as_str());
+        if let Some(local) = &self.in_process
+            && authority == Some(local.authority())
+        {
+            let answer = Arc::clone(local).answer(request);
+            return Box::new(
+                async move { Ok((answer.await, Box::new(async { Ok(()) }) as IoFuture)) },
+            );
+        }
+        let allowed = authority.is_some_and(|a| Some(a) == self.allowed_authority.as_deref());
         let client = self.client.clone();
         let timeout = options
             .and_then(|o| o.first_byte_timeout)
