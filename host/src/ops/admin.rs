@@ -88,18 +88,13 @@ async fn restore_answer(
     restore: &InProcessRestore,
     request: &http::Request<Incoming>,
 ) -> http::Response<Full<Bytes>> {
-    let signature = request
-        .headers()
-        .get(tiergate_core::restore_auth::HEADER)
-        .and_then(|v| v.to_str().ok());
-    let (status, text) = crate::restore::endpoint::answer(
-        &restore.restorer,
-        &restore.key,
-        request.method().as_str(),
-        request.uri().path(),
-        signature,
-    )
-    .await;
+    let (status, text) = restore
+        .answer(
+            request.method().as_str(),
+            request.uri().path(),
+            request.headers(),
+        )
+        .await;
     http::Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "text/plain")

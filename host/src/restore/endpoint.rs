@@ -21,7 +21,7 @@ use wasmtime_wasi_http::WasiBody;
 
 /// The endpoint's answer to a request: `method` on `path`, whose signature header is
 /// `signature`.
-pub async fn answer(
+async fn respond(
     restorer: &Restorer,
     key: &RestoreKey,
     method: &str,
@@ -83,6 +83,18 @@ pub struct InProcessRestore {
 }
 
 impl InProcessRestore {
+    /// The endpoint's answer to a request with `method`, `path` and `headers`, whichever
+    /// way it arrived.
+    pub async fn answer(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> (StatusCode, String) {
+        let signature = headers.get(HEADER).and_then(|v| v.to_str().ok());
+        respond(&self.restorer, &self.key, method, path, signature).await
+    }
+
     /// The endpoint for `config`, with cached copies dropped from `cache`; none without a
     /// hot database.
     pub fn from_config(config: &Config, cache: Arc<dyn KvBackend>) -> Option<Arc<Self>> {
@@ -109,17 +121,11 @@ impl crate::wasm::outbound::InProcess for InProcessRestore {
         request: http::Request<WasiBody>,
     ) -> std::pin::Pin<Box<dyn Future<Output = http::Response<WasiBody>> + Send>> {
         Box::pin(async move {
-            let signature = request
-                .headers()
-                .get(HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let (status, text) = answer(
-                &self.restorer,
-                &self.key,
+            let (status, text) = InProcessRestore::answer(
+                &self,
                 request.method().as_str(),
                 request.uri().path(),
-                signature.as_deref(),
+                request.headers(),
             )
             .await;
             let body = Full::new(Bytes::from(text))
