@@ -51,7 +51,7 @@ impl Azurite {
             if std::env::var("TIERGATE_REQUIRE_AZURITE").as_deref() == Ok("1") {
                 bail!("{test}: {why}, and TIERGATE_REQUIRE_AZURITE=1");
             }
-            eprintln!("SKIPPED {test}: {why}");
+            crate::skipped(why);
             return Ok(None);
         };
         // A free port can be taken by another test between our probe and Azurite's bind, and

@@ -80,7 +80,7 @@ impl HotDb {
         {
             Ok(connected) => connected,
             Err(e) if std::env::var("TIERGATE_REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                eprintln!("SKIPPED: PostgreSQL not reachable at {url}: {e}");
+                crate::skipped(&format!("PostgreSQL not reachable at {url}: {e}"));
                 return Ok(None);
             }
             Err(e) => anyhow::bail!("PostgreSQL required but not reachable at {url}: {e}"),

@@ -13,6 +13,7 @@
 //! - [`client`]: an HTTP client that reads whole answers.
 //! - [`webhook`]: an alerting endpoint that keeps what it is sent.
 //! - [`scratch_dir`]: directories owned by a test (storage roots, cache files).
+//! - [`skipped()`]: a test that cannot run here says so, and `scripts/test` counts it.
 //!
 //! The tests themselves are in `tests/`.
 
@@ -28,6 +29,7 @@ mod loopback;
 pub mod origin;
 pub mod records;
 pub mod scratch_dir;
+mod skipped;
 pub mod stack;
 pub mod webhook;
 
@@ -39,5 +41,6 @@ pub use hot_db::{HotDb, HotOrigin, PutKind};
 pub use origin::Origin;
 pub use records::{SplitMix64, billing_record};
 pub use scratch_dir::ScratchDir;
+pub use skipped::skipped;
 pub use stack::Stack;
 pub use webhook::Webhook;

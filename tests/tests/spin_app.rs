@@ -39,7 +39,7 @@ fn spin_binary() -> Option<PathBuf> {
 async fn spin_serves_records_from_blob_cache_and_origin_and_passes_the_rest() -> anyhow::Result<()>
 {
     let Some(spin) = spin_binary() else {
-        eprintln!("SKIPPED spin_serves_records: no spin on PATH (nor TIERGATE_SPIN)");
+        tiergate_tests::skipped("no spin on PATH (nor TIERGATE_SPIN)");
         return Ok(());
     };
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,13 +4,24 @@
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
+// The skip note every test crate of the workspace writes, from its one place.
+#[allow(unreachable_pub)]
+#[path = "../../../tests/src/skipped.rs"]
+mod skipped;
+use skipped::skipped;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tiergate_hotstore::{Engine, HotConfig, HotStore, Lease, LedgerRow};
 
-/// Where the PostgreSQL tests look for a server.
-pub(crate) const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Where the PostgreSQL tests look for a server, unless `TIERGATE_TEST_POSTGRES_URL` says.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The PostgreSQL server of these tests.
+pub(crate) fn postgres_url() -> String {
+    std::env::var("TIERGATE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into())
+}
 
 /// Set to 1 (as CI does) to make the PostgreSQL tests fail instead of skip without a server.
 const REQUIRE_POSTGRES: &str = "TIERGATE_REQUIRE_POSTGRES";
@@ -232,9 +243,10 @@ pub(crate) fn sqlite_db() -> (tempfile::TempDir, Db, HotConfig) {
 /// The test's own PostgreSQL connection and a config naming unique tables; `None` (after
 /// saying so) when no server is reachable and none is required.
 pub(crate) async fn postgres_db() -> Option<(Db, HotConfig)> {
+    let url = postgres_url();
     let connected = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio_postgres::connect(POSTGRES_URL, tokio_postgres::NoTls),
+        tokio_postgres::connect(&url, tokio_postgres::NoTls),
     )
     .await;
     let (client, connection) = match connected {
@@ -248,17 +260,15 @@ pub(crate) async fn postgres_db() -> Option<(Db, HotConfig)> {
                 _ => "timed out".into(),
             };
             if std::env::var(REQUIRE_POSTGRES).as_deref() == Ok("1") {
-                panic!(
-                    "PostgreSQL not reachable at {POSTGRES_URL} ({why}) and {REQUIRE_POSTGRES}=1"
-                );
+                panic!("PostgreSQL not reachable at {url} ({why}) and {REQUIRE_POSTGRES}=1");
             }
-            eprintln!("SKIPPED: PostgreSQL not reachable at {POSTGRES_URL} ({why})");
+            skipped(&format!("PostgreSQL not reachable at {url} ({why})"));
             return None;
         }
     };
     tokio::spawn(connection);
     let config = HotConfig {
-        url: Some(POSTGRES_URL.into()),
+        url: Some(url),
         table: unique("records"),
         ledger_table: unique("ledger"),
         pool_size: 4,
