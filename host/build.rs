@@ -28,6 +28,7 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed=../{watched}");
     }
+    ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&workspace)
@@ -55,8 +56,7 @@ fn main() {
         .expect("running cargo to build the components");
     assert!(
         status.success(),
-        "building the components failed; is the wasm32-wasip2 target installed? \
-         (rustup target add wasm32-wasip2)"
+        "building the components for wasm32-wasip2 failed (see the errors above)"
     );
     let built = target_dir.join("wasm32-wasip2/component");
     for (var, file) in [
@@ -65,4 +65,36 @@ fn main() {
     ] {
         println!("cargo:rustc-env={var}={}", built.join(file).display());
     }
+}
+
+/// Adds the wasm32-wasip2 target to the toolchain building us when it lacks it.
+/// `rust-toolchain.toml` lists the target, but rustup adds listed targets only to a toolchain
+/// it installs itself: on a machine that already has Rust 1.95, the README's first command
+/// would otherwise end in "can't find crate for `core`".
+fn ensure_wasm_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("running rustc --print sysroot");
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
+        return;
+    }
+    println!(
+        "cargo:warning=adding the wasm32-wasip2 target to this toolchain \
+         (rustup target add wasm32-wasip2): the components are built for it"
+    );
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", "wasm32-wasip2"]);
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    let added = rustup.status().is_ok_and(|status| status.success());
+    assert!(
+        added,
+        "the wasm32-wasip2 target is missing from the toolchain at {} and rustup could not \
+         add it; add it with `rustup target add wasm32-wasip2` (or your toolchain's way)",
+        sysroot.display()
+    );
 }
