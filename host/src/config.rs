@@ -89,8 +89,9 @@ pub struct Config {
     pub cache: CacheConfig,
     /// The edge component's variables, by the names it reads (`tiergate_core::settings::names`).
     pub edge_variables: HashMap<String, String>,
-    /// The blob endpoint the component may reach, as `scheme://host:port`, if any.
-    pub blob_endpoint: Option<url::Url>,
+    /// The one authority (`host[:port]`) the components may send requests to: the blob
+    /// store's, which with S3's virtual-hosted style is the bucket's host.
+    pub blob_authority: Option<String>,
     /// The hot database and the archiver, when `[hot]` and `[archive]` are configured.
     pub archive: Option<ArchiveConfig>,
     /// Where to POST alerts (failed archiver runs, problems found by `verify`).
@@ -127,7 +128,7 @@ impl fmt::Debug for Config {
             .field("origin", &self.origin)
             .field("cache", &self.cache)
             .field("edge_variables", &Redacted(&self.edge_variables))
-            .field("blob_endpoint", &self.blob_endpoint)
+            .field("blob_authority", &self.blob_authority)
             .field("archive", &self.archive)
             .field("alert_webhook", &self.alert_webhook)
             .field("cost", &self.cost)
@@ -387,7 +388,6 @@ impl Config {
         if let Some(on) = file.cache.cache_origin_reads {
             set(names::CACHE_ORIGIN_READS, on.to_string());
         }
-        let mut blob_endpoint = None;
         if let Some(blob) = file.blob {
             let backend = blob.backend.as_str();
             if !matches!(backend, "s3" | "azure" | "none") {
@@ -402,7 +402,7 @@ impl Config {
                     key: "blob.endpoint",
                     reason: "missing: the URL of the blob store".into(),
                 })?;
-                blob_endpoint = Some(http_url("blob.endpoint", &endpoint)?);
+                http_url("blob.endpoint", &endpoint)?;
                 set(names::BLOB_ENDPOINT, endpoint);
                 if let Some(expiry) = blob.url_expiry_seconds {
                     set(names::BLOB_URL_EXPIRY_SECONDS, expiry.to_string());
@@ -525,7 +525,7 @@ impl Config {
             origin,
             cache,
             edge_variables: vars,
-            blob_endpoint,
+            blob_authority: edge.blob.as_ref().map(|blob| blob.backend.authority()),
             archive,
             alert_webhook,
             cost: file.cost,
@@ -694,7 +694,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.cache.backend, CacheBackend::Memory);
         assert!(config.edge_variables.is_empty());
-        assert!(config.blob_endpoint.is_none());
+        assert!(config.blob_authority.is_none());
     }
 
     #[test]
@@ -750,9 +750,10 @@ mod tests {
     #[test]
     fn the_example_config_loads() {
         let config = Config::from_toml(include_str!("../../tiergate.example.toml"), env).unwrap();
+        // The example's virtual-hosted style: requests go to the bucket's host.
         assert_eq!(
-            config.blob_endpoint.unwrap().as_str(),
-            "https://s3.eu-west-1.amazonaws.com/"
+            config.blob_authority.as_deref(),
+            Some("billing-archive.s3.eu-west-1.amazonaws.com")
         );
         assert_eq!(config.edge_variables["cache_max_record_bytes"], "1048052");
         let archive = config.archive.unwrap();

@@ -48,6 +48,26 @@ pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<Run
     Ok(report)
 }
 
+/// Says that records wait for a retry, and until when: without it a run after an outage
+/// reads as a success that found nothing to do.
+fn waiting_line(report: &RunReport) -> Option<String> {
+    let waiting = report.waiting;
+    (waiting.records > 0).then(|| {
+        let next = waiting
+            .next_retry_ms
+            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+            .map_or_else(
+                || "later".to_owned(),
+                |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+        format!(
+            "{} records failed earlier and wait for a retry (archive.retry_seconds); the first \
+             comes free at {next}: `tiergate status` shows their errors",
+            HumanCount(waiting.records)
+        )
+    })
+}
+
 fn summary(report: &RunReport, took: Duration) {
     let secs = took.as_secs_f64().max(0.001);
     println!(
@@ -72,6 +92,9 @@ fn summary(report: &RunReport, took: Duration) {
     if let Some(reason) = &report.aborted {
         println!("run stopped early: {reason}");
         println!("nothing was lost; the next run resumes where this one stopped");
+    }
+    if let Some(waiting) = waiting_line(report) {
+        println!("{waiting}");
     }
 }
 

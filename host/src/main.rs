@@ -180,20 +180,24 @@ async fn run() -> anyhow::Result<ExitCode> {
             let config = Config::load(&config)?;
             let kv = kv::open(&config.cache).context("opening the edge cache")?;
             let restore = InProcessRestore::from_config(&config, kv.clone());
-            let _admin = Admin::start(config.admin_listen, restore).await?;
+            let admin = Admin::start(config.admin_listen, restore).await?;
             let scheduled = match config.archive.as_ref().and_then(|a| a.schedule.clone()) {
                 Some(cron) => {
-                    let archiver = Archiver::new(&config, kv.clone()).await?;
+                    let archiver =
+                        schedule::archiver_unless_unreachable(&config, kv.clone()).await?;
                     let webhook = config.alert_webhook.clone();
-                    Some(schedule::spawn(Arc::new(archiver), cron, webhook))
+                    let (config, kv) = (config.clone(), kv.clone());
+                    Some(schedule::spawn(archiver, config, kv, cron, webhook))
                 }
                 None => None,
             };
             let server = Server::start_with_cache(config, kv).await?;
+            admin.ready();
             shutdown_signal()
                 .await
                 .context("waiting for a shutdown signal")?;
             tracing::info!("shutting down");
+            admin.stopping();
             if let Some(task) = scheduled {
                 task.abort();
             }
@@ -211,21 +215,37 @@ async fn run() -> anyhow::Result<ExitCode> {
                 console::dry_run(&plan);
                 return Ok(ExitCode::SUCCESS);
             }
-            let archiver = Archiver::new(&config, archive_cache()).await?;
             if once {
-                let report = console::run_with_progress(&archiver).await?;
-                if let Some(alert) = schedule::alert(&report) {
-                    tiergate::telemetry::alert::send(config.alert_webhook.as_ref(), &alert).await;
+                // A run that cannot start or breaks off alerts as a scheduled one does: the
+                // operator's scheduler may be all that runs it.
+                let ran = async {
+                    let archiver = Archiver::new(&config, archive_cache()).await?;
+                    console::run_with_progress(&archiver).await
+                }
+                .await;
+                let alert = match &ran {
+                    Ok(report) => schedule::alert(report),
+                    Err(e) => Some(schedule::broke_off(e)),
+                };
+                if let Some(alert) = &alert {
+                    tiergate::telemetry::alert::send(config.alert_webhook.as_ref(), alert).await;
+                }
+                ran?;
+                if alert.is_some() {
                     return Ok(ExitCode::FAILURE);
                 }
             } else {
+                let kv = archive_cache();
+                let archiver = Archiver::new(&config, kv.clone()).await?;
                 let cron = config
                     .archive
                     .as_ref()
                     .and_then(|a| a.schedule.clone())
                     .context("archive.schedule is not set: add it, or run with --once")?;
-                let _admin = Admin::start(config.admin_listen, None).await?;
-                let task = schedule::spawn(Arc::new(archiver), cron, config.alert_webhook.clone());
+                let admin = Admin::start(config.admin_listen, None).await?;
+                let webhook = config.alert_webhook.clone();
+                let task = schedule::spawn(Some(Arc::new(archiver)), config, kv, cron, webhook);
+                admin.ready();
                 shutdown_signal()
                     .await
                     .context("waiting for a shutdown signal")?;

@@ -28,6 +28,8 @@ pub struct HotConfig {
     /// SQLite: the database file.
     pub path: Option<PathBuf>,
     /// PostgreSQL: a connection URL such as `postgres://postgres@127.0.0.1:5432/test`.
+    /// What it leaves out comes from `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`,
+    /// `PGPASSWORD` and the password file (`PGPASSFILE`, `~/.pgpass`), as with `psql`.
     pub url: Option<String>,
     /// The records table; may be schema-qualified on PostgreSQL (`billing.records`).
     #[serde(default = "defaults::table")]

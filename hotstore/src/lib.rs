@@ -12,6 +12,7 @@
 //! - `types.rs`: the values going in and out ([`Lease`], [`Claim`], [`ArchivedCopy`], ...).
 //! - `sql_name.rs`: configured table and column names, checked before they enter SQL.
 //! - `sqlite.rs`, `postgres.rs`: the backends; each holds all of its SQL.
+//! - `pg_env.rs`: what `hot.url` leaves out, from `PG*` variables and the password file.
 //!
 //! Ledger state names come from [`tiergate_core::LedgerState`], the one place that names them.
 
@@ -19,6 +20,7 @@
 
 mod config;
 mod error;
+mod pg_env;
 mod postgres;
 mod sql_name;
 mod sqlite;
@@ -28,10 +30,20 @@ pub use config::{Engine, HotConfig};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use tiergate_core::WaitingForRetry;
 pub use types::{
     ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
     MAX_RUN_ERRORS, RestoredRow, RunRow, StaleCopy, StateCount, Status,
 };
+
+/// Whether a store may change the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The archiver's: creates and upgrades tiergate's tables, sets SQLite's journal mode.
+    ReadWrite,
+    /// The reading commands': changes nothing.
+    ReadOnly,
+}
 
 /// How many ids [`HotStore::count_cold`] lists: enough for `--dry-run` to show what kind of
 /// records would move, few enough for one line each on a terminal.
@@ -61,11 +73,26 @@ impl HotStore {
     /// names the missing one), and creates or upgrades tiergate's tables. The records table
     /// is never altered.
     pub async fn open(config: &HotConfig) -> Result<HotStore, StoreError> {
+        Self::open_with(config, Access::ReadWrite).await
+    }
+
+    /// Connects and checks the records table, as [`open`](Self::open) does, but changes
+    /// nothing in the database: no tables created or upgraded, no journal mode switched.
+    /// Before tiergate's first run, its tables are empty stand-ins for this connection
+    /// only. For the commands that only read (`status`, `--dry-run`, `verify`, `cost`);
+    /// calls that write fail.
+    pub async fn open_read_only(config: &HotConfig) -> Result<HotStore, StoreError> {
+        Self::open_with(config, Access::ReadOnly).await
+    }
+
+    async fn open_with(config: &HotConfig, access: Access) -> Result<HotStore, StoreError> {
         config.validate().map_err(StoreError::Invalid)?;
         let names = config.names().map_err(StoreError::Invalid)?;
         Ok(match config.engine {
-            Engine::Sqlite => HotStore::Sqlite(SqliteStore::open(config, names).await?),
-            Engine::Postgres => HotStore::Postgres(PostgresStore::open(config, names).await?),
+            Engine::Sqlite => HotStore::Sqlite(SqliteStore::open(config, names, access).await?),
+            Engine::Postgres => {
+                HotStore::Postgres(PostgresStore::open(config, names, access).await?)
+            }
         })
     }
 
@@ -197,6 +224,12 @@ impl HotStore {
     /// taking it: for `--dry-run` and the progress bar's total.
     pub async fn count_cold(&self, now_ms: i64, cutoff_ms: i64) -> Result<ColdCount, StoreError> {
         dispatch!(self.count_cold(now_ms, cutoff_ms))
+    }
+
+    /// The records whose copy failed and that wait for their retry time at `now_ms`, and
+    /// when the first of them comes free.
+    pub async fn waiting_for_retry(&self, now_ms: i64) -> Result<WaitingForRetry, StoreError> {
+        dispatch!(self.waiting_for_retry(now_ms))
     }
 
     /// Counts and sizes per tier for `tiergate status`; sizes are computed in SQL, bodies

@@ -5,6 +5,7 @@
 //! waiting, and its ledger upsert only takes over a row whose lease is free, judged on the
 //! latest committed ledger row, so a claim that raced another one drops that row.
 
+use crate::Access;
 use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
 use crate::sql_name::SqlName;
@@ -16,8 +17,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tiergate_core::LedgerState;
 use tiergate_core::archival::LockedRow;
+use tiergate_core::{LedgerState, WaitingForRetry};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -78,20 +79,28 @@ struct Sql {
     hot_totals: String,
     state_totals: String,
     last_run: String,
+    waiting: String,
     insert_run: String,
     ledger_page: String,
 }
 
 impl PostgresStore {
     /// Connects, checks the records table and its configured columns, and creates or
-    /// upgrades tiergate's tables.
-    pub(crate) async fn open(config: &HotConfig, names: Names) -> Result<Self, StoreError> {
+    /// upgrades tiergate's tables; with [`Access::ReadOnly`], changes nothing.
+    pub(crate) async fn open(
+        config: &HotConfig,
+        names: Names,
+        access: Access,
+    ) -> Result<Self, StoreError> {
         let url = config.url.as_deref().ok_or_else(|| {
             StoreError::Invalid("hot.url: required for engine = \"postgres\"".into())
         })?;
         let mut pg: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Invalid(format!("hot.url: not a PostgreSQL connection URL: {e}"))
         })?;
+        let env = |name: &str| std::env::var(name).ok();
+        let pgpass = crate::pg_env::pgpass_path(env).and_then(|p| std::fs::read_to_string(p).ok());
+        crate::pg_env::fill(&mut pg, env, pgpass.as_deref());
         let options = match pg.get_options() {
             Some(theirs) => format!("{theirs} {SESSION_OPTIONS}"),
             None => SESSION_OPTIONS.to_owned(),
@@ -110,8 +119,14 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Read-only, tiergate's tables may be temporary stand-ins, which live in one
+        // session: one connection, kept.
+        let pool_size = match access {
+            Access::ReadWrite => config.pool_size.try_into().unwrap_or(usize::MAX),
+            Access::ReadOnly => 1,
+        };
         let pool = Pool::builder(manager)
-            .max_size(config.pool_size.try_into().unwrap_or(usize::MAX))
+            .max_size(pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(CONNECT_TIMEOUT))
@@ -119,7 +134,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Invalid(format!("hot.pool_size: {e}")))?;
         let mut client = pool.get().await.map_err(pool_error)?;
         let body_is_bytea = check_columns(&client, &names).await?;
-        migrate(&mut client, &names.ledger).await?;
+        migrate(&mut client, &names.ledger, access).await?;
         let sql = Sql::new(&names, config.exclude_where.as_deref(), body_is_bytea);
         for statement in sql.all() {
             client.prepare_cached(statement).await.map_err(|e| {
@@ -534,6 +549,21 @@ impl PostgresStore {
         })
     }
 
+    pub(crate) async fn waiting_for_retry(
+        &self,
+        now_ms: i64,
+    ) -> Result<WaitingForRetry, StoreError> {
+        let doing = "counting records that wait for a retry";
+        let rows = self.query(doing, &self.sql.waiting, &[&now_ms]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Invalid(format!("{doing}: no row from an aggregate")))?;
+        Ok(WaitingForRetry {
+            records: from_sql(row.try_get(0).map_err(self.fail(doing))?),
+            next_retry_ms: row.try_get(1).map_err(self.fail(doing))?,
+        })
+    }
+
     pub(crate) async fn status(&self) -> Result<Status, StoreError> {
         let doing = "reading the status";
         let hot = self.query(doing, &self.sql.hot_totals, &[]).await?;
@@ -790,6 +820,10 @@ impl Sql {
             hot_totals: format!(
                 "SELECT count(*), CAST(COALESCE(sum({length}), 0) AS bigint) FROM {t}"
             ),
+            waiting: format!(
+                "SELECT count(*), min(lease_until) FROM {l} \
+                 WHERE state = '{copying}' AND lease_owner IS NULL AND lease_until > $1"
+            ),
             state_totals: format!(
                 "SELECT state, count(*), CAST(COALESCE(sum(size), 0) AS bigint), \
                  CAST(COALESCE(sum(stored_size), 0) AS bigint) FROM {l} GROUP BY state"
@@ -809,7 +843,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 22] {
+    fn all(&self) -> [&str; 23] {
         [
             &self.claim_cold,
             &self.read,
@@ -833,6 +867,7 @@ impl Sql {
             &self.last_run,
             &self.insert_run,
             &self.ledger_page,
+            &self.waiting,
         ]
     }
 }
@@ -895,39 +930,65 @@ async fn check_columns(client: &tokio_postgres::Client, names: &Names) -> Result
 }
 
 /// Creates tiergate's tables, or checks that they are of this version. An advisory lock
-/// keeps hosts that start together from creating them twice.
-async fn migrate(client: &mut tokio_postgres::Client, ledger: &SqlName) -> Result<(), StoreError> {
+/// keeps hosts that start together from creating them twice. Read-only, it creates nothing
+/// in the database: before tiergate's first run its tables are empty temporary stand-ins
+/// of the same names, for this session only, so that every query reads as if nothing were
+/// archived.
+async fn migrate(
+    client: &mut tokio_postgres::Client,
+    ledger: &SqlName,
+    access: Access,
+) -> Result<(), StoreError> {
     let l = ledger;
     let doing = format!("creating tiergate's tables beside {l}");
     let failed = |e: tokio_postgres::Error| classify(&doing, &e);
     let schema = l.with_suffix("_schema");
     let tx = client.transaction().await.map_err(failed)?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&l.to_string()],
-    )
-    .await
-    .map_err(failed)?;
-    tx.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {schema} (version integer NOT NULL)"
-    ))
-    .await
-    .map_err(failed)?;
-    let version: i32 = tx
-        .query_one(
+    if access == Access::ReadWrite {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&l.to_string()],
+        )
+        .await
+        .map_err(failed)?;
+    }
+    let exists: bool = tx
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&schema.to_string()])
+        .await
+        .map_err(failed)?
+        .get(0);
+    let version: i32 = if exists {
+        tx.query_one(
             &format!("SELECT COALESCE(max(version), 0) FROM {schema}"),
             &[],
         )
         .await
         .map_err(failed)?
-        .get(0);
+        .get(0)
+    } else {
+        0
+    };
     if version > SCHEMA_VERSION {
         return Err(StoreError::Invalid(format!(
             "{l} has schema version {version}, newer than this tiergate ({SCHEMA_VERSION}); upgrade tiergate"
         )));
     }
     if version < 1 {
-        tracing::info!(ledger = %l, "creating tiergate's ledger tables");
+        let create = match access {
+            Access::ReadWrite => {
+                tracing::info!(ledger = %l, "creating tiergate's ledger tables");
+                "CREATE TABLE"
+            }
+            // A temporary table lives in the session's own schema, which an unqualified
+            // name finds first; a schema-qualified name would still miss it.
+            Access::ReadOnly if l.is_qualified() => {
+                return Err(StoreError::Invalid(format!(
+                    "tiergate's ledger {l} does not exist yet: nothing has been archived; run \
+                     `tiergate archive --once` to create it"
+                )));
+            }
+            Access::ReadOnly => "CREATE TEMP TABLE",
+        };
         let runs = l.with_suffix("_runs");
         // Index names take no schema: PostgreSQL puts an index beside its table.
         let (index, runs_index) = (
@@ -935,7 +996,8 @@ async fn migrate(client: &mut tokio_postgres::Client, ledger: &SqlName) -> Resul
             format!("\"{}_runs_started\"", l.name()),
         );
         tx.batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {l} (
+            "{create} IF NOT EXISTS {schema} (version integer NOT NULL);
+             {create} IF NOT EXISTS {l} (
                 id text PRIMARY KEY, state text NOT NULL, version text NOT NULL,
                 blob_key text, sha256 text, size bigint, stored_size bigint,
                 stored_sha256 text, encoding text, attempts integer NOT NULL DEFAULT 0,
@@ -943,7 +1005,7 @@ async fn migrate(client: &mut tokio_postgres::Client, ledger: &SqlName) -> Resul
                 archived_at bigint, delete_after bigint, deleted_at bigint,
                 updated_at bigint NOT NULL);
              CREATE INDEX IF NOT EXISTS {index} ON {l} (state, delete_after);
-             CREATE TABLE IF NOT EXISTS {runs} (
+             {create} IF NOT EXISTS {runs} (
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text NOT NULL,
                 started_ms bigint NOT NULL, finished_ms bigint NOT NULL,
                 claimed bigint NOT NULL, archived bigint NOT NULL, deleted bigint NOT NULL,

@@ -40,6 +40,11 @@ impl SqlName {
         })
     }
 
+    /// Whether a schema is named (`billing.records`).
+    pub(crate) fn is_qualified(&self) -> bool {
+        self.schema.is_some()
+    }
+
     /// The unquoted name without its schema, as the catalog stores it.
     pub(crate) fn name(&self) -> &str {
         &self.name

@@ -5,6 +5,7 @@
 //! database's write lock, so no two claims see the same free row. WAL mode lets readers
 //! (the origin API) go on meanwhile; the busy timeout makes writers wait for each other.
 
+use crate::Access;
 use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
 use crate::sql_name::SqlName;
@@ -13,12 +14,14 @@ use crate::types::{
     RestoredRow, RunRow, StaleCopy, StateCount, Status, from_sql, to_sql,
 };
 use rusqlite::types::{Type, ValueRef};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
+};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tiergate_core::LedgerState;
 use tiergate_core::archival::LockedRow;
+use tiergate_core::{LedgerState, WaitingForRetry};
 
 /// How long a writer waits for another one before the call fails as
 /// [`StoreError::Unavailable`]; claims and deletes hold the lock for milliseconds.
@@ -76,20 +79,25 @@ struct Sql {
     hot_totals: String,
     state_totals: String,
     last_run: String,
+    waiting: String,
     insert_run: String,
     ledger_page: String,
 }
 
 impl SqliteStore {
     /// Opens the file, checks the records table and its configured columns, and creates or
-    /// upgrades tiergate's tables.
-    pub(crate) async fn open(config: &HotConfig, names: Names) -> Result<Self, StoreError> {
+    /// upgrades tiergate's tables; with [`Access::ReadOnly`], changes nothing in the file.
+    pub(crate) async fn open(
+        config: &HotConfig,
+        names: Names,
+        access: Access,
+    ) -> Result<Self, StoreError> {
         let path = config.path.clone().ok_or_else(|| {
             StoreError::Invalid("hot.path: required for engine = \"sqlite\"".into())
         })?;
         let sql = Sql::new(&names, config.exclude_where.as_deref());
         let (conn, sql) = tokio::task::spawn_blocking(move || {
-            let conn = connect(&path, &names, &sql)?;
+            let conn = connect(&path, &names, &sql, access)?;
             Ok::<_, StoreError>((conn, sql))
         })
         .await
@@ -476,6 +484,25 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn waiting_for_retry(
+        &self,
+        now_ms: i64,
+    ) -> Result<WaitingForRetry, StoreError> {
+        self.run(
+            "counting records that wait for a retry",
+            move |conn, sql| {
+                conn.prepare_cached(&sql.waiting)?
+                    .query_row([now_ms], |row| {
+                        Ok(WaitingForRetry {
+                            records: from_sql(row.get(0)?),
+                            next_retry_ms: row.get(1)?,
+                        })
+                    })
+            },
+        )
+        .await
+    }
+
     pub(crate) async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
         let run = run.clone();
         self.run("recording a run", move |conn, sql| {
@@ -675,6 +702,10 @@ impl Sql {
                 crate::COLD_SAMPLE
             ),
             hot_totals: format!("SELECT count(*), COALESCE(sum({length}), 0) FROM {t}"),
+            waiting: format!(
+                "SELECT count(*), min(lease_until) FROM {l} \
+                 WHERE state = '{copying}' AND lease_owner IS NULL AND lease_until > ?1"
+            ),
             state_totals: format!(
                 "SELECT state, count(*), COALESCE(sum(size), 0), COALESCE(sum(stored_size), 0) \
                  FROM {l} GROUP BY state"
@@ -693,7 +724,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 24] {
+    fn all(&self) -> [&str; 25] {
         [
             &self.claim_candidates,
             &self.claim_upsert,
@@ -719,26 +750,42 @@ impl Sql {
             &self.last_run,
             &self.insert_run,
             &self.ledger_page,
+            &self.waiting,
         ]
     }
 }
 
-fn connect(path: &Path, names: &Names, sql: &Sql) -> Result<Connection, StoreError> {
+fn connect(
+    path: &Path,
+    names: &Names,
+    sql: &Sql,
+    access: Access,
+) -> Result<Connection, StoreError> {
     let opening = format!("opening SQLite database {}", path.display());
-    let mut conn = Connection::open(path).map_err(|e| classify(&opening, e))?;
-    let journal: String = conn
-        .busy_timeout(BUSY_TIMEOUT)
-        .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+    let mut conn = match access {
+        Access::ReadWrite => Connection::open(path),
+        // Not created when missing, and no journal mode set: the file stays as it is.
+        Access::ReadOnly => Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY),
+    }
+    .map_err(|e| classify(&opening, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
         .and_then(|()| conn.pragma_update(None, "mmap_size", MMAP_BYTES))
-        .and_then(|()| conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)))
         .map_err(|e| classify(&opening, e))?;
-    if !journal.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Invalid(format!(
-            "{opening}: WAL mode refused (journal mode {journal}); is the file on a network file system?"
-        )));
+    if access == Access::ReadWrite {
+        let journal: String = conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .and_then(|()| {
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            })
+            .map_err(|e| classify(&opening, e))?;
+        if !journal.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Invalid(format!(
+                "{opening}: WAL mode refused (journal mode {journal}); is the file on a network file system?"
+            )));
+        }
     }
     check_columns(&conn, names)?;
-    migrate(&mut conn, &names.ledger)?;
+    migrate(&mut conn, &names.ledger, access)?;
     for statement in sql.all() {
         conn.prepare_cached(statement).map_err(|e| {
             StoreError::Invalid(format!(
@@ -777,39 +824,58 @@ fn check_columns(conn: &Connection, names: &Names) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Creates tiergate's tables, or checks that they are of this version.
-fn migrate(conn: &mut Connection, ledger: &SqlName) -> Result<(), StoreError> {
+/// Creates tiergate's tables, or checks that they are of this version. Read-only, it
+/// creates nothing in the file: a database tiergate has not used yet gets empty temporary
+/// tables of the same names, for this connection only, so that every query reads as if
+/// nothing were archived.
+fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<(), StoreError> {
     let l = ledger;
     let failed = |e| classify(&format!("creating tiergate's tables beside {l}"), e);
     let schema = l.with_suffix("_schema");
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(failed)?;
-    tx.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {schema} (version INTEGER NOT NULL)"
-    ))
-    .map_err(failed)?;
-    let version: i64 = tx
+    let behavior = match access {
+        Access::ReadWrite => TransactionBehavior::Immediate,
+        Access::ReadOnly => TransactionBehavior::Deferred,
+    };
+    let tx = conn.transaction_with_behavior(behavior).map_err(failed)?;
+    let exists = tx
         .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+            [schema.name()],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(failed)?
+        > 0;
+    let version: i64 = if exists {
+        tx.query_row(
             &format!("SELECT COALESCE(max(version), 0) FROM {schema}"),
             [],
             |row| row.get(0),
         )
-        .map_err(failed)?;
+        .map_err(failed)?
+    } else {
+        0
+    };
     if version > SCHEMA_VERSION {
         return Err(StoreError::Invalid(format!(
             "{l} has schema version {version}, newer than this tiergate ({SCHEMA_VERSION}); upgrade tiergate"
         )));
     }
     if version < 1 {
-        tracing::info!(ledger = %l, "creating tiergate's ledger tables");
+        let create = match access {
+            Access::ReadWrite => {
+                tracing::info!(ledger = %l, "creating tiergate's ledger tables");
+                "CREATE TABLE"
+            }
+            Access::ReadOnly => "CREATE TEMP TABLE",
+        };
         let (runs, index, runs_index) = (
             l.with_suffix("_runs"),
             l.with_suffix("_state_due"),
             l.with_suffix("_runs_started"),
         );
         tx.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {l} (
+            "{create} IF NOT EXISTS {schema} (version INTEGER NOT NULL);
+             {create} IF NOT EXISTS {l} (
                 id TEXT PRIMARY KEY, state TEXT NOT NULL, version TEXT NOT NULL,
                 blob_key TEXT, sha256 TEXT, size INTEGER, stored_size INTEGER,
                 stored_sha256 TEXT, encoding TEXT, attempts INTEGER NOT NULL DEFAULT 0,
@@ -817,7 +883,7 @@ fn migrate(conn: &mut Connection, ledger: &SqlName) -> Result<(), StoreError> {
                 archived_at INTEGER, delete_after INTEGER, deleted_at INTEGER,
                 updated_at INTEGER NOT NULL);
              CREATE INDEX IF NOT EXISTS {index} ON {l} (state, delete_after);
-             CREATE TABLE IF NOT EXISTS {runs} (
+             {create} IF NOT EXISTS {runs} (
                 id INTEGER PRIMARY KEY, owner TEXT NOT NULL, started_ms INTEGER NOT NULL,
                 finished_ms INTEGER NOT NULL, claimed INTEGER NOT NULL, archived INTEGER NOT NULL,
                 deleted INTEGER NOT NULL, restored INTEGER NOT NULL, failed INTEGER NOT NULL,

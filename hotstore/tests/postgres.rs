@@ -100,3 +100,32 @@ async fn a_changed_column_that_is_not_a_timestamp_is_invalid_and_named() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_read_only_store_creates_nothing() {
+    let Some((db, config)) = postgres_db().await else {
+        return;
+    };
+    let (t, l) = (&config.table, &config.ledger_table);
+    db.exec(&format!(
+        "CREATE TABLE {t} (id text PRIMARY KEY, updated_at timestamptz NOT NULL, body bytea);
+         INSERT INTO {t} VALUES ('INV-1', '2020-01-01T00:00:00Z', '\\x7b7d');"
+    ))
+    .await;
+    let store = HotStore::open_read_only(&config).await.unwrap();
+    let status = store.status().await.unwrap();
+    assert_eq!(status.hot_records, 1);
+    assert!(status.states.iter().all(|s| s.records == 0), "{status:?}");
+    assert_eq!(store.count_cold(T0, T0).await.unwrap().records, 1);
+    // Seen from another session, as every other client of the database sees it.
+    for table in [l.clone(), format!("{l}_runs"), format!("{l}_schema")] {
+        assert_eq!(
+            db.count(&format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}' AND schemaname NOT LIKE 'pg_temp%'"))
+                .await,
+            0,
+            "{table} was created"
+        );
+    }
+    drop(store);
+    db.exec(&format!("DROP TABLE {t}")).await;
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Fixture, T0, lease, sqlite_db};
-use tiergate_hotstore::{Claim, HotConfig};
+use tiergate_hotstore::{Claim, HotConfig, HotStore};
 
 /// A store over `create` (a records table named `{table}`), configured by `configure`.
 async fn fixture(create: &str, configure: impl FnOnce(&mut HotConfig)) -> Fixture {
@@ -118,4 +118,50 @@ async fn claims_use_an_index_on_the_changed_column_and_still_see_every_spelling(
     claimed.sort();
     assert_eq!(claimed, ["ahead", "seconds", "spaced"]);
     f.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_read_only_store_answers_without_changing_a_byte_of_the_file() {
+    let (_dir, db, config) = sqlite_db();
+    let t = &config.table;
+    db.exec(&format!(
+        "CREATE TABLE {t} (id TEXT PRIMARY KEY, updated_at TEXT NOT NULL, body BLOB);
+         INSERT INTO {t} VALUES ('INV-1', '2020-01-01T00:00:00Z', x'7b7d');"
+    ))
+    .await;
+    let path = config.path.clone().expect("a SQLite path");
+    let before = std::fs::read(&path).unwrap();
+
+    let store = HotStore::open_read_only(&config).await.unwrap();
+    let status = store.status().await.unwrap();
+    assert_eq!(status.hot_records, 1);
+    assert!(status.states.iter().all(|s| s.records == 0), "{status:?}");
+    assert_eq!(store.count_cold(T0, T0).await.unwrap().records, 1);
+    assert!(store.ledger_page(None, 10).await.unwrap().is_empty());
+    drop(store);
+
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file changed");
+    assert_eq!(
+        db.count("SELECT count(*) FROM sqlite_master WHERE name LIKE 'ledger%'")
+            .await,
+        0,
+        "tiergate's tables were created"
+    );
+    let journal: String = match &db {
+        common::Db::Sqlite(conn) => conn
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap(),
+        common::Db::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(journal, "delete", "the journal mode was switched");
+
+    // The archiver's own store then creates them as ever.
+    HotStore::open(&config).await.unwrap();
+    assert_eq!(
+        db.count("SELECT count(*) FROM sqlite_master WHERE name LIKE 'ledger%' AND type = 'table'")
+            .await,
+        3
+    );
 }

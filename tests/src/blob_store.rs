@@ -105,6 +105,12 @@ impl BlobStore {
         format!("http://{}", self.server.addr())
     }
 
+    /// The endpoint for S3's virtual-hosted style, `http://localhost:{port}`: requests then
+    /// go to `{bucket}.localhost:{port}`, which the store serves as the bucket.
+    pub fn virtual_hosted_endpoint(&self) -> String {
+        format!("http://localhost:{}", self.server.addr().port())
+    }
+
     /// A signer with the store's credentials, as tiergate is configured with them.
     pub fn signer(&self) -> S3Signer {
         S3Signer::new(
@@ -290,6 +296,20 @@ struct Wire {
     hide_checksums: AtomicBool,
 }
 
+/// Both URL styles on one loopback port: `{bucket}.localhost:{port}` names the bucket in
+/// its host (virtual-hosted), any other host leaves it to the path.
+struct LocalhostBuckets;
+
+impl s3s::host::S3Host for LocalhostBuckets {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        let name = host.split_once(':').map_or(host, |(name, _)| name);
+        Ok(match name.strip_suffix(".localhost") {
+            Some(bucket) => s3s::host::VirtualHost::new(host).with_bucket(bucket),
+            None => s3s::host::VirtualHost::new(host),
+        })
+    }
+}
+
 /// Serves s3s-fs over `root` on `addr`, counting requests and showing `wire`'s faults.
 async fn serve(
     root: &ScratchDir,
@@ -300,6 +320,7 @@ async fn serve(
         .map_err(|e| anyhow::anyhow!("s3s-fs refused {}: {e:?}", root.path().display()))?;
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+    builder.set_host(LocalhostBuckets);
     let s3 = builder.build();
     let wire = Arc::clone(wire);
     let service = service_fn(move |request: Request<Incoming>| {

@@ -76,13 +76,19 @@ impl GateConfig {
 
     /// Archives from the hot database whose `[hot]` section is `hot_toml`: records older
     /// than 30 days, hot rows deleted at the run after their copy (unless a
-    /// [grace period](Self::grace_seconds) is set), claims
-    /// leased for a second so that a crashed run's records come free quickly, and any
-    /// further `[archive]` keys in `extra` (lines like `encoding = "gzip"`).
+    /// [grace period](Self::grace_seconds) is set), claims leased for a second so that a
+    /// crashed run's records come free quickly, failed records retried at once unless
+    /// `extra` sets `retry_seconds`, and any further `[archive]` keys in `extra` (lines like
+    /// `encoding = "gzip"`).
     pub fn archive(mut self, hot_toml: &str, extra: &str) -> Self {
+        // Failed records are retried at once, unless `extra` says otherwise.
+        let retry = if extra.contains("retry_seconds") {
+            ""
+        } else {
+            "retry_seconds = 0\n"
+        };
         self.archive = Some(format!(
-            "\n{hot_toml}\n[archive]\nafter_days = 30\nlease_seconds = 1\n\
-             retry_seconds = 0\n{extra}\n"
+            "\n{hot_toml}\n[archive]\nafter_days = 30\nlease_seconds = 1\n{retry}{extra}\n"
         ));
         self
     }
@@ -93,9 +99,23 @@ impl GateConfig {
         self
     }
 
-    /// Reads archived records from the S3-compatible storage at `endpoint`.
+    /// Reads archived records from the S3-compatible storage at `endpoint`, with the bucket
+    /// in the path.
     pub fn blob_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.blob = Some(BlobTarget::S3(endpoint.into()));
+        self.blob = Some(BlobTarget::S3 {
+            endpoint: endpoint.into(),
+            path_style: true,
+        });
+        self
+    }
+
+    /// Reads archived records from the S3-compatible storage at `endpoint` in the
+    /// virtual-hosted style: the bucket in the host name (`path_style = false`).
+    pub fn blob_virtual_hosted(mut self, endpoint: impl Into<String>) -> Self {
+        self.blob = Some(BlobTarget::S3 {
+            endpoint: endpoint.into(),
+            path_style: false,
+        });
         self
     }
 
@@ -192,9 +212,12 @@ answer_hits_in_host = {in_host}
                 self.push_archive(&mut toml);
                 return toml;
             }
-            Some(BlobTarget::S3(endpoint)) => format!(
+            Some(BlobTarget::S3 {
+                endpoint,
+                path_style,
+            }) => format!(
                 "backend = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{BUCKET}\"\n\
-                 region = \"{REGION}\"\npath_style = true\n"
+                 region = \"{REGION}\"\npath_style = {path_style}\n"
             ),
             Some(BlobTarget::Azure(endpoint)) => format!(
                 "backend = \"azure\"\nendpoint = \"{endpoint}\"\npath_style = true\n\
@@ -229,7 +252,11 @@ answer_hits_in_host = {in_host}
 #[derive(Debug, Clone)]
 enum BlobTarget {
     /// S3-compatible storage at this endpoint.
-    S3(String),
+    S3 {
+        endpoint: String,
+        /// The bucket in the path rather than the host.
+        path_style: bool,
+    },
     /// Azure Blob Storage at this account endpoint.
     Azure(String),
 }
@@ -280,6 +307,11 @@ impl Gate {
             config: parsed,
             cache,
         })
+    }
+
+    /// The edge cache it serves from, to look at what it holds.
+    pub fn cache(&self) -> &dyn tiergate::kv::KvBackend {
+        self.cache.as_ref()
     }
 
     /// The configuration it runs with.

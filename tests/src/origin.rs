@@ -76,6 +76,11 @@ impl Origin {
         lock(&self.state.records).insert(id.to_owned(), record);
     }
 
+    /// Removes record `id` behind the edge's back, as another client of the API would.
+    pub fn remove(&self, id: &str) {
+        lock(&self.state.records).remove(id);
+    }
+
     /// Record `id` as the origin holds it now.
     pub fn record(&self, id: &str) -> Option<StoredRecord> {
         lock(&self.state.records).get(id).cloned()

@@ -3,7 +3,7 @@
 //! edge serving every record throughout. Each behaviour runs on both engines.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tiergate::{Fault, RunOptions, RunReport};
 use tiergate_tests::assertions::assert_served;
 use tiergate_tests::{BlobStore, Gate, GateConfig, HotDb, HotOrigin, billing_record};
@@ -27,11 +27,25 @@ struct World {
 
 impl World {
     async fn start(db: HotDb, archive: &str) -> anyhow::Result<Self> {
+        Self::start_in_style(db, archive, false).await
+    }
+
+    /// With `virtual_hosted`, blob storage is addressed with the bucket in the host name
+    /// (`records.localhost:{port}`), as AWS recommends, rather than in the path.
+    async fn start_in_style(
+        db: HotDb,
+        archive: &str,
+        virtual_hosted: bool,
+    ) -> anyhow::Result<Self> {
         let origin = HotOrigin::start(db.clone()).await?;
         let blob = BlobStore::start().await?;
-        let config = GateConfig::new(origin.url())
-            .blob_endpoint(blob.endpoint())
-            .archive(&db.hot_toml(), archive);
+        let config = GateConfig::new(origin.url());
+        let config = if virtual_hosted {
+            config.blob_virtual_hosted(blob.virtual_hosted_endpoint())
+        } else {
+            config.blob_endpoint(blob.endpoint())
+        };
+        let config = config.archive(&db.hot_toml(), archive);
         let gate = Gate::start(&config).await?;
         let archiver = gate.archiver().await?;
         Ok(Self {
@@ -120,6 +134,8 @@ on_both_engines!(
     a_copy_the_store_confirms_is_not_read_back_and_one_it_does_not_is,
     a_put_damaged_on_its_way_is_refused_and_nothing_is_marked,
     max_records_zero_means_no_limit,
+    runs_after_refused_copies_say_which_records_wait_for_a_retry,
+    virtual_hosted_s3_archives_serves_and_audits,
 );
 
 async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
@@ -249,6 +265,27 @@ async fn old_records_move_to_blob_and_stay_served_after_their_hot_rows_go(
         (third.claimed, third.archived, third.deleted, third.restored),
         (0, 0, 0, 0)
     );
+    Ok(())
+}
+
+async fn virtual_hosted_s3_archives_serves_and_audits(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start_in_style(db, "", true).await?;
+    for i in 0..3 {
+        world.insert(&format!("INV-VH-{i}"), OLD, 50_000).await?;
+    }
+    let copied = world.run().await?;
+    let deleted = world.run().await?;
+    assert_eq!(
+        (copied.archived, deleted.deleted),
+        (3, 3),
+        "{copied:?} {deleted:?}"
+    );
+    assert_eq!(world.blob.object_count(), 3);
+    let reply = world.gate.get("/records/INV-VH-1").await?;
+    assert_served(&reply, "INV-VH-1", "blob", &world.records["INV-VH-1"]);
+    world.assert_every_record_served().await?;
+    let audit = world.verify(100).await?;
+    assert!(tiergate::ops::verify::alert(&audit).is_none(), "{audit:?}");
     Ok(())
 }
 
@@ -446,6 +483,43 @@ async fn blob_storage_down_mid_run_deletes_nothing_and_the_next_run_resumes(
     }
     assert_eq!(world.blob.object_count(), 6);
     world.assert_every_record_served().await?;
+    Ok(())
+}
+
+async fn runs_after_refused_copies_say_which_records_wait_for_a_retry(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    let mut world = World::start(db, "retry_seconds = 300").await?;
+    for i in 0..4 {
+        world.insert(&format!("INV-{i}"), OLD, 10_000).await?;
+    }
+    // Storage refuses every copy (400, as for a body damaged on its way): the records
+    // wait for their retry time. An unreachable store is not the records' fault, and its
+    // records are handed back at once.
+    world.blob.damage_puts(true);
+    let started_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+    let refused = world.run().await?;
+    assert_eq!(refused.failed, 4, "{refused:?}");
+    assert_eq!(
+        refused.waiting.records, 4,
+        "the failed records wait: {refused:?}"
+    );
+
+    // Storage is fine again, but the records wait for their retry time: the next run
+    // claims nothing, and must say why rather than look like a run with nothing to do.
+    world.blob.damage_puts(false);
+    let next = world.run().await?;
+    assert_eq!((next.claimed, next.failed), (0, 0), "{next:?}");
+    assert_eq!(next.waiting.records, 4, "{next:?}");
+    let retry_at = next.waiting.next_retry_ms.expect("a retry time");
+    assert!(
+        (started_ms + 299_000..started_ms + 400_000).contains(&retry_at),
+        "retry at {retry_at}, run started at {started_ms}"
+    );
+    assert!(
+        tiergate::archive::schedule::alert(&next).is_none(),
+        "waiting is not a new failure"
+    );
     Ok(())
 }
 

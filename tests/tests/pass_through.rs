@@ -156,3 +156,39 @@ async fn with_the_origin_down_passed_requests_are_502_either_way() -> anyhow::Re
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_gets_its_answer() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let stack = Stack::start().await?;
+    let id = "INV-2024-000190";
+    let body = tiergate_tests::billing_record(id, 1, 5_000);
+    stack
+        .origin
+        .insert(id, body.clone(), tiergate_tests::records::CONTENT_TYPE);
+    for path in [format!("/records/{id}"), "/echo".to_owned()] {
+        let url = stack.gate.url("/");
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nhost: tiergate\r\nconnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        // Done sending: only the write side closes; the answer is still wanted.
+        stream.shutdown().await?;
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut answer),
+        )
+        .await??;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "GET {path} after a half-close: {:?}",
+            &answer[..answer.len().min(200)]
+        );
+    }
+    Ok(())
+}

@@ -10,6 +10,12 @@ use std::time::Duration;
 /// The content type of records whose table keeps none.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
 
+/// The largest record the components hold in memory whole: the edge reading an origin's
+/// answer or a blob object, the archiver copying a row. Far above billing records (300 KB)
+/// and well within an instance's 256 MiB with the buffers around one. Larger records stay
+/// in the hot database, and the edge passes the origin's answer on as it streams.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+
 /// What the ledger keeps about a record's blob copy, and what a read-back must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyFacts {
@@ -49,13 +55,18 @@ impl PreparedCopy {
     /// those stored bytes returns the record. The ledger's `stored_sha256` is taken from the
     /// same bytes, so a later check that finds an object with that hash and size finds
     /// bytes that decode to the record too.
+    ///
+    /// A record over [`MAX_RECORD_BYTES`] is not copied: the edge would not read it back.
     pub fn prepare(
         id: &RecordId,
         version: &str,
         content_type: Option<&str>,
         body: &[u8],
         encoding: Encoding,
-    ) -> Result<Self, EncodingMismatch> {
+    ) -> Result<Self, PrepareError> {
+        if body.len() > MAX_RECORD_BYTES {
+            return Err(PrepareError::TooLarge { size: body.len() });
+        }
         let meta = ObjectMeta {
             encoding,
             version: Some(version.to_owned()),
@@ -74,7 +85,7 @@ impl PreparedCopy {
                 Err(e) => Some(e.to_string()),
             };
             if let Some(reason) = reason {
-                return Err(EncodingMismatch { encoding, reason });
+                return Err(EncodingMismatch { encoding, reason }.into());
             }
         }
         let facts = CopyFacts {
@@ -92,6 +103,23 @@ impl PreparedCopy {
             facts,
         })
     }
+}
+
+/// Why a record is not copied; nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// Larger than the components hold in memory whole.
+    #[error(
+        "the record is {size} bytes, over the {MAX_RECORD_BYTES} bytes the edge reads back \
+         from blob storage; it stays in the hot database, served by the API"
+    )]
+    TooLarge {
+        /// The record's length.
+        size: usize,
+    },
+    /// The encoder's output is not the record.
+    #[error(transparent)]
+    Encoding(#[from] EncodingMismatch),
 }
 
 /// The encoder's output did not decode back to the record; nothing may be written.
@@ -374,6 +402,20 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_not_copied_and_says_why() {
+        let id = RecordId::parse("INV-9").unwrap();
+        let body = vec![b'x'; MAX_RECORD_BYTES + 1];
+        let err = PreparedCopy::prepare(&id, "1", None, &body, Encoding::Identity).unwrap_err();
+        assert_eq!(err, PrepareError::TooLarge { size: body.len() });
+        assert!(
+            err.to_string().contains("stays in the hot database"),
+            "{err}"
+        );
+        let body = &body[..MAX_RECORD_BYTES];
+        assert!(PreparedCopy::prepare(&id, "1", None, body, Encoding::Identity).is_ok());
     }
 
     #[test]

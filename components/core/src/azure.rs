@@ -132,6 +132,12 @@ impl AzureSigner {
         })
     }
 
+    /// Where requests go, as `host[:port]`: the endpoint's (the account is in its host, or
+    /// with path style in the path).
+    pub fn authority(&self) -> String {
+        url::Url::parse(&self.base).map_or_else(|_| String::new(), |url| url.authority().to_owned())
+    }
+
     /// A GET of `key`, valid for `expires_in` from `now`.
     pub fn presign_get(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
         self.sign(key, Access::Read, now, expires_in)

@@ -72,6 +72,16 @@ impl BlobBackend {
         }
     }
 
+    /// Where this store's requests go, as `host[:port]`: the endpoint's, or with S3's
+    /// virtual-hosted style the bucket's own host (`bucket.endpoint`). Outbound policies
+    /// allow this authority and no other.
+    pub fn authority(&self) -> String {
+        match self {
+            Self::S3(signer) => signer.authority(),
+            Self::Azure(signer) => signer.authority(),
+        }
+    }
+
     /// The prefix of user metadata headers in this store.
     pub fn meta_prefix(&self) -> &'static str {
         match self {

@@ -220,18 +220,20 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_signature_says_what_to_check() {
+    fn a_refusal_says_what_to_check_including_s3s_403_for_a_missing_object() {
         let (backend, key) = (s3(), key());
         let err = ReadCopy::get(&backend, &key)
             .read(403, |_| None)
             .unwrap_err();
-        assert_eq!(err.problem, BlobProblem::SignatureRefused);
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "GET {key}: 403 from storage (signature refused: wrong key, expired URL or clock skew?)"
-            )
+        assert_eq!(err.problem, BlobProblem::Forbidden);
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "GET {key}: 403 from storage (refused: wrong key, expired URL or clock skew?"
+            )),
+            "{message}"
         );
+        assert!(message.contains("s3:ListBucket"), "{message}");
         assert_eq!(err.retry(), Retry::Permanent);
     }
 

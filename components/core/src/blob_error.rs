@@ -9,8 +9,8 @@ use crate::put_checksum::ChecksumMismatch;
 use std::fmt;
 
 /// A blob request that storage did not answer as it succeeds, such as
-/// `GET records/45b4/INV-42: 403 from storage (signature refused: wrong key, expired URL or
-/// clock skew?)`.
+/// `GET records/45b4/INV-42: 403 from storage (refused: wrong key, expired URL, clock skew,
+/// or on S3 a missing object that the credentials may not list)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobError {
     /// The request's method: `GET`, `HEAD`, `PUT` or `DELETE`.
@@ -24,8 +24,10 @@ pub struct BlobError {
 /// What was wrong with a blob store's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobProblem {
-    /// 403: the store refused the signature (wrong key, expired URL or clock skew).
-    SignatureRefused,
+    /// 403: the store refused the request: the signature (wrong key, expired URL or clock
+    /// skew) or the permission. S3 also answers 403 for a missing object to credentials
+    /// without `s3:ListBucket`, so that they cannot learn which keys exist.
+    Forbidden,
     /// 400 to a PUT: most likely the store found that the body does not match its checksum
     /// (S3's `BadDigest`, Azure's `Md5Mismatch`).
     BodyRefused,
@@ -49,7 +51,7 @@ impl BlobError {
     /// The error for an answer of `status` to `method`, which it does not succeed with.
     pub(crate) fn status(method: &'static str, key: &BlobKey, status: u16) -> Self {
         let problem = match (status, method) {
-            (403, _) => BlobProblem::SignatureRefused,
+            (403, _) => BlobProblem::Forbidden,
             (400, "PUT") => BlobProblem::BodyRefused,
             _ => BlobProblem::Status(status),
         };
@@ -85,10 +87,7 @@ impl std::error::Error for BlobError {
 impl fmt::Display for BlobProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SignatureRefused => write!(
-                f,
-                "403 from storage (signature refused: wrong key, expired URL or clock skew?)"
-            ),
+            Self::Forbidden => write!(f, "{FORBIDDEN}"),
             Self::BodyRefused => write!(
                 f,
                 "{} from storage (S3's BadDigest or Azure's Md5Mismatch if the body was \
@@ -101,6 +100,11 @@ impl fmt::Display for BlobProblem {
         }
     }
 }
+
+/// Every cause of a 403 an operator meets, the last one the least expected.
+const FORBIDDEN: &str = "403 from storage (refused: wrong key, expired URL or clock skew? \
+     On S3 a missing object is 403, not 404, when the credentials lack s3:ListBucket: \
+     give the edge's key s3:ListBucket on the bucket)";
 
 /// `status` with its reason phrase, as operators know it: `503 Service Unavailable`.
 fn status_line(status: u16) -> String {

@@ -59,7 +59,7 @@ pub mod settings;
 pub mod signed_url;
 pub mod timed_out;
 
-pub use archival::{CopyFacts, PreparedCopy};
+pub use archival::{CopyFacts, MAX_RECORD_BYTES, PreparedCopy};
 pub use azure::AzureSigner;
 pub use blob_backend::BlobBackend;
 pub use blob_copy::{DeleteCopy, PutCopy, ReadCopy};
@@ -77,7 +77,7 @@ pub use read_plan::{BlobMiss, Failure, OriginFailure, ReadPlan, Source, Verdict}
 pub use record_answer::{AnswerBody, ReadRequest, RecordAnswer, RecordFacts};
 pub use record_id::RecordId;
 pub use route::{RecordRoute, RequestKind};
-pub use run_report::{RecordError, RunReport};
+pub use run_report::{RecordError, RunReport, WaitingForRetry};
 pub use s3::S3Signer;
 pub use settings::{ArchiverSettings, EdgeSettings};
 pub use signed_url::{SignedPut, SignedUrl};

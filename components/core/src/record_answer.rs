@@ -82,10 +82,10 @@ impl<'a> ReadRequest<'a> {
         let not_modified = self
             .if_none_match
             .is_some_and(|candidates| record.etag.matches_if_none_match(candidates));
-        let empty = not_modified || self.head;
-        // The stored bytes go to a client that accepts their coding.
+        // The stored bytes go to a client that accepts their coding (a HEAD is told what its
+        // GET would get).
         let coded = record.stored.filter(|(encoding, _)| {
-            !empty
+            !not_modified
                 && self
                     .accept_encoding
                     .is_some_and(|accepted| encoding.accepted_by(accepted))
@@ -101,9 +101,9 @@ impl<'a> ReadRequest<'a> {
             (SOURCE_HEADER, record.source.as_str().to_owned()),
             (SERVER_TIMING_HEADER, timing.header_value()),
         ];
-        if empty {
+        if not_modified {
             return RecordAnswer {
-                status: if not_modified { 304 } else { 200 },
+                status: 304,
                 headers,
                 body: AnswerBody::Empty,
             };
@@ -118,11 +118,12 @@ impl<'a> ReadRequest<'a> {
             }
             None => (AnswerBody::Record, record.size),
         };
+        // A HEAD carries every header of its GET, the length included, and no body.
         headers.push(("content-length", length.to_string()));
         RecordAnswer {
             status: 200,
             headers,
-            body,
+            body: if self.head { AnswerBody::Empty } else { body },
         }
     }
 }
@@ -207,7 +208,25 @@ mod tests {
         };
         let answer = request.answer(&cached(&etag), &timing());
         assert_eq!((answer.status, answer.body), (200, AnswerBody::Empty));
+        let get = ReadRequest::default().answer(&cached(&etag), &timing());
+        assert_eq!(answer.headers, get.headers, "a HEAD has its GET's headers");
+        assert_eq!(header(&answer, "content-length"), Some("300000"));
         assert_eq!(header(&answer, SOURCE_HEADER), Some("cache"));
+
+        // Compressed for a client that takes the coding, as its GET would be.
+        let record = RecordFacts {
+            stored: Some((Encoding::Gzip, 60_000)),
+            ..cached(&etag)
+        };
+        let gzip_head = ReadRequest {
+            head: true,
+            accept_encoding: Some("gzip"),
+            ..ReadRequest::default()
+        };
+        let answer = gzip_head.answer(&record, &timing());
+        assert_eq!(answer.body, AnswerBody::Empty);
+        assert_eq!(header(&answer, "content-encoding"), Some("gzip"));
+        assert_eq!(header(&answer, "content-length"), Some("60000"));
     }
 
     #[test]

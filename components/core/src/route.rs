@@ -1,6 +1,6 @@
 //! Which requests are record reads, record writes, or none of tiergate's business.
 
-use crate::record_id::{RecordId, RecordIdError};
+use crate::record_id::RecordId;
 
 /// The record route, such as `/records/{id}`: a literal prefix, the `{id}` segment, and an
 /// optional literal suffix. The id segment never spans a `/`.
@@ -34,11 +34,12 @@ pub enum RequestKind {
         /// `HEAD`: headers only.
         head: bool,
     },
-    /// `PUT`, `PATCH`, `POST` or `DELETE` of a record: forwarded, then the cached copy is dropped.
+    /// `PUT`, `PATCH`, `POST` or `DELETE` of a record, or of a path the origin may take for
+    /// the record's (`/records/X/`, a percent-encoded id): forwarded unchanged, after the
+    /// record is made writable, then its cached copy is dropped.
     Write(RecordId),
-    /// A record read whose id is malformed: answered with 400 before any I/O.
-    BadId(RecordIdError),
-    /// Anything else: forwarded untouched.
+    /// Anything else, ids the edge does not handle included: forwarded untouched, never
+    /// cached. The origin owns the validation of its own API.
     Pass,
 }
 
@@ -65,32 +66,42 @@ impl RecordRoute {
 
     /// The raw id segment of `path` (query excluded) if it matches this route.
     fn id_segment<'p>(&self, path: &'p str) -> Option<&'p str> {
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
         let middle = path
             .strip_prefix(self.prefix.as_str())?
             .strip_suffix(self.suffix.as_str())?;
         (!middle.contains('/')).then_some(middle)
     }
 
+    /// The record an origin may take `path` for, though it is not the record's own path:
+    /// one trailing `/`, or a percent-encoded id. Common routers resolve both to the record.
+    fn alias_of(&self, path: &str) -> Option<RecordId> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let raw = self.id_segment(path)?;
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .ok()?;
+        RecordId::parse(&decoded).ok()
+    }
+
     /// Classifies a request by method and path-with-query.
     pub fn classify(&self, method: &str, path_with_query: &str) -> RequestKind {
-        let Some(raw) = self.id_segment(path_with_query) else {
-            return RequestKind::Pass;
-        };
-        match method {
-            "GET" | "HEAD" => match RecordId::parse(raw) {
-                Ok(id) => RequestKind::Read {
-                    id,
-                    head: method == "HEAD",
-                },
-                Err(e) => RequestKind::BadId(e),
+        let path = path_with_query
+            .split_once('?')
+            .map_or(path_with_query, |(path, _)| path);
+        let id = self
+            .id_segment(path)
+            .and_then(|raw| RecordId::parse(raw).ok());
+        match (method, id) {
+            ("GET" | "HEAD", Some(id)) => RequestKind::Read {
+                id,
+                head: method == "HEAD",
             },
-            // A write with an id we would not cache cannot leave a stale copy behind, and the
-            // origin owns the validation of its own API: pass it through.
-            "PUT" | "PATCH" | "POST" | "DELETE" => match RecordId::parse(raw) {
-                Ok(id) => RequestKind::Write(id),
-                Err(_) => RequestKind::Pass,
-            },
+            ("PUT" | "PATCH" | "POST" | "DELETE", Some(id)) => RequestKind::Write(id),
+            // A write under another spelling of a record's path may change that record:
+            // it is made writable and its cached copy dropped all the same.
+            ("PUT" | "PATCH" | "POST" | "DELETE", None) => self
+                .alias_of(path)
+                .map_or(RequestKind::Pass, RequestKind::Write),
             _ => RequestKind::Pass,
         }
     }
@@ -139,16 +150,50 @@ mod tests {
     }
 
     #[test]
-    fn bad_ids_on_reads_are_reported() {
+    fn ids_the_edge_does_not_handle_pass_to_the_origin_for_every_method() {
         let r = RecordRoute::default();
-        assert_eq!(
-            r.classify("GET", "/records/"),
-            RequestKind::BadId(RecordIdError::Empty)
-        );
-        assert_eq!(
-            r.classify("GET", "/records/a%2Fb"),
-            RequestKind::BadId(RecordIdError::BadCharacter('%'))
-        );
+        let long = format!("/records/{}", "a".repeat(129));
+        for path in [
+            "/records/",
+            "/records/a%2Fb",
+            "/records/%C3%A9",
+            "/records/..",
+            "/records/.%2E",
+            "/records/%2E%2E%2Fadmin",
+            long.as_str(),
+        ] {
+            for method in ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"] {
+                assert_eq!(
+                    r.classify(method, path),
+                    RequestKind::Pass,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn writes_to_an_alias_of_a_record_path_are_writes_of_the_record() {
+        let r = RecordRoute::default();
+        for path in [
+            "/records/INV-1/",
+            "/records/%49NV-1",
+            "/records/INV%2D1/?x=1",
+        ] {
+            assert_eq!(
+                r.classify("PUT", path),
+                RequestKind::Write(id("INV-1")),
+                "{path}"
+            );
+            assert_eq!(
+                r.classify("DELETE", path),
+                RequestKind::Write(id("INV-1")),
+                "{path}"
+            );
+            // Reads of an alias go to the origin, which decides what the alias means.
+            assert_eq!(r.classify("GET", path), RequestKind::Pass, "{path}");
+        }
+        assert_eq!(r.classify("PUT", "/records/INV-1//"), RequestKind::Pass);
     }
 
     #[test]

@@ -31,6 +31,19 @@ pub struct RunReport {
     pub errors: Vec<RecordError>,
     /// Set when the run stopped early (the hot database or blob storage unreachable).
     pub aborted: Option<String>,
+    /// What the run left waiting: records that failed (in it or before) and that no run
+    /// takes again before their retry time. Read once the run is over, not added up.
+    pub waiting: WaitingForRetry,
+}
+
+/// Records that failed to copy and wait for their retry time (`archive.retry_seconds`): a
+/// run that claims nothing while they wait has not archived everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitingForRetry {
+    /// How many.
+    pub records: u64,
+    /// When the first of them may be tried again (unix ms).
+    pub next_retry_ms: Option<i64>,
 }
 
 impl RunReport {

@@ -62,6 +62,12 @@ impl S3Signer {
         })
     }
 
+    /// Where requests go, as `host[:port]`: with the virtual-hosted style, the bucket's
+    /// host.
+    pub fn authority(&self) -> String {
+        self.bucket.base_url().authority().to_owned()
+    }
+
     /// A GET of `key`, valid for `expires_in` from `now`.
     pub fn presign_get(&self, key: &BlobKey, now: SystemTime, expires_in: Duration) -> SignedUrl {
         let action = GetObject::new(&self.bucket, Some(&self.credentials), key.as_str());
@@ -129,6 +135,24 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn requests_go_to_the_bucket_host_in_the_virtual_hosted_style() {
+        assert_eq!(signer().authority(), "127.0.0.1:9000");
+        let virtual_hosted = S3Signer::new(
+            "https://s3.eu-west-1.amazonaws.com",
+            "billing-archive",
+            "eu-west-1",
+            false,
+            "AKID",
+            "SECRET",
+        )
+        .unwrap();
+        assert_eq!(
+            virtual_hosted.authority(),
+            "billing-archive.s3.eu-west-1.amazonaws.com"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 use tiergate_core::read_plan::BlobMiss;
 use tiergate_core::settings::BlobSettings;
-use tiergate_core::{BlobKey, ReadCopy, RecordId};
+use tiergate_core::{BlobKey, MAX_RECORD_BYTES, ReadCopy, RecordId};
 
 /// Fetches and verifies the archived copy of `id`.
 pub(crate) async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, BlobMiss> {
@@ -42,9 +42,20 @@ pub(crate) async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, 
         Ok(None) => return Err(BlobMiss::NotFound),
         Err(e) => return Err(BlobMiss::Unavailable(e.to_string())),
     };
-    let body = body::read_whole(body, usize::try_from(meta.size).ok())
-        .await
-        .map_err(|e| failed(format!("GET {key}: body failed"), e))?;
+    let expected = usize::try_from(meta.size).unwrap_or(usize::MAX);
+    let body = match body::read_whole(body, Some(expected), MAX_RECORD_BYTES).await {
+        Ok(body) => body,
+        Err(body::ReadError::Transfer(e)) => {
+            return Err(failed(format!("GET {key}: body failed"), e));
+        }
+        // Not a record the archiver writes: an object put there by something else.
+        Err(too_large @ body::ReadError::TooLarge(_)) => {
+            return Err(BlobMiss::Unavailable(format!(
+                "GET {key}: the object ({} bytes by its metadata) is {too_large}; not served",
+                meta.size
+            )));
+        }
+    };
     let decoded = match meta
         .open_to_serve(&body)
         .map_err(|e| BlobMiss::Unavailable(format!("object {key}: {e}")))?

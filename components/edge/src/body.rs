@@ -10,22 +10,54 @@ use spin_sdk::wasip3::{spawn, wit_future, wit_stream};
 /// Room added when a body outgrows its expected size.
 const GROWTH: usize = 64 * 1024;
 
+/// Most room taken on a sender's word (`content-length`, an object's recorded size) before
+/// the bytes arrive: a bogus length must not take the instance's memory.
+const TRUSTED_CAPACITY: usize = 4 << 20;
+
+/// Why a body was not read whole.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The transfer failed.
+    Transfer(ErrorCode),
+    /// It holds more than the reader's limit of bytes; reading stopped there.
+    TooLarge(usize),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transfer(e) => write!(f, "{e:?}"),
+            Self::TooLarge(limit) => {
+                write!(f, "longer than the {limit} bytes the edge reads whole")
+            }
+        }
+    }
+}
+
 /// Reads `body` to its end into one buffer, sized for `expected` bytes (the response's
-/// `content-length`), without the per-chunk buffers and final concatenation of a collect.
+/// `content-length`) up to a bound, without the per-chunk buffers and final concatenation
+/// of a collect; more than `limit` bytes is an error.
 pub(crate) async fn read_whole(
     mut body: IncomingResponseBody,
     expected: Option<usize>,
-) -> Result<Vec<u8>, ErrorCode> {
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    if expected.is_some_and(|expected| expected > limit) {
+        return Err(ReadError::TooLarge(limit));
+    }
     let Some(response) = body.take_unstarted() else {
-        return Err(ErrorCode::InternalError(Some(
+        return Err(ReadError::Transfer(ErrorCode::InternalError(Some(
             "response body already read".into(),
-        )));
+        ))));
     };
     // Dropped once read: the sender then learns the body was consumed (the default, Ok).
     let (consumed, consumed_rx) = wit_future::new(|| Ok(()));
     let (mut contents, trailers) = Response::consume_body(response, consumed_rx);
-    let mut buffer = Vec::with_capacity(expected.unwrap_or(GROWTH).max(1));
+    let mut buffer = Vec::with_capacity(expected.unwrap_or(GROWTH).clamp(1, TRUSTED_CAPACITY));
     loop {
+        if buffer.len() > limit {
+            return Err(ReadError::TooLarge(limit));
+        }
         if buffer.len() == buffer.capacity() {
             buffer.reserve(GROWTH);
         }
@@ -36,10 +68,13 @@ pub(crate) async fn read_whole(
             StreamResult::Dropped | StreamResult::Cancelled => break,
         }
     }
+    if buffer.len() > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
     drop(contents);
     drop(consumed);
     // The body ended cleanly only if its trailers (or their absence) arrive without error.
-    trailers.await?;
+    trailers.await.map_err(ReadError::Transfer)?;
     Ok(buffer)
 }
 

@@ -22,7 +22,15 @@ pub(crate) async fn lookup<R>(
     };
     let (body_len, said) = match CacheEntry::fresh(&value, now) {
         Ok(Some(entry)) => (entry.body.len(), answer(&entry)),
-        Ok(None) => return None,
+        Ok(None) => {
+            // Expired. Stores such as Spin's keep what they are given until it is deleted,
+            // and a record that is never read again successfully would keep its entry
+            // forever: whoever meets an expired entry deletes it.
+            if let Err(e) = store.delete(id.cache_key()).await {
+                eprintln!("tiergate edge: dropping expired cached record {id} failed: {e:?}");
+            }
+            return None;
+        }
         Err(e) => {
             eprintln!("tiergate edge: cached value of record {id} dropped: {e}");
             let _ = store.delete(id.cache_key()).await;

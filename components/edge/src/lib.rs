@@ -37,7 +37,6 @@ async fn handle(request: Request) -> Result<Response, ErrorCode> {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     match settings.route.classify(request.method().as_str(), path) {
         RequestKind::Pass => origin::forward(request).await,
-        RequestKind::BadId(error) => reply::bad_id(&error),
         RequestKind::Write(id) => {
             if let Some(restore) = &settings.restore
                 && let Err(message) = restore::before_write(restore, &id).await

@@ -8,7 +8,8 @@ use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
 use tiergate_core::{
-    BlobMiss, ETag, EdgeSettings, OriginFailure, ReadPlan, ReadRequest, RecordId, Source, Verdict,
+    BlobMiss, ETag, EdgeSettings, MAX_RECORD_BYTES, OriginFailure, ReadPlan, ReadRequest, RecordId,
+    Source, Verdict,
 };
 
 /// Serves a `GET` or `HEAD` of record `id`.
@@ -65,18 +66,15 @@ pub(crate) async fn serve(
     let plan = ReadPlan::after_blob(miss);
 
     let started = Instant::now();
-    let method = if head {
-        http::Method::HEAD
-    } else {
-        http::Method::GET
-    };
-    let fetched = origin::read(&request, method).await;
+    // A HEAD too is a GET to the origin: its answer needs the record's etag and length,
+    // which only the bytes give, and the record is then cached as after a GET.
+    let fetched = origin::read(&request, http::Method::GET).await;
     let response = match fetched {
         Ok(response) => response,
         Err(failure) => return fail(&plan, id, &failure, started, timing),
     };
     let status = response.status();
-    if status != StatusCode::OK || head {
+    if status != StatusCode::OK {
         timing.record(
             Tier::Origin,
             Outcome::of_status(status.as_u16()),
@@ -88,16 +86,22 @@ pub(crate) async fn serve(
         };
     }
 
-    // Read whole even when too large to cache: the tag must be the same from every tier.
-    let (parts, body) = response.into_parts();
-    let length = parts
-        .headers
+    let length: Option<usize> = response
+        .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let body = match body::read_whole(body, length).await {
+    if length.is_some_and(|length| length > MAX_RECORD_BYTES) {
+        // More than the edge holds whole: the origin's answer goes on as it streams, never
+        // cached (nor archived: the archiver leaves such records hot).
+        timing.record(Tier::Origin, Outcome::Hit, started.elapsed());
+        return reply::relay(response, Source::Origin, &timing);
+    }
+    // Read whole even when too large to cache: the tag must be the same from every tier.
+    let (parts, body) = response.into_parts();
+    let body = match body::read_whole(body, length, MAX_RECORD_BYTES).await {
         Ok(body) => body,
         Err(e) => {
-            let failure = OriginFailure::Unreachable(format!("response body failed: {e:?}"));
+            let failure = OriginFailure::Unreachable(format!("response body: {e}"));
             return fail(&plan, id, &failure, started, timing);
         }
     };

@@ -6,7 +6,6 @@ use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 use spin_sdk::wasip3::{spawn, wit_future};
 use tiergate_core::record_answer::{REPLACED_HEADERS, SERVER_TIMING_HEADER, SOURCE_HEADER};
-use tiergate_core::record_id::RecordIdError;
 use tiergate_core::server_timing::ServerTiming;
 use tiergate_core::{AnswerBody, Failure, RecordAnswer, Source};
 
@@ -79,15 +78,6 @@ pub(crate) fn failure(
 ) -> Result<Response, ErrorCode> {
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY);
     text(status, failure.body(), timing)
-}
-
-/// 400 for a malformed record id, before any I/O.
-pub(crate) fn bad_id(error: &RecordIdError) -> Result<Response, ErrorCode> {
-    text(
-        StatusCode::BAD_REQUEST,
-        format!("tiergate: invalid record id: {error}\n"),
-        None,
-    )
 }
 
 /// 503 with `message`: a tier the request needs could not be reached, and nothing was

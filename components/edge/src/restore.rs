@@ -45,9 +45,9 @@ pub(crate) async fn before_write(restore: &RestoreSettings, id: &RecordId) -> Re
     if parts.status == http::StatusCode::OK {
         return Ok(());
     }
-    let text = body::read_whole(answer, None)
+    let text = body::read_whole(answer, None, ANSWER_LIMIT)
         .await
-        .map(|bytes| String::from_utf8_lossy(&bytes[..bytes.len().min(ANSWER_LIMIT)]).into_owned())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
     Err(restore_failed(
         id,

@@ -3,7 +3,7 @@
 //! sees binding types.
 
 use crate::wasm::bindings::archiver::exports::tiergate::records::archival as wit;
-use tiergate_core::{RecordError, RunReport};
+use tiergate_core::{RecordError, RunReport, WaitingForRetry};
 
 /// Converts a component instance's report.
 pub(crate) fn from_wit(report: wit::RunReport) -> RunReport {
@@ -24,5 +24,7 @@ pub(crate) fn from_wit(report: wit::RunReport) -> RunReport {
             })
             .collect(),
         aborted: report.aborted,
+        // Not an instance's to know: the run reads it from the ledger once it is over.
+        waiting: WaitingForRetry::default(),
     }
 }

@@ -18,14 +18,14 @@ use crate::context::HostContext;
 use crate::kv::KvBackend;
 use crate::wasm::Allocation;
 use crate::wasm::bindings::archiver::ArchiverPre;
-use crate::wasm::outbound::{HttpClient, Outbound, authority_of};
+use crate::wasm::outbound::{HttpClient, Outbound};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use tiergate_core::RunReport;
 use tiergate_core::settings::names;
-use tiergate_hotstore::{ColdCount, HotStore, RunRow};
+use tiergate_hotstore::{ColdCount, HotStore, RunRow, StoreError};
 use tokio::sync::watch;
 use wasmtime::component::Component;
 use wasmtime::error::Context as _;
@@ -74,13 +74,17 @@ pub fn archive_config(config: &Config) -> anyhow::Result<&ArchiveConfig> {
     })
 }
 
-/// Opens the hot database of `config` (migrating tiergate's ledger): what the archiver
-/// runs on, and what the commands that only read it (`status`, `verify`, `cost`, a dry run)
-/// open without compiling the component.
+/// Opens the hot database of `config` to read it, changing nothing there (no tables
+/// created, no journal mode switched): what the commands that only read (`status`,
+/// `verify`, `cost`, a dry run) open, without compiling the component.
 pub async fn open_hot_store(config: &Config) -> anyhow::Result<HotStore> {
-    HotStore::open(&archive_config(config)?.hot)
-        .await
-        .map_err(|e| anyhow::anyhow!("opening the hot database: {e}"))
+    opened(HotStore::open_read_only(&archive_config(config)?.hot).await)
+}
+
+/// The store's error stays the source, so that callers can tell an outage from a
+/// configuration the database refuses (`StoreError::is_retryable`).
+fn opened(store: Result<HotStore, StoreError>) -> anyhow::Result<HotStore> {
+    store.map_err(|e| anyhow::Error::new(e).context("opening the hot database"))
 }
 
 /// The data of one archiver instance's store: the host context, with the run's job as the
@@ -140,9 +144,10 @@ impl Archiver {
     /// Opens the hot database (migrating tiergate's ledger), compiles and links the
     /// embedded archiver component.
     pub async fn new(config: &Config, kv: Arc<dyn KvBackend>) -> anyhow::Result<Self> {
-        let blob_authority = config.blob_endpoint.as_ref().map(authority_of);
-        let store = open_hot_store(config).await?;
+        let blob_authority = config.blob_authority.clone();
         let config = archive_config(config)?;
+        // The archiver's own store creates and upgrades tiergate's tables.
+        let store = opened(HotStore::open(&config.hot).await)?;
         let engine = crate::wasm::engine(Allocation::OnDemand)?;
         let component = Component::new(&engine, ARCHIVER_COMPONENT)
             .context("compiling the archiver component")?;
@@ -278,6 +283,16 @@ impl Archiver {
         {
             // Their leases run out by themselves; the records are only delayed.
             tracing::warn!(error = %e, "handing back records that failed in the run");
+        }
+        if let Ok(report) = &mut result {
+            match self
+                .store
+                .waiting_for_retry(unix_ms(SystemTime::now()))
+                .await
+            {
+                Ok(waiting) => report.waiting = waiting,
+                Err(e) => tracing::warn!(error = %e, "counting records that wait for a retry"),
+            }
         }
         let finished = SystemTime::now();
         let mut row = RunRow {

@@ -74,6 +74,7 @@ pub struct RunningDemo {
 impl RunningDemo {
     /// Stops the edge (letting open requests finish), the archiver and the servers.
     pub async fn shutdown(self) {
+        self.admin.stopping();
         for task in &self.tasks {
             task.abort();
         }
@@ -135,8 +136,15 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
         .as_ref()
         .and_then(|a| a.schedule.clone())
         .expect("the demo's config has a schedule");
-    let archive_task = crate::archive::schedule::spawn(Arc::new(archiver), schedule, None);
+    let archive_task = crate::archive::schedule::spawn(
+        Some(Arc::new(archiver)),
+        config.clone(),
+        cache.clone(),
+        schedule,
+        None,
+    );
     let edge = Server::start_with_cache(config, cache).await?;
+    admin.ready();
     Ok(RunningDemo {
         edge,
         admin,

@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -19,9 +20,13 @@ use tokio::task::JoinHandle;
 const UPKEEP: Duration = Duration::from_secs(5);
 
 /// A serving admin endpoint; it stops when dropped.
+///
+/// `/healthz` is a readiness check: it answers 503 until [`Admin::ready`] says the process
+/// does its work (the edge answers), and again once [`Admin::stopping`] says it is going.
 #[derive(Debug)]
 pub struct Admin {
     addr: SocketAddr,
+    ready: Arc<AtomicBool>,
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -37,6 +42,7 @@ impl Admin {
             format!("cannot listen on {addr} for /metrics (server.admin_listen)")
         })?;
         let addr = listener.local_addr()?;
+        let ready = Arc::new(AtomicBool::new(false));
         let upkeep = tokio::spawn({
             let handle = handle.clone();
             async move {
@@ -49,25 +55,42 @@ impl Admin {
         });
         let serving = crate::ops::plain_server::serve(
             listener,
-            service_fn(move |request: http::Request<Incoming>| {
-                let handle = handle.clone();
-                let restore = restore.clone();
-                async move {
-                    let response = match restore {
-                        Some(restore) if request.uri().path().starts_with("/restore/") => {
-                            restore_answer(&restore, &request).await
-                        }
-                        _ => answer(&handle, &request),
-                    };
-                    Ok::<_, Infallible>(response)
+            service_fn({
+                let ready = ready.clone();
+                move |request: http::Request<Incoming>| {
+                    let handle = handle.clone();
+                    let restore = restore.clone();
+                    let ready = ready.load(Ordering::Acquire);
+                    async move {
+                        let response = match restore {
+                            Some(restore) if request.uri().path().starts_with("/restore/") => {
+                                restore_answer(&restore, &request).await
+                            }
+                            _ => answer(&handle, ready, &request),
+                        };
+                        Ok::<_, Infallible>(response)
+                    }
                 }
             }),
         );
         tracing::info!(%addr, "admin endpoint serving /metrics and /healthz");
         Ok(Self {
             addr,
+            ready,
             tasks: [upkeep, serving],
         })
+    }
+
+    /// From now on `/healthz` answers 200: call it once the edge answers (or, in a process
+    /// without an edge, once its work is scheduled).
+    pub fn ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// From now on `/healthz` answers 503 again: the process is shutting down, and load
+    /// balancers should stop sending it requests.
+    pub fn stopping(&self) {
+        self.ready.store(false, Ordering::Release);
     }
 
     /// Where it listens.
@@ -104,6 +127,7 @@ async fn restore_answer(
 
 fn answer(
     handle: &PrometheusHandle,
+    ready: bool,
     request: &http::Request<Incoming>,
 ) -> http::Response<Full<Bytes>> {
     let (status, content_type, body) = match (request.method(), request.uri().path()) {
@@ -112,7 +136,14 @@ fn answer(
             "text/plain; version=0.0.4; charset=utf-8",
             handle.render(),
         ),
-        (&http::Method::GET, "/healthz") => (http::StatusCode::OK, "text/plain", "ok\n".into()),
+        (&http::Method::GET, "/healthz") if ready => {
+            (http::StatusCode::OK, "text/plain", "ok\n".into())
+        }
+        (&http::Method::GET, "/healthz") => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "not ready: starting or stopping\n".into(),
+        ),
         _ => (
             http::StatusCode::NOT_FOUND,
             "text/plain",

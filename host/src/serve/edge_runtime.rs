@@ -7,10 +7,11 @@ use crate::kv::KvBackend;
 use crate::restore::endpoint::InProcessRestore;
 use crate::serve::next_hop::{NextHop, Origin};
 use crate::wasm::Allocation;
-use crate::wasm::outbound::{HttpClient, InProcess, Outbound, authority_of};
+use crate::wasm::outbound::{HttpClient, InProcess, Outbound};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use wasmtime::component::Component;
@@ -53,6 +54,8 @@ struct Shared {
     restore: Option<Arc<dyn InProcess>>,
     /// Longest a request may take inside the component.
     request_timeout: Duration,
+    /// Set when the server stops: workers dropped from then on were stopped, not broken.
+    stopping: Arc<AtomicBool>,
 }
 
 /// The compiled edge, ready to instantiate per worker.
@@ -97,14 +100,21 @@ impl EdgeRuntime {
             variables: Arc::new(config.edge_variables.clone()),
             origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?,
             client,
-            blob_authority: config.blob_endpoint.as_ref().map(authority_of),
+            blob_authority: config.blob_authority.clone(),
             request_timeout: config.origin.timeout + Duration::from_secs(30),
+            stopping: Arc::default(),
         });
         Ok(Self {
             engine,
             pre,
             shared,
         })
+    }
+
+    /// A flag to set when the server stops, so that the workers dropped with the runtime are
+    /// not reported as failed.
+    pub(super) fn stopping(&self) -> Arc<AtomicBool> {
+        self.shared.stopping.clone()
     }
 
     /// The edge's next hop, on the same pooled client, for requests the host passes itself.
@@ -141,6 +151,7 @@ impl HandlerState for EdgeRuntime {
             expiration: Expiration::new(self.shared.request_timeout),
             state: Worker {
                 request_timeout: self.shared.request_timeout,
+                stopping: self.shared.stopping.clone(),
             },
         })
     }
@@ -149,6 +160,7 @@ impl HandlerState for EdgeRuntime {
 /// When a worker stops taking requests.
 pub(super) struct Worker {
     request_timeout: Duration,
+    stopping: Arc<AtomicBool>,
 }
 
 impl WorkerState for Worker {
@@ -175,7 +187,13 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, _: Store<StoreData>, result: wasmtime::Result<()>) {
-        if let Err(e) = result {
+        let Err(e) = result else { return };
+        // wasmtime reports a worker whose task was dropped as "worker panicked"; when the
+        // server stops, the runtime drops every idle worker's task that way, and nothing
+        // went wrong. A real panic still unwinds through here.
+        if self.stopping.load(Ordering::Acquire) && !std::thread::panicking() {
+            tracing::debug!(error = %format!("{e:#}"), "edge instance stopped with the server");
+        } else {
             tracing::warn!(error = %format!("{e:#}"), "edge instance ended with an error");
         }
     }

@@ -20,6 +20,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tiergate_core::{RecordRoute, RequestKind};
 use tokio::net::TcpListener;
@@ -41,6 +42,8 @@ pub struct Server;
 pub struct RunningServer {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
+    /// Tells the edge's workers that they are being stopped.
+    stopping: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -62,6 +65,7 @@ impl Server {
             .answer_hits_in_host
             .then(|| CacheHits::new(kv.clone()));
         let runtime = EdgeRuntime::new(&config, kv)?;
+        let stopping = runtime.stopping();
         let passes = config.pass_in_host.then(|| runtime.origin());
         let front = Arc::new(Front {
             handler: ProxyHandler::new(runtime),
@@ -77,7 +81,12 @@ impl Server {
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, front, stopped));
         tracing::info!(%addr, origin = %config.origin.url, "edge serving");
-        Ok(RunningServer { addr, stop, task })
+        Ok(RunningServer {
+            addr,
+            stop,
+            stopping,
+            task,
+        })
     }
 }
 
@@ -89,6 +98,7 @@ impl RunningServer {
 
     /// Stops accepting, lets open connections finish (up to 10 s), and returns.
     pub async fn shutdown(self) {
+        self.stopping.store(true, Ordering::Release);
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
@@ -125,7 +135,11 @@ async fn serve(listener: TcpListener, front: Arc<Front>, mut stopped: oneshot::R
         let front = front.clone();
         let service = service_fn(move |request| answer(front.clone(), request));
         let stream = TokioIo::new(ZeroCopyStream::new(stream));
-        let connection = http1::Builder::new().serve_connection(stream, service);
+        // half_close: a client may shut down its side once its request is sent and still
+        // waits for the answer (hyper would otherwise end the connection at that EOF).
+        let connection = http1::Builder::new()
+            .half_close(true)
+            .serve_connection(stream, service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -160,7 +174,6 @@ async fn answer(
     let kind = match classified {
         RequestKind::Read { .. } => route::READ,
         RequestKind::Write(_) => route::WRITE,
-        RequestKind::BadId(_) => route::BAD_ID,
         RequestKind::Pass => route::PASS,
     };
     // Kept only when access lines are logged: most deployments count, not log, requests.

@@ -32,6 +32,7 @@ const RUN_SECONDS: &str = "tiergate_archiver_run_duration_seconds";
 const RUN_RECORDS: &str = "tiergate_archiver_records_total";
 const RUN_BYTES: &str = "tiergate_archiver_bytes_total";
 const LAST_SUCCESS: &str = "tiergate_archiver_last_success_timestamp_seconds";
+const WAITING_RETRY: &str = "tiergate_archiver_records_waiting_retry";
 const LEDGER_RECORDS: &str = "tiergate_ledger_records";
 const LEDGER_BYTES: &str = "tiergate_ledger_bytes";
 const LEDGER_STORED_BYTES: &str = "tiergate_ledger_stored_bytes";
@@ -67,7 +68,7 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     describe_counter!(
         REQUESTS,
-        "Requests answered, by route kind (read, write, pass, bad_id), source tier and status class."
+        "Requests answered, by route kind (read, write, pass), source tier and status class."
     );
     describe_histogram!(
         REQUEST_SECONDS,
@@ -124,6 +125,10 @@ fn describe() {
         "Unix time at which the last archiver run with no failure finished."
     );
     describe_gauge!(
+        WAITING_RETRY,
+        "Records whose copy failed and that no run takes before their retry time, after the last run."
+    );
+    describe_gauge!(
         LEDGER_RECORDS,
         "Records in tiergate's ledger, by state (copying, archived, deleted)."
     );
@@ -153,8 +158,6 @@ pub mod route {
     pub const WRITE: &str = "write";
     /// Anything else, passed to the origin.
     pub const PASS: &str = "pass";
-    /// A record read with a malformed id.
-    pub const BAD_ID: &str = "bad_id";
 }
 
 /// Counts one answered request of route kind `route` from its response headers.
@@ -163,8 +166,8 @@ pub fn response(route: &'static str, status: u16, headers: &http::HeaderMap, ela
         Some(b"cache") => "cache",
         Some(b"blob") => "blob",
         Some(b"origin") => "origin",
-        // The edge answered itself: a malformed id, or the tiers it needed were down.
-        _ if route == route::READ || route == route::BAD_ID => "edge",
+        // The edge answered itself: the tiers it needed were down.
+        _ if route == route::READ => "edge",
         _ => "origin",
     };
     let class = match status {
@@ -219,10 +222,12 @@ pub fn archiver_run(report: Option<&RunReport>, took: Duration) {
         counter!(RUNS, "outcome" => "broken").increment(1);
         return;
     };
-    let outcome = match (&report.aborted, report.failed) {
-        (Some(_), _) => "aborted",
-        (None, 0) => "ok",
-        (None, _) => "failed",
+    // A run that left records waiting for a retry has not succeeded, even if it claimed
+    // nothing: the last-success time must not move past an outage.
+    let outcome = match (&report.aborted, report.failed, report.waiting.records) {
+        (Some(_), _, _) => "aborted",
+        (None, 0, 0) => "ok",
+        (None, _, _) => "failed",
     };
     counter!(RUNS, "outcome" => outcome).increment(1);
     for (action, n) in [
@@ -233,6 +238,7 @@ pub fn archiver_run(report: Option<&RunReport>, took: Duration) {
     ] {
         counter!(RUN_RECORDS, "action" => action).increment(n.into());
     }
+    gauge!(WAITING_RETRY).set(report.waiting.records as f64);
     counter!(RUN_BYTES, "side" => "read").increment(report.bytes_in);
     counter!(RUN_BYTES, "side" => "stored").increment(report.bytes_out);
     if outcome == "ok" {

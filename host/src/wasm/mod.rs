@@ -6,6 +6,7 @@
 
 pub mod bindings;
 pub mod guest_log;
+pub mod localhost_names;
 pub mod outbound;
 pub mod variables;
 

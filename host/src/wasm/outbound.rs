@@ -3,6 +3,7 @@
 //! between bytes), and responses handed to the guest in large frames ([`gather_apart`]).
 
 use crate::wasm::coalesced_body::gather_apart;
+use crate::wasm::localhost_names::LocalhostNames;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-/// HTTP and HTTPS (webpki roots), HTTP/1.1.
-pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// HTTP and HTTPS (webpki roots), HTTP/1.1, with `*.localhost` names on loopback.
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector<LocalhostNames>>;
 
 /// What a sender hands back besides the response: the I/O driving it, which pooled
 /// connections do not need.
@@ -25,7 +26,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The one way the host connects out (components' requests, audits, alerts): HTTP or HTTPS
 /// with webpki roots, no Nagle delay, a bounded connect.
 pub fn connector() -> Connector {
-    let mut http = HttpConnector::new();
+    let mut http = HttpConnector::new_with_resolver(LocalhostNames::new());
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
