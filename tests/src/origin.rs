@@ -216,6 +216,13 @@ fn status(code: &str) -> Response<Full<Bytes>> {
         "x-origin-status",
         HeaderValue::from_str(code).expect("a parsed status is a valid header value"),
     );
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // As servers refusing an upload say (nginx among them): the unread body makes the
+        // connection unusable for another request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

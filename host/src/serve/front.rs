@@ -7,6 +7,7 @@ use crate::kv::zero_copy::ZeroCopyStream;
 use crate::kv::{self, KvBackend};
 use crate::serve::cache_hit::CacheHits;
 use crate::serve::edge_runtime::EdgeRuntime;
+use crate::serve::lingering::Lingering;
 use crate::serve::next_hop::Origin;
 use crate::serve::request_id::RequestIds;
 use crate::telemetry::metrics::route;
@@ -134,7 +135,7 @@ async fn serve(listener: TcpListener, front: Arc<Front>, mut stopped: oneshot::R
         let _ = stream.set_nodelay(true);
         let front = front.clone();
         let service = service_fn(move |request| answer(front.clone(), request));
-        let stream = TokioIo::new(ZeroCopyStream::new(stream));
+        let stream = TokioIo::new(Lingering::new(ZeroCopyStream::new(stream)));
         // half_close: a client may shut down its side once its request is sent and still
         // waits for the answer (hyper would otherwise end the connection at that EOF).
         let connection = http1::Builder::new()

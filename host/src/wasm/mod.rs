@@ -5,6 +5,7 @@
 //! May use: nothing else in the host (it is the bottom layer, beside `config`).
 
 pub mod bindings;
+pub mod early_answers;
 pub mod guest_log;
 pub mod localhost_names;
 pub mod outbound;

@@ -3,6 +3,7 @@
 //! between bytes), and responses handed to the guest in large frames ([`gather_apart`]).
 
 use crate::wasm::coalesced_body::gather_apart;
+use crate::wasm::early_answers::EarlyAnswers;
 use crate::wasm::localhost_names::LocalhostNames;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -13,8 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-/// HTTP and HTTPS (webpki roots), HTTP/1.1, with `*.localhost` names on loopback.
-pub type Connector = hyper_rustls::HttpsConnector<HttpConnector<LocalhostNames>>;
+/// HTTP and HTTPS (webpki roots), HTTP/1.1, with `*.localhost` names on loopback, reading
+/// an answer that comes before the request's body is taken.
+pub type Connector = EarlyAnswers<hyper_rustls::HttpsConnector<HttpConnector<LocalhostNames>>>;
 
 /// What a sender hands back besides the response: the I/O driving it, which pooled
 /// connections do not need.
@@ -30,11 +32,13 @@ pub fn connector() -> Connector {
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
+    EarlyAnswers(
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http),
+    )
 }
 
 /// A pooled keep-alive HTTP/1.1 client, shared by every instance. wasmtime's default sender
