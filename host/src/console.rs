@@ -1,10 +1,12 @@
 //! What the operator commands print: the progress bar and summary of `archive --once`, the
-//! dry run, and `status`.
+//! dry run, `restore`, and `status`.
 
 use indicatif::{HumanBytes, HumanCount, ProgressBar, ProgressStyle};
 use std::time::{Duration, Instant};
 use tiergate::archive::DryRun;
+use tiergate::restore::{Restored, Restorer};
 use tiergate::{Archiver, Config, RunOptions, RunProgress, RunReport};
+use tiergate_core::RecordId;
 use tiergate_hotstore::{HotStore, Status};
 use tokio::sync::watch;
 
@@ -66,6 +68,37 @@ fn waiting_line(report: &RunReport) -> Option<String> {
             HumanCount(waiting.records)
         )
     })
+}
+
+/// Restores each of `ids` with a progress bar, saying what became of each on stdout (the
+/// bar is drawn only on a terminal); whether all went well.
+pub(crate) async fn restore(restorer: &Restorer, ids: &[String]) -> bool {
+    let bar = ProgressBar::new(ids.len() as u64).with_message("restoring");
+    let (mut restored, mut hot, mut failed) = (0u64, 0u64, 0u64);
+    for raw in ids {
+        let outcome = match RecordId::parse(raw) {
+            Err(e) => Err(format!("not a record id: {e}")),
+            Ok(id) => restorer.before_write(&id).await.map_err(|e| e.to_string()),
+        };
+        match outcome {
+            Ok(Restored::Restored) => {
+                restored += 1;
+                bar.suspend(|| println!("{raw}: restored"));
+            }
+            Ok(Restored::Hot) => {
+                hot += 1;
+                bar.suspend(|| println!("{raw}: in the hot database already (or no such record)"));
+            }
+            Err(why) => {
+                failed += 1;
+                bar.suspend(|| println!("{raw}: FAILED: {why}"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("{restored} restored, {hot} already hot, {failed} failed");
+    failed == 0
 }
 
 fn summary(report: &RunReport, took: Duration) {

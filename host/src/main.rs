@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tiergate::archive::{self, schedule};
 use tiergate::kv::{self, KvBackend};
 use tiergate::ops::admin::Admin;
+use tiergate::restore::Restorer;
 use tiergate::restore::endpoint::InProcessRestore;
 use tiergate::{Archiver, Config, Server};
 
@@ -115,6 +116,20 @@ enum Command {
         /// Where to write the chart.
         #[arg(long, default_value = "tiergate-cost.svg")]
         chart: PathBuf,
+    },
+    /// Put archived records back in the hot database, as they were archived.
+    ///
+    /// Each record's copy is read, checked against the ledger and inserted as the row it
+    /// was; then the copy goes. For changes made straight in the database: writes through
+    /// the edge restore their record by themselves. A restored record that stays unchanged
+    /// is archived again by the next run, as any cold record. Exit 1 if any failed.
+    Restore {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tiergate.toml")]
+        config: PathBuf,
+        /// The records' ids.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
     },
     /// Show the ledger: records per state and their bytes, the hot table, the last run.
     Status {
@@ -270,6 +285,16 @@ async fn run() -> anyhow::Result<ExitCode> {
             std::fs::write(&chart, svg)
                 .with_context(|| format!("writing the chart to {}", chart.display()))?;
             println!("\nChart: {}", chart.display());
+        }
+        Command::Restore { config, ids } => {
+            let config = Config::load(&config)?;
+            let archive = archive::archive_config(&config)?;
+            // No edge cache here: a restored row holds the bytes the copy held, so a
+            // cached copy in a running edge stays right.
+            let restorer = Restorer::new(archive.hot.clone(), &archive.settings, None);
+            if !console::restore(&restorer, &ids).await {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Status { config } => {
             let config = Config::load(&config)?;

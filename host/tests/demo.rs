@@ -92,6 +92,40 @@ async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<(
     assert!(table.contains("Projection: 2,000,000 records"), "{table}");
     assert!(std::fs::read_to_string(&chart)?.contains("<svg"));
 
+    // An operator puts the old record back in the API's database, byte for byte; a second
+    // restore finds it hot, and an unknown id fails the command.
+    let restore = |ids: &[&str]| {
+        Command::new(TIERGATE)
+            .args(["restore", "--config"])
+            .arg(&config)
+            .args(ids)
+            .output()
+    };
+    let restored = restore(&[old])?;
+    let said = String::from_utf8_lossy(&restored.stdout);
+    assert!(restored.status.success(), "{said}");
+    assert!(said.contains(&format!("{old}: restored")), "{said}");
+    let back = get(&format!("{api}/records/{old}")).await?;
+    assert_eq!(
+        back.status, 200,
+        "record {old} is back in the API's database"
+    );
+    assert_eq!(
+        back.body, old_before.body,
+        "record {old}: restored byte for byte"
+    );
+    let again = restore(&[old, "not/an-id"])?;
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("{old}: in the hot database already")),
+        "{said}"
+    );
+    assert!(
+        said.contains("not/an-id: FAILED: not a record id"),
+        "{said}"
+    );
+
     // What the edge served, counted from the component's own headers.
     let reads = |source: &str| {
         format!(r#"tiergate_requests_total{{route="read",source="{source}",status="2xx"}}"#)
