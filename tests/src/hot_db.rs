@@ -303,8 +303,8 @@ fn iso(t: SystemTime) -> String {
         .to_string()
 }
 
-/// The API over a [`HotDb`]: `GET`, `PUT` and `DELETE /records/{id}`, 404 for what the
-/// table does not hold.
+/// The API over a [`HotDb`]: `GET`, `PUT`, `PATCH` (appends its body to the record) and
+/// `DELETE /records/{id}`, 404 for what the table does not hold.
 #[derive(Debug)]
 pub struct HotOrigin {
     server: LoopbackServer,
@@ -379,6 +379,20 @@ async fn handle(db: &HotDb, put: PutKind, request: Request<Incoming>) -> Respons
                     Err(e) => Err(e),
                 }
             }
+            Err(e) => Err(e.into()),
+        },
+        // A partial update, as simple as can be checked: the body is appended to the record.
+        Method::PATCH => match request.into_body().collect().await {
+            Ok(patch) => match db.get(&id).await {
+                Ok(Some(old)) => {
+                    let patched = [old.as_ref(), patch.to_bytes().as_ref()].concat();
+                    db.update(&id, &patched)
+                        .await
+                        .map(|_| reply(StatusCode::NO_CONTENT, Bytes::new()))
+                }
+                Ok(None) => Ok(reply(StatusCode::NOT_FOUND, Bytes::new())),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e.into()),
         },
         Method::DELETE => db.delete(&id).await.map(|found| {

@@ -4,7 +4,7 @@
 //! A reference model (the API's records, as if none were ever archived) runs beside the real
 //! stack: the real edge and archiver components in the host, a hot database (SQLite, and
 //! PostgreSQL where one runs), the API over it over HTTP, and s3s-fs. Seeded random steps
-//! read, write, delete, age records, run the archiver and let grace periods pass (a grace
+//! read, write (PUT, PATCH), delete, age records, run the archiver and let grace periods pass (a grace
 //! period above zero, so that reads land between a copy and the delete of its hot row); every
 //! answer is compared with the model's. The API comes in two kinds: one whose `PUT` only
 //! replaces and one whose `PUT` creates (at version 1 again, so versions repeat).
@@ -97,7 +97,8 @@ impl World {
                 let body = billing_record(&id, 1_000 + n as u64, 2_000 + n * 37);
                 self.write(&id, body).await
             }
-            55..=64 => self.delete(&id).await,
+            55..=59 => self.delete(&id).await,
+            60..=64 => self.patch(&id, n).await,
             65..=74 => {
                 // A record the application created long ago, straight in its table (it
                 // is not served by anything yet, so nothing can hide it).
@@ -179,6 +180,28 @@ impl World {
         }
         if expected != 404 {
             self.model.insert(id.to_owned(), body);
+        }
+        Ok(())
+    }
+
+    async fn patch(&mut self, id: &str, n: usize) -> anyhow::Result<()> {
+        let patch = Bytes::from(format!(",\"note{n}\":\"patched\""));
+        let request =
+            http::Request::patch(format!("/records/{id}")).body(Full::new(patch.clone()))?;
+        let reply = self.gate.send(request).await?;
+        self.note(format!("PATCH {id} -> {}", reply.status));
+        let expected = match self.model.get_mut(id) {
+            Some(body) => {
+                *body = [body.as_ref(), patch.as_ref()].concat().into();
+                204
+            }
+            None => 404,
+        };
+        if reply.status != expected {
+            self.fail(format!(
+                "PATCH {id}: expected {expected}, got {}",
+                reply.status
+            ));
         }
         Ok(())
     }
