@@ -80,20 +80,21 @@ pub(crate) async fn restore(restorer: &Restorer, ids: &[String]) -> bool {
             Err(e) => Err(format!("not a record id: {e}")),
             Ok(id) => restorer.before_write(&id).await.map_err(|e| e.to_string()),
         };
-        match outcome {
+        let said = match outcome {
             Ok(Restored::Restored) => {
                 restored += 1;
-                bar.suspend(|| println!("{raw}: restored"));
+                "restored".to_owned()
             }
             Ok(Restored::Hot) => {
                 hot += 1;
-                bar.suspend(|| println!("{raw}: in the hot database already (or no such record)"));
+                "in the hot database already (or no such record)".to_owned()
             }
             Err(why) => {
                 failed += 1;
-                bar.suspend(|| println!("{raw}: FAILED: {why}"));
+                format!("FAILED: {why}")
             }
-        }
+        };
+        bar.suspend(|| println!("{raw}: {said}"));
         bar.inc(1);
     }
     bar.finish_and_clear();

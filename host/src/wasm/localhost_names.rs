@@ -31,9 +31,10 @@ impl Default for LocalhostNames {
 /// Whether `host` is a subdomain of `localhost` (`localhost` itself is left to the
 /// system, whose hosts file may name it otherwise).
 fn under_localhost(host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    host.len() > ".localhost".len()
-        && host[host.len() - ".localhost".len()..].eq_ignore_ascii_case(".localhost")
+    host.trim_end_matches('.')
+        .to_ascii_lowercase()
+        .strip_suffix(".localhost")
+        .is_some_and(|subdomain| !subdomain.is_empty())
 }
 
 impl Service<Name> for LocalhostNames {
@@ -70,6 +71,10 @@ mod tests {
         assert!(!under_localhost("localhost"));
         assert!(!under_localhost("notlocalhost"));
         assert!(!under_localhost("archive.localhost.example.com"));
+        assert!(
+            !under_localhost("é.localhos"),
+            "no byte slicing inside a character"
+        );
 
         let mut resolver = LocalhostNames::new();
         let addrs: Vec<_> = resolver
