@@ -238,6 +238,7 @@ struct ArchiveSection {
     max_records: Option<u64>,
     encoding: Option<String>,
     retry_seconds: Option<u64>,
+    expire_after_days: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -594,6 +595,7 @@ fn archive_config(
         (names::ARCHIVE_CONCURRENCY, section.concurrency),
         (names::ARCHIVE_MAX_RECORDS, section.max_records),
         (names::ARCHIVE_RETRY_SECONDS, section.retry_seconds),
+        (names::ARCHIVE_EXPIRE_AFTER_DAYS, section.expire_after_days),
     ] {
         if let Some(value) = value {
             variables.insert(name.to_owned(), value.to_string());

@@ -89,6 +89,12 @@ pub(crate) async fn restore(restorer: &Restorer, ids: &[String]) -> bool {
                 hot += 1;
                 "in the hot database already (or no such record)".to_owned()
             }
+            Ok(Restored::Expired) => {
+                failed += 1;
+                "FAILED: expired: its copy was deleted at the end of its retention period \
+                 (archive.expire_after_days)"
+                    .to_owned()
+            }
             Err(why) => {
                 failed += 1;
                 format!("FAILED: {why}")
@@ -108,6 +114,12 @@ fn summary(report: &RunReport, took: Duration) {
         "archiver run: {} claimed, {} archived, {} hot rows deleted, {} stale copies removed, {} failed in {:.1} s",
         report.claimed, report.archived, report.deleted, report.restored, report.failed, secs
     );
+    if report.expired > 0 {
+        println!(
+            "  {} copies past their retention period deleted for good",
+            report.expired
+        );
+    }
     if report.bytes_in > 0 {
         println!(
             "  copied {} as {} ({:.1}x smaller), {}/s",
@@ -132,7 +144,7 @@ fn summary(report: &RunReport, took: Duration) {
     }
 }
 
-/// Prints what a run would copy.
+/// Prints what a run would copy, and delete for retention.
 pub(crate) fn dry_run(plan: &DryRun) {
     let cutoff = chrono::DateTime::<chrono::Utc>::from(plan.cutoff);
     println!(
@@ -143,6 +155,18 @@ pub(crate) fn dry_run(plan: &DryRun) {
     );
     if !plan.cold.sample.is_empty() {
         println!("  first: {}", plan.cold.sample.join(", "));
+    }
+    if let Some(expiring) = &plan.expiring {
+        let before = chrono::DateTime::<chrono::Utc>::from(expiring.changed_before);
+        println!(
+            "dry run: {} archived records last changed before {} are past their retention period; their copies would be deleted for good ({})",
+            HumanCount(expiring.copies.records),
+            before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            HumanBytes(expiring.copies.bytes)
+        );
+        if !expiring.copies.sample.is_empty() {
+            println!("  first: {}", expiring.copies.sample.join(", "));
+        }
     }
 }
 

@@ -120,16 +120,27 @@ enum Command {
     /// Put archived records back in the hot database, as they were archived.
     ///
     /// Each record's copy is read, checked against the ledger and inserted as the row it
-    /// was; then the copy goes. For changes made straight in the database: writes through
-    /// the edge restore their record by themselves. A restored record that stays unchanged
-    /// is archived again by the next run, as any cold record. Exit 1 if any failed.
+    /// was, every column; then the copy goes. For changes made straight in the database:
+    /// writes through the edge restore their record by themselves. A restored record that
+    /// stays unchanged is archived again by the next run, as any cold record (set its
+    /// legal-hold column to keep it hot). Exit 1 if any failed.
     Restore {
         /// The configuration file.
         #[arg(long, short, default_value = "tiergate.toml")]
         config: PathBuf,
         /// The records' ids.
-        #[arg(required = true, value_name = "ID")]
+        #[arg(
+            value_name = "ID",
+            required_unless_present_any = ["changed_from", "changed_until"]
+        )]
         ids: Vec<String>,
+        /// Also every archived record last changed at or after this time: a UTC date
+        /// (2024-01-31) or an RFC 3339 time (2024-01-31T12:00:00Z).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        changed_from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Also every archived record last changed before this time (same forms).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        changed_until: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Show the ledger: records per state and their bytes, the hot table, the last run.
     Status {
@@ -286,9 +297,21 @@ async fn run() -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("writing the chart to {}", chart.display()))?;
             println!("\nChart: {}", chart.display());
         }
-        Command::Restore { config, ids } => {
+        Command::Restore {
+            config,
+            mut ids,
+            changed_from,
+            changed_until,
+        } => {
             let config = Config::load(&config)?;
             let archive = archive::archive_config(&config)?;
+            if changed_from.is_some() || changed_until.is_some() {
+                let store = archive::open_hot_store(&config).await?;
+                let range = tiergate::restore::ChangedBetween::new(changed_from, changed_until)?;
+                let found = range.ids(&store).await?;
+                println!("{} archived records last changed {range}", found.len());
+                ids.extend(found);
+            }
             // No edge cache here: a restored row holds the bytes the copy held, so a
             // cached copy in a running edge stays right.
             let restorer = Restorer::new(archive.hot.clone(), &archive.settings, None);
@@ -303,6 +326,20 @@ async fn run() -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A time on the command line: a UTC date or an RFC 3339 time.
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| time.to_utc())
+        .map_err(|e| {
+            format!(
+                "{e}; expected a UTC date (2024-01-31) or an RFC 3339 time (2024-01-31T12:00:00Z)"
+            )
+        })
 }
 
 /// The cache an archiver outside `serve` drops deleted records from: a private one, since a

@@ -126,6 +126,57 @@ async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<(
         "{said}"
     );
 
+    // By time range: none in a day long ago, every other archived record before 2100, and
+    // a range that ends before it starts is refused.
+    let range = |args: &[&str]| {
+        Command::new(TIERGATE)
+            .args(["restore", "--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+    };
+    let none = range(&[
+        "--changed-from",
+        "2000-01-01",
+        "--changed-until",
+        "2000-01-02",
+    ])?;
+    let said = String::from_utf8_lossy(&none.stdout);
+    assert!(none.status.success(), "{said}");
+    assert!(
+        said.contains(
+            "0 archived records last changed from 2000-01-01T00:00:00Z until 2000-01-02T00:00:00Z"
+        ),
+        "{said}"
+    );
+    let all = range(&["--changed-until", "2100-01-01"])?;
+    let said = String::from_utf8_lossy(&all.stdout);
+    assert!(all.status.success(), "{said}");
+    let found: usize = said
+        .split_once(" archived records last changed before 2100-01-01T00:00:00Z")
+        .and_then(|(count, _)| count.rsplit('\n').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no count of records found: {said}"));
+    assert!(found >= 1, "{said}");
+    assert!(
+        said.contains(&format!("{found} restored, 0 already hot, 0 failed")),
+        "{said}"
+    );
+    let in_api_now = get(&format!("{api}/records?limit=1000")).await?;
+    assert_eq!(
+        serde_json::from_slice::<Vec<serde_json::Value>>(&in_api_now.body)?.len(),
+        120,
+        "every record is back in the API's database"
+    );
+    let inverted = range(&[
+        "--changed-from",
+        "2024-02-01",
+        "--changed-until",
+        "2024-01-01",
+    ])?;
+    assert_eq!(inverted.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&inverted.stderr);
+    assert!(said.contains("must come before --changed-until"), "{said}");
+
     // What the edge served, counted from the component's own headers.
     let reads = |source: &str| {
         format!(r#"tiergate_requests_total{{route="read",source="{source}",status="2xx"}}"#)

@@ -20,4 +20,12 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// A read-only store asked for what an older ledger does not keep yet.
+    pub(crate) fn ledger_behind(version: i64, wanted: &str) -> Self {
+        Self::Invalid(format!(
+            "{wanted}: tiergate's ledger is at schema version {version}, which does not keep \
+             it; the archiver's next run upgrades the ledger (`tiergate archive --once`)"
+        ))
+    }
 }

@@ -12,6 +12,7 @@
 //! - `types.rs`: the values going in and out ([`Lease`], [`Claim`], [`ArchivedCopy`], ...).
 //! - `sql_name.rs`: configured table and column names, checked before they enter SQL.
 //! - `sqlite.rs`, `postgres.rs`: the backends; each holds all of its SQL.
+//! - `row_image.rs`: a SQLite row as JSON, the whole row the ledger keeps.
 //! - `pg_env.rs`: what `hot.url` leaves out, from `PG*` variables and the password file.
 //!
 //! Ledger state names come from [`tiergate_core::LedgerState`], the one place that names them.
@@ -22,6 +23,7 @@ mod config;
 mod error;
 mod pg_env;
 mod postgres;
+mod row_image;
 mod sql_name;
 mod sqlite;
 mod types;
@@ -156,7 +158,8 @@ impl HotStore {
     /// version is still `version` and that its body still hashes to `sha256`. Only then is
     /// `publish` awaited, with the row locked: it makes the copy the record (the edge serves
     /// it from then on) and says whether it did. If it did, the hot row is deleted and the
-    /// ledger row marked `deleted`, and the transaction commits.
+    /// ledger row marked `deleted`, keeping every other column of the row as it was at that
+    /// moment (for a restore) and its changed time, and the transaction commits.
     ///
     /// The application's writes to the row wait for the lock meanwhile, so no write can
     /// land between the check and the delete, and a published copy never hides a newer
@@ -188,7 +191,11 @@ impl HotStore {
     }
 
     /// Puts `row` back in the records table, in one transaction with a check that the
-    /// ledger still says `deleted` and that no hot row came back: true when it did. The
+    /// ledger still says `deleted` and that no hot row came back: true when it did. The row
+    /// comes back whole: every column the ledger kept when the hot row was deleted, exactly
+    /// (generated columns compute themselves; columns added since get their default), with
+    /// `row.body` from the copy. A row deleted before the ledger kept whole rows (schema
+    /// version 1) gets back its configured columns from `row`. The
     /// ledger row stays `deleted` until [`forget_restored`](Self::forget_restored), so that
     /// a crash before the copy is removed leaves a `deleted` row whose id is back in the
     /// hot table, which the next run's stale pass cleans up.
@@ -218,6 +225,46 @@ impl HotStore {
     /// hot and unclaimed again. False when the row is not ours.
     pub async fn forget(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
         dispatch!(self.forget(lease, id))
+    }
+
+    /// Claims up to `limit` deleted records whose retention period is over: last changed
+    /// before `changed_before_ms` (rows deleted before the ledger kept the changed time
+    /// count from their claim). The caller deletes each copy, then
+    /// [`mark_expired`](Self::mark_expired)s it.
+    pub async fn claim_expired(
+        &self,
+        lease: &Lease,
+        changed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.claim_expired(lease, changed_before_ms, limit))
+    }
+
+    /// Marks our claimed `deleted` row `expired`, its copy gone, and forgets the rest of
+    /// the record's row that the ledger kept: the record is gone for good. False when the
+    /// row is not ours.
+    pub async fn mark_expired(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
+        dispatch!(self.mark_expired(lease, id))
+    }
+
+    /// What [`claim_expired`](Self::claim_expired) would take, without taking it: for
+    /// `--dry-run`. Bytes are the copies' stored sizes.
+    pub async fn count_expiring(&self, changed_before_ms: i64) -> Result<ColdCount, StoreError> {
+        dispatch!(self.count_expiring(changed_before_ms))
+    }
+
+    /// Up to `limit` ids of records whose hot row was deleted and whose last change was at
+    /// or after `from_ms` and before `until_ms` (rows deleted before the ledger kept the
+    /// changed time count from their claim), after `after` in id order: pages through what
+    /// an operator restores by time range.
+    pub async fn deleted_between(
+        &self,
+        from_ms: i64,
+        until_ms: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.deleted_between(from_ms, until_ms, after, limit))
     }
 
     /// What [`claim_cold`](Self::claim_cold) would take at `now_ms` with no limit, without

@@ -8,7 +8,7 @@
 use crate::Access;
 use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
-use crate::sql_name::SqlName;
+use crate::sql_name::{SqlName, quote};
 use crate::types::{
     ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
     RestoredRow, RunRow, StaleCopy, StateCount, Status, from_sql, to_sql,
@@ -34,7 +34,7 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 const SESSION_OPTIONS: &str = "-c TimeZone=UTC -c DateStyle=ISO";
 
 /// The version of the ledger tables this code creates and expects.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 /// The hot store on a PostgreSQL server.
 #[derive(Clone)]
@@ -64,8 +64,15 @@ struct Sql {
     claim_due: String,
     claim_stale: String,
     owned_archived: String,
-    delete_record: String,
-    mark_deleted: String,
+    /// Deletes the hot row and marks the ledger row `deleted`, keeping every column of the
+    /// row but the body (`row_columns`, as `to_json` writes them) and its changed time.
+    delete_and_mark: String,
+    /// Whether a restore has a whole row to put back, and its column names.
+    captured: String,
+    /// The ledger, quoted; the body column's unquoted name.
+    ledger: String,
+    body_name: String,
+    body_is_bytea: bool,
     lock_record: String,
     /// Whether the table has a version column (otherwise the changed column is the version).
     versioned: bool,
@@ -74,6 +81,13 @@ struct Sql {
     restore: String,
     forget_restored: String,
     forget: String,
+    claim_expired: String,
+    mark_expired: String,
+    expiring_totals: String,
+    expiring_sample: String,
+    deleted_between: String,
+    /// The ledger's schema version: older than [`SCHEMA_VERSION`] only when read-only.
+    schema: i32,
     cold_totals: String,
     cold_sample: String,
     hot_totals: String,
@@ -134,9 +148,13 @@ impl PostgresStore {
             .map_err(|e| StoreError::Invalid(format!("hot.pool_size: {e}")))?;
         let mut client = pool.get().await.map_err(pool_error)?;
         let body_is_bytea = check_columns(&client, &names).await?;
-        migrate(&mut client, &names.ledger, access).await?;
-        let sql = Sql::new(&names, config.exclude_where.as_deref(), body_is_bytea);
+        let schema = migrate(&mut client, &names.ledger, access).await?;
+        let mut sql = Sql::new(&names, config.exclude_where.as_deref(), body_is_bytea);
+        sql.schema = schema;
         for statement in sql.all() {
+            if schema < 2 && sql.of_schema_2().contains(&statement) {
+                continue;
+            }
             client.prepare_cached(statement).await.map_err(|e| {
                 StoreError::Invalid(format!(
                     "the queries built from [hot] do not fit table {} (check hot.exclude_where and the column types): {}",
@@ -370,15 +388,10 @@ impl PostgresStore {
             return Ok(DeleteOutcome::NotPublished);
         }
         let delete = tx
-            .prepare_cached(&self.sql.delete_record)
+            .prepare_cached(&self.sql.delete_and_mark)
             .await
             .map_err(&fail)?;
-        tx.execute(&delete, &[&id]).await.map_err(&fail)?;
-        let mark = tx
-            .prepare_cached(&self.sql.mark_deleted)
-            .await
-            .map_err(&fail)?;
-        tx.execute(&mark, &[&id, &lease.now_ms])
+        tx.execute(&delete, &[&id, &lease.now_ms])
             .await
             .map_err(&fail)?;
         tx.commit().await.map_err(&fail)?;
@@ -426,6 +439,9 @@ impl PostgresStore {
                 delete_after_ms: row.try_get(8).map_err(&fail)?,
             }),
             Ok(LedgerState::Copying) => BeforeWrite::Hot,
+            // A record the API created again after its copy expired is hot.
+            Ok(LedgerState::Expired) if hot => BeforeWrite::Hot,
+            Ok(LedgerState::Expired) => BeforeWrite::Expired,
             Err(e) => return Err(StoreError::Invalid(format!("ledger row of {id}: {e}"))),
         };
         tx.commit().await.map_err(&fail)?;
@@ -450,6 +466,18 @@ impl PostgresStore {
         if !still_deleted {
             return Ok(false);
         }
+        let captured = tx.prepare_cached(&self.sql.captured).await.map_err(&fail)?;
+        let image = tx.query_one(&captured, &[&row.id]).await.map_err(&fail)?;
+        if image.try_get::<_, bool>(0).map_err(&fail)? {
+            let keys: Vec<String> = image.try_get(1).map_err(&fail)?;
+            let insert = self.restore_image_sql(&tx, &keys).await.map_err(&fail)?;
+            tx.execute(&insert, &[&row.id, &row.body])
+                .await
+                .map_err(&fail)?;
+            tx.commit().await.map_err(&fail)?;
+            return Ok(true);
+        }
+        // A row deleted before the ledger kept whole rows: its configured columns.
         // The changed column is the version when there is no version column: put it back.
         let changed: Option<&str> = if self.sql.versioned {
             None
@@ -472,6 +500,53 @@ impl PostgresStore {
         .map_err(&fail)?;
         tx.commit().await.map_err(&fail)?;
         Ok(true)
+    }
+
+    /// The INSERT that puts back the whole row the ledger kept for $1, with the body $2 from
+    /// its copy: every kept column the table still has and can take (generated columns
+    /// compute themselves, columns added since get their default; identity columns get
+    /// their kept value). The catalog is read now, not at open: the table may have changed.
+    async fn restore_image_sql(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        kept: &[String],
+    ) -> Result<String, tokio_postgres::Error> {
+        let columns: Vec<String> = tx
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                 AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
+                &[&self.sql.table],
+            )
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let body = quote(&self.sql.body_name);
+        let t = &self.sql.table;
+        let mut names = vec![body.clone()];
+        let mut values = vec![if self.sql.body_is_bytea {
+            "$2::bytea".to_owned()
+        } else {
+            // Through the row type, so the text becomes whatever type the column has.
+            format!(
+                "(json_populate_record(NULL::{t}, json_build_object('{}', \
+                 convert_from($2::bytea, 'UTF8')))).{body}",
+                self.sql.body_name
+            )
+        }];
+        for name in kept {
+            if *name != self.sql.body_name && columns.contains(name) {
+                names.push(quote(name));
+                values.push(format!("r.{}", quote(name)));
+            }
+        }
+        Ok(format!(
+            "INSERT INTO {t} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} AS l, \
+             json_populate_record(NULL::{t}, l.row_columns) AS r WHERE l.id = $1",
+            names.join(", "),
+            values.join(", "),
+            self.sql.ledger,
+        ))
     }
 
     pub(crate) async fn forget_restored(&self, id: &str) -> Result<bool, StoreError> {
@@ -528,6 +603,74 @@ impl PostgresStore {
         Ok(forgotten == 1)
     }
 
+    pub(crate) async fn claim_expired(
+        &self,
+        lease: &Lease,
+        changed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let doing = "claiming expired copies";
+        let rows = self
+            .query(
+                doing,
+                &self.sql.claim_expired,
+                &[
+                    &lease.now_ms,
+                    &i64::from(limit),
+                    &lease.owner,
+                    &lease.until_ms(),
+                    &changed_before_ms,
+                ],
+            )
+            .await?;
+        self.first_column(doing, &rows)
+    }
+
+    pub(crate) async fn mark_expired(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
+        let marked = self
+            .execute(
+                "marking a copy expired",
+                &self.sql.mark_expired,
+                &[&id, &lease.owner, &lease.now_ms],
+            )
+            .await?;
+        Ok(marked == 1)
+    }
+
+    pub(crate) async fn count_expiring(
+        &self,
+        changed_before_ms: i64,
+    ) -> Result<ColdCount, StoreError> {
+        let doing = "counting expiring copies";
+        if self.sql.schema < 2 {
+            return Err(StoreError::ledger_behind(self.sql.schema.into(), doing));
+        }
+        let params: [&(dyn ToSql + Sync); 1] = [&changed_before_ms];
+        let (totals, sample) = (&self.sql.expiring_totals, &self.sql.expiring_sample);
+        self.count(doing, totals, sample, &params).await
+    }
+
+    pub(crate) async fn deleted_between(
+        &self,
+        from_ms: i64,
+        until_ms: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let doing = "listing archived records by change time";
+        if self.sql.schema < 2 {
+            return Err(StoreError::ledger_behind(self.sql.schema.into(), doing));
+        }
+        let rows = self
+            .query(
+                doing,
+                &self.sql.deleted_between,
+                &[&from_ms, &until_ms, &after, &i64::from(limit)],
+            )
+            .await?;
+        self.first_column(doing, &rows)
+    }
+
     pub(crate) async fn count_cold(
         &self,
         now_ms: i64,
@@ -535,18 +678,35 @@ impl PostgresStore {
     ) -> Result<ColdCount, StoreError> {
         let doing = "counting cold records";
         let params: [&(dyn ToSql + Sync); 2] = [&now_ms, &cutoff_ms];
-        let totals = self.query(doing, &self.sql.cold_totals, &params).await?;
-        let sample = self.query(doing, &self.sql.cold_sample, &params).await?;
+        let (totals, sample) = (&self.sql.cold_totals, &self.sql.cold_sample);
+        self.count(doing, totals, sample, &params).await
+    }
+
+    /// A count, its bytes and the first ids: `totals` answers one row (count, bytes),
+    /// `sample` the ids; both take `params`.
+    async fn count(
+        &self,
+        doing: &str,
+        totals: &str,
+        sample: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<ColdCount, StoreError> {
+        let totals = self.query(doing, totals, params).await?;
+        let sample = self.query(doing, sample, params).await?;
         let (records, bytes) = totals_of(&totals).map_err(self.fail(doing))?;
         Ok(ColdCount {
             records,
             bytes,
-            sample: sample
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<_, _>>()
-                .map_err(self.fail(doing))?,
+            sample: self.first_column(doing, &sample)?,
         })
+    }
+
+    /// The text in the first column of every row.
+    fn first_column(&self, doing: &str, rows: &[Row]) -> Result<Vec<String>, StoreError> {
+        rows.iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(self.fail(doing))
     }
 
     pub(crate) async fn waiting_for_retry(
@@ -699,7 +859,7 @@ impl Sql {
             format!("({})", kept_by.join(" OR "))
         };
         let length = format!("octet_length({body})");
-        let [copying, archived, deleted] = LedgerState::ALL.map(LedgerState::as_str);
+        let [copying, archived, deleted, expired] = LedgerState::ALL.map(LedgerState::as_str);
         // Cold records a claim may take: $1 = now, $2 = cutoff. Only the records table is in
         // scope at this level, so `exclude_where` sees its columns unqualified. Comparing
         // the column itself (not its milliseconds) lets an index on it serve the query.
@@ -778,7 +938,7 @@ impl Sql {
                     "SELECT l.id FROM {l} AS l LEFT JOIN {hot} ON h.id = l.id WHERE {free} AND ( \
                      (l.state IN ('{copying}', '{archived}') \
                       AND (h.id IS NULL OR h.version IS DISTINCT FROM l.version OR h.kept)) \
-                     OR (l.state = '{deleted}' AND h.id IS NOT NULL)) ORDER BY l.id"
+                     OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL)) ORDER BY l.id"
                 ),
                 "l.id, l.blob_key, l.state",
             ),
@@ -789,7 +949,25 @@ impl Sql {
             lock_record: format!(
                 "SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = $1 FOR UPDATE"
             ),
-            delete_record: format!("DELETE FROM {t} WHERE {id} = $1"),
+            delete_and_mark: format!(
+                "WITH gone AS (DELETE FROM {t} AS r WHERE r.{} = $1 RETURNING to_json(r) AS whole, \
+                   CAST(floor(extract(epoch FROM r.{}) * 1000) AS bigint) AS changed_ms) \
+                 UPDATE {l} AS l SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
+                   lease_until = NULL, updated_at = $2, record_changed_at = gone.changed_ms, \
+                   row_columns = (SELECT json_object_agg(e.key, e.value) FROM json_each(gone.whole) AS e \
+                     WHERE e.key <> '{}') \
+                 FROM gone WHERE l.id = $1",
+                names.id,
+                names.changed,
+                names.body.name()
+            ),
+            captured: format!(
+                "SELECT row_columns IS NOT NULL, \
+                 ARRAY(SELECT json_object_keys(row_columns)) FROM {l} WHERE id = $1"
+            ),
+            body_name: names.body.name().to_owned(),
+            body_is_bytea,
+            ledger: l.to_string(),
             versioned: names.version.is_some(),
             write_lookup: format!(
                 "SELECT l.state, l.version, l.blob_key, l.sha256, l.size, l.stored_size, \
@@ -805,11 +983,33 @@ impl Sql {
                 "DELETE FROM {l} WHERE id = $1 AND state = '{deleted}' \
                  AND EXISTS (SELECT 1 FROM {t} WHERE {id} = $1)"
             ),
-            mark_deleted: format!(
-                "UPDATE {l} SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = $2 WHERE id = $1"
-            ),
             forget: format!("DELETE FROM {l} WHERE id = $1 AND lease_owner = $2"),
+            claim_expired: take_leases(
+                &format!(
+                    "SELECT l.id FROM {l} AS l WHERE l.state = '{deleted}' \
+                     AND l.record_changed_at < $5 AND {free} ORDER BY l.record_changed_at, l.id"
+                ),
+                "l.id",
+            ),
+            mark_expired: format!(
+                "UPDATE {l} SET state = '{expired}', row_columns = NULL, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $3 \
+                 WHERE id = $1 AND state = '{deleted}' AND lease_owner = $2"
+            ),
+            expiring_totals: format!(
+                "SELECT count(*), CAST(COALESCE(sum(stored_size), 0) AS bigint) FROM {l} \
+                 WHERE state = '{deleted}' AND record_changed_at < $1"
+            ),
+            deleted_between: format!(
+                "SELECT id FROM {l} WHERE state = '{deleted}' AND record_changed_at >= $1 \
+                 AND record_changed_at < $2 AND ($3::text IS NULL OR id > $3) ORDER BY id LIMIT $4"
+            ),
+            expiring_sample: format!(
+                "SELECT id FROM {l} WHERE state = '{deleted}' AND record_changed_at < $1 \
+                 ORDER BY record_changed_at, id LIMIT {}",
+                crate::COLD_SAMPLE
+            ),
+            schema: SCHEMA_VERSION,
             cold_totals: format!(
                 "SELECT count(*), CAST(COALESCE(sum({length}), 0) AS bigint) {eligible}"
             ),
@@ -842,9 +1042,28 @@ impl Sql {
         }
     }
 
-    /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 23] {
+    /// The statements that read or write what schema version 2 added, which a read-only
+    /// store on older tables never runs.
+    fn of_schema_2(&self) -> [&str; 7] {
         [
+            &self.deleted_between,
+            &self.delete_and_mark,
+            &self.captured,
+            &self.claim_expired,
+            &self.mark_expired,
+            &self.expiring_totals,
+            &self.expiring_sample,
+        ]
+    }
+
+    /// Every statement, for checking at open that they compile against the tables.
+    fn all(&self) -> [&str; 28] {
+        [
+            &self.deleted_between,
+            &self.claim_expired,
+            &self.mark_expired,
+            &self.expiring_totals,
+            &self.expiring_sample,
             &self.claim_cold,
             &self.read,
             &self.mark_archived,
@@ -852,8 +1071,8 @@ impl Sql {
             &self.claim_due,
             &self.claim_stale,
             &self.owned_archived,
-            &self.delete_record,
-            &self.mark_deleted,
+            &self.delete_and_mark,
+            &self.captured,
             &self.lock_record,
             &self.write_lookup,
             &self.hold_back,
@@ -938,7 +1157,7 @@ async fn migrate(
     client: &mut tokio_postgres::Client,
     ledger: &SqlName,
     access: Access,
-) -> Result<(), StoreError> {
+) -> Result<i32, StoreError> {
     let l = ledger;
     let doing = format!("creating tiergate's tables beside {l}");
     let failed = |e: tokio_postgres::Error| classify(&doing, &e);
@@ -991,9 +1210,10 @@ async fn migrate(
         };
         let runs = l.with_suffix("_runs");
         // Index names take no schema: PostgreSQL puts an index beside its table.
-        let (index, runs_index) = (
+        let (index, runs_index, changed_index) = (
             format!("\"{}_state_due\"", l.name()),
             format!("\"{}_runs_started\"", l.name()),
+            format!("\"{}_state_changed\"", l.name()),
         );
         tx.batch_execute(&format!(
             "{create} IF NOT EXISTS {schema} (version integer NOT NULL);
@@ -1003,8 +1223,9 @@ async fn migrate(
                 stored_sha256 text, encoding text, attempts integer NOT NULL DEFAULT 0,
                 last_error text, lease_owner text, lease_until bigint, claimed_at bigint,
                 archived_at bigint, delete_after bigint, deleted_at bigint,
-                updated_at bigint NOT NULL);
+                updated_at bigint NOT NULL, row_columns json, record_changed_at bigint);
              CREATE INDEX IF NOT EXISTS {index} ON {l} (state, delete_after);
+             CREATE INDEX IF NOT EXISTS {changed_index} ON {l} (state, record_changed_at);
              {create} IF NOT EXISTS {runs} (
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text NOT NULL,
                 started_ms bigint NOT NULL, finished_ms bigint NOT NULL,
@@ -1012,12 +1233,33 @@ async fn migrate(
                 restored bigint NOT NULL, failed bigint NOT NULL, bytes_in bigint NOT NULL,
                 bytes_out bigint NOT NULL, dry_run boolean NOT NULL, errors text NOT NULL);
              CREATE INDEX IF NOT EXISTS {runs_index} ON {runs} (started_ms);
-             INSERT INTO {schema} (version) VALUES (1);"
+             INSERT INTO {schema} (version) VALUES ({SCHEMA_VERSION});"
+        ))
+        .await
+        .map_err(failed)?;
+    } else if version < 2 && access == Access::ReadOnly {
+        tx.commit().await.map_err(failed)?;
+        return Ok(version);
+    } else if version < 2 {
+        // Version 2 keeps the rest of a deleted record's row and its changed time (for
+        // retention). Rows deleted before keep what they had: a restore puts back their
+        // configured columns, and their retention counts from their claim, which came after
+        // their last change (so they expire a little late, never early).
+        tracing::info!(ledger = %l, "upgrading tiergate's ledger to schema version 2");
+        let changed_index = format!("\"{}_state_changed\"", l.name());
+        tx.batch_execute(&format!(
+            "ALTER TABLE {l} ADD COLUMN row_columns json;
+             ALTER TABLE {l} ADD COLUMN record_changed_at bigint;
+             UPDATE {l} SET record_changed_at = COALESCE(claimed_at, archived_at, updated_at)
+               WHERE state = 'deleted';
+             CREATE INDEX IF NOT EXISTS {changed_index} ON {l} (state, record_changed_at);
+             INSERT INTO {schema} (version) VALUES (2);"
         ))
         .await
         .map_err(failed)?;
     }
-    tx.commit().await.map_err(failed)
+    tx.commit().await.map_err(failed)?;
+    Ok(SCHEMA_VERSION)
 }
 
 fn totals_of(rows: &[Row]) -> Result<(u64, u64), tokio_postgres::Error> {

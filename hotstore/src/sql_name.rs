@@ -59,6 +59,12 @@ impl SqlName {
     }
 }
 
+/// A name read from the database's catalog, which may hold any character, double-quoted
+/// for SQL.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Writes the quoted form, ready to splice into SQL.
 impl fmt::Display for SqlName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,7 +8,8 @@
 use crate::Access;
 use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
-use crate::sql_name::SqlName;
+use crate::row_image;
+use crate::sql_name::{SqlName, quote};
 use crate::types::{
     ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
     RestoredRow, RunRow, StaleCopy, StateCount, Status, from_sql, to_sql,
@@ -36,7 +37,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MMAP_BYTES: i64 = 1 << 30;
 
 /// The version of the ledger tables this code creates and expects.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// The hot store on a SQLite file.
 #[derive(Debug, Clone)]
@@ -55,6 +56,15 @@ struct Inner {
 struct Sql {
     /// What a user sees in messages: the records table's name.
     table: String,
+    /// The records table, quoted for SQL, and its unquoted name and body column's, for the
+    /// catalog and the row images.
+    table_sql: String,
+    table_name: String,
+    body_name: String,
+    /// Whether the body column has TEXT affinity.
+    body_is_text: bool,
+    /// The ledger's schema version: older than [`SCHEMA_VERSION`] only when read-only.
+    schema: i64,
     claim_candidates: String,
     claim_upsert: String,
     read: String,
@@ -67,6 +77,10 @@ struct Sql {
     delete_record: String,
     mark_deleted: String,
     lock_record: String,
+    /// The locked row, every column and its changed time, for the ledger to keep.
+    capture: String,
+    /// The row the ledger kept, for a restore.
+    captured: String,
     /// Whether the table has a version column (otherwise the changed column is the version).
     versioned: bool,
     write_lookup: String,
@@ -74,6 +88,11 @@ struct Sql {
     restore: String,
     forget_restored: String,
     forget: String,
+    expired: String,
+    mark_expired: String,
+    expiring_totals: String,
+    expiring_sample: String,
+    deleted_between: String,
     cold_totals: String,
     cold_sample: String,
     hot_totals: String,
@@ -95,10 +114,9 @@ impl SqliteStore {
         let path = config.path.clone().ok_or_else(|| {
             StoreError::Invalid("hot.path: required for engine = \"sqlite\"".into())
         })?;
-        let sql = Sql::new(&names, config.exclude_where.as_deref());
+        let exclude_where = config.exclude_where.clone();
         let (conn, sql) = tokio::task::spawn_blocking(move || {
-            let conn = connect(&path, &names, &sql, access)?;
-            Ok::<_, StoreError>((conn, sql))
+            connect(&path, &names, exclude_where.as_deref(), access)
         })
         .await
         .map_err(join_error)??;
@@ -306,9 +324,14 @@ impl SqliteStore {
             if !runtime.block_on(publish) {
                 return Ok(DeleteOutcome::NotPublished);
             }
+            let (image, changed_ms) = capture(&tx, sql, &id)?;
             tx.prepare_cached(&sql.delete_record)?.execute([&id])?;
-            tx.prepare_cached(&sql.mark_deleted)?
-                .execute(params![id, lease.now_ms])?;
+            tx.prepare_cached(&sql.mark_deleted)?.execute(params![
+                id,
+                lease.now_ms,
+                image,
+                changed_ms
+            ])?;
             tx.commit()?;
             Ok(DeleteOutcome::Deleted)
         })
@@ -342,6 +365,9 @@ impl SqliteStore {
                 .optional()?;
             let before = match found {
                 None | Some((LedgerState::Copying, ..)) => BeforeWrite::Hot,
+                // A record the API created again after its copy expired is hot.
+                Some((LedgerState::Expired, _, true)) => BeforeWrite::Hot,
+                Some((LedgerState::Expired, _, false)) => BeforeWrite::Expired,
                 Some((LedgerState::Archived, ..)) => {
                     tx.prepare_cached(&sql.hold_back)?
                         .execute(params![id, hold_until_ms])?;
@@ -370,6 +396,15 @@ impl SqliteStore {
             if !still_deleted {
                 return Ok(false);
             }
+            let image: Option<String> = tx
+                .prepare_cached(&sql.captured)?
+                .query_row([&row.id], |found| found.get(0))?;
+            if let Some(image) = image {
+                restore_image(&tx, sql, &row, &image)?;
+                tx.commit()?;
+                return Ok(true);
+            }
+            // A row deleted before the ledger kept whole rows: its configured columns.
             // The changed column is the version when there is no version column.
             let changed = (!sql.versioned).then_some(&row.version);
             tx.prepare_cached(&sql.restore)?.execute(params![
@@ -430,26 +465,100 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn claim_expired(
+        &self,
+        lease: &Lease,
+        changed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let lease = lease.clone();
+        self.run("claiming expired copies", move |conn, sql| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids = tx
+                .prepare_cached(&sql.expired)?
+                .query_map(params![lease.now_ms, changed_before_ms, limit], |row| {
+                    row.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            take_leases(&tx, sql, &lease, ids.iter().map(String::as_str))?;
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    pub(crate) async fn mark_expired(&self, lease: &Lease, id: &str) -> Result<bool, StoreError> {
+        let (lease, id) = (lease.clone(), id.to_owned());
+        self.run("marking a copy expired", move |conn, sql| {
+            Ok(conn.prepare_cached(&sql.mark_expired)?.execute(params![
+                id,
+                lease.owner,
+                lease.now_ms
+            ])? == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn count_expiring(
+        &self,
+        changed_before_ms: i64,
+    ) -> Result<ColdCount, StoreError> {
+        if self.inner.sql.schema < 2 {
+            let behind = self.inner.sql.schema;
+            return Err(StoreError::ledger_behind(
+                behind,
+                "counting expiring copies",
+            ));
+        }
+        self.run("counting expiring copies", move |conn, sql| {
+            count(
+                conn,
+                &sql.expiring_totals,
+                &sql.expiring_sample,
+                [changed_before_ms],
+            )
+        })
+        .await
+    }
+
+    pub(crate) async fn deleted_between(
+        &self,
+        from_ms: i64,
+        until_ms: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        if self.inner.sql.schema < 2 {
+            let behind = self.inner.sql.schema;
+            return Err(StoreError::ledger_behind(
+                behind,
+                "listing records by change time",
+            ));
+        }
+        let after = after.map(str::to_owned);
+        self.run(
+            "listing archived records by change time",
+            move |conn, sql| {
+                conn.prepare_cached(&sql.deleted_between)?
+                    .query_map(params![from_ms, until_ms, after, limit], |row| row.get(0))?
+                    .collect()
+            },
+        )
+        .await
+    }
+
     pub(crate) async fn count_cold(
         &self,
         now_ms: i64,
         cutoff_ms: i64,
     ) -> Result<ColdCount, StoreError> {
         self.run("counting cold records", move |conn, sql| {
-            let (records, bytes) = conn
-                .prepare_cached(&sql.cold_totals)?
-                .query_row(params![now_ms, cutoff_ms], |row| {
-                    Ok((from_sql(row.get(0)?), from_sql(row.get(1)?)))
-                })?;
-            let sample = conn
-                .prepare_cached(&sql.cold_sample)?
-                .query_map(params![now_ms, cutoff_ms], |row| row.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(ColdCount {
-                records,
-                bytes,
-                sample,
-            })
+            count(
+                conn,
+                &sql.cold_totals,
+                &sql.cold_sample,
+                params![now_ms, cutoff_ms],
+            )
         })
         .await
     }
@@ -562,7 +671,7 @@ impl SqliteStore {
 }
 
 impl Sql {
-    fn new(names: &Names, exclude_where: Option<&str>) -> Self {
+    fn new(names: &Names, exclude_where: Option<&str>, body_is_text: bool) -> Self {
         let Names {
             table: t,
             ledger: l,
@@ -597,7 +706,7 @@ impl Sql {
             format!("({})", kept_by.join(" OR "))
         };
         let length = format!("length(CAST({body} AS BLOB))");
-        let [copying, archived, deleted] = LedgerState::ALL.map(LedgerState::as_str);
+        let [copying, archived, deleted, expired] = LedgerState::ALL.map(LedgerState::as_str);
         // A bound on the changed column itself, so that an index on it serves claims (the
         // exact test on milliseconds is an expression no index can answer): two days after
         // the cutoff's date, as text. Every cold value is below it: numbers sort below any
@@ -628,6 +737,9 @@ impl Sql {
             failed, bytes_in, bytes_out, dry_run, errors";
         Self {
             table: t.to_string(),
+            table_sql: t.to_string(),
+            table_name: t.name().to_owned(),
+            body_name: names.body.name().to_owned(),
             claim_candidates: format!(
                 "SELECT CAST({id} AS TEXT), {version} {eligible} {order} LIMIT ?3"
             ),
@@ -666,7 +778,7 @@ impl Sql {
                  WHERE (l.lease_until IS NULL OR l.lease_until <= ?1) AND ( \
                  (l.state IN ('{copying}', '{archived}') \
                   AND (h.id IS NULL OR h.version IS NOT l.version OR h.kept)) \
-                 OR (l.state = '{deleted}' AND h.id IS NOT NULL)) \
+                 OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL)) \
                  ORDER BY l.id LIMIT ?2"
             ),
             take_lease: format!(
@@ -676,6 +788,8 @@ impl Sql {
                 "SELECT 1 FROM {l} WHERE id = ?1 AND state = '{archived}' AND lease_owner = ?2"
             ),
             lock_record: format!("SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = ?1"),
+            capture: format!("SELECT *, {changed_ms} FROM {t} WHERE {id} = ?1"),
+            captured: format!("SELECT row_columns FROM {l} WHERE id = ?1"),
             delete_record: format!("DELETE FROM {t} WHERE {id} = ?1"),
             versioned: names.version.is_some(),
             write_lookup: format!(
@@ -686,16 +800,42 @@ impl Sql {
             hold_back: format!(
                 "UPDATE {l} SET delete_after = max(COALESCE(delete_after, 0), ?2) WHERE id = ?1"
             ),
-            restore: restore_sql(names),
+            restore: restore_sql(names, body_is_text),
+            body_is_text,
+            schema: SCHEMA_VERSION,
             forget_restored: format!(
                 "DELETE FROM {l} WHERE id = ?1 AND state = '{deleted}' \
                  AND EXISTS (SELECT 1 FROM {t} WHERE {id} = ?1)"
             ),
             mark_deleted: format!(
                 "UPDATE {l} SET state = '{deleted}', deleted_at = ?2, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = ?2 WHERE id = ?1"
+                 lease_until = NULL, updated_at = ?2, row_columns = ?3, record_changed_at = ?4 \
+                 WHERE id = ?1"
             ),
             forget: format!("DELETE FROM {l} WHERE id = ?1 AND lease_owner = ?2"),
+            expired: format!(
+                "SELECT id FROM {l} WHERE state = '{deleted}' AND record_changed_at < ?2 \
+                 AND (lease_until IS NULL OR lease_until <= ?1) \
+                 ORDER BY record_changed_at, id LIMIT ?3"
+            ),
+            mark_expired: format!(
+                "UPDATE {l} SET state = '{expired}', row_columns = NULL, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = ?3 \
+                 WHERE id = ?1 AND state = '{deleted}' AND lease_owner = ?2"
+            ),
+            expiring_totals: format!(
+                "SELECT count(*), COALESCE(sum(stored_size), 0) FROM {l} \
+                 WHERE state = '{deleted}' AND record_changed_at < ?1"
+            ),
+            deleted_between: format!(
+                "SELECT id FROM {l} WHERE state = '{deleted}' AND record_changed_at >= ?1 \
+                 AND record_changed_at < ?2 AND (?3 IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
+            ),
+            expiring_sample: format!(
+                "SELECT id FROM {l} WHERE state = '{deleted}' AND record_changed_at < ?1 \
+                 ORDER BY record_changed_at, id LIMIT {}",
+                crate::COLD_SAMPLE
+            ),
             cold_totals: format!("SELECT count(*), COALESCE(sum({length}), 0) {eligible}"),
             cold_sample: format!(
                 "SELECT CAST({id} AS TEXT) {eligible} {order} LIMIT {}",
@@ -723,9 +863,30 @@ impl Sql {
         }
     }
 
-    /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 25] {
+    /// The statements that read or write what schema version 2 added, which a read-only
+    /// store on older tables never runs.
+    fn of_schema_2(&self) -> [&str; 7] {
         [
+            &self.deleted_between,
+            &self.mark_deleted,
+            &self.captured,
+            &self.expired,
+            &self.mark_expired,
+            &self.expiring_totals,
+            &self.expiring_sample,
+        ]
+    }
+
+    /// Every statement, for checking at open that they compile against the tables.
+    fn all(&self) -> [&str; 32] {
+        [
+            &self.deleted_between,
+            &self.expired,
+            &self.mark_expired,
+            &self.expiring_totals,
+            &self.expiring_sample,
+            &self.capture,
+            &self.captured,
             &self.claim_candidates,
             &self.claim_upsert,
             &self.read,
@@ -755,12 +916,13 @@ impl Sql {
     }
 }
 
+/// Opens the file and checks it, then builds the statements for its records table.
 fn connect(
     path: &Path,
     names: &Names,
-    sql: &Sql,
+    exclude_where: Option<&str>,
     access: Access,
-) -> Result<Connection, StoreError> {
+) -> Result<(Connection, Sql), StoreError> {
     let opening = format!("opening SQLite database {}", path.display());
     let mut conn = match access {
         Access::ReadWrite => Connection::open(path),
@@ -784,9 +946,13 @@ fn connect(
             )));
         }
     }
-    check_columns(&conn, names)?;
-    migrate(&mut conn, &names.ledger, access)?;
+    let body_is_text = check_columns(&conn, names)?;
+    let mut sql = Sql::new(names, exclude_where, body_is_text);
+    sql.schema = migrate(&mut conn, &names.ledger, access)?;
     for statement in sql.all() {
+        if sql.schema < 2 && sql.of_schema_2().contains(&statement) {
+            continue;
+        }
         conn.prepare_cached(statement).map_err(|e| {
             StoreError::Invalid(format!(
                 "the queries built from [hot] do not fit table {} (check hot.exclude_where): {e}",
@@ -794,41 +960,51 @@ fn connect(
             ))
         })?;
     }
-    Ok(conn)
+    Ok((conn, sql))
 }
 
-/// Names the first configured column the records table lacks.
-fn check_columns(conn: &Connection, names: &Names) -> Result<(), StoreError> {
+/// Names the first configured column the records table lacks. Returns whether the body
+/// column has TEXT affinity (a restore then writes the body as text, as the API did).
+fn check_columns(conn: &Connection, names: &Names) -> Result<bool, StoreError> {
     let table = names.table.name();
-    let present: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info(?1)")
-        .and_then(|mut s| s.query_map([table], |row| row.get(0))?.collect())
+    let present: Vec<(String, String)> = conn
+        .prepare("SELECT name, type FROM pragma_table_info(?1)")
+        .and_then(|mut s| {
+            s.query_map([table], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
         .map_err(|e| classify(&format!("reading the columns of {table}"), e))?;
     if present.is_empty() {
         return Err(StoreError::Invalid(format!(
             "hot.table: the records table {table:?} does not exist in this database; check hot.table and hot.path"
         )));
     }
-    for (key, column) in names.columns() {
-        if !present
+    let type_of = |column: &SqlName| {
+        present
             .iter()
-            .any(|p| p.eq_ignore_ascii_case(column.name()))
-        {
+            .find(|(name, _)| name.eq_ignore_ascii_case(column.name()))
+            .map(|(_, kind)| kind.as_str())
+    };
+    for (key, column) in names.columns() {
+        if type_of(column).is_none() {
+            let names: Vec<&str> = present.iter().map(|(name, _)| name.as_str()).collect();
             return Err(StoreError::Invalid(format!(
                 "hot.{key}: table {table:?} has no column {:?} (it has: {}); fix the key",
                 column.name(),
-                present.join(", ")
+                names.join(", ")
             )));
         }
     }
-    Ok(())
+    Ok(type_of(&names.body).is_some_and(has_text_affinity))
 }
 
 /// Creates tiergate's tables, or checks that they are of this version. Read-only, it
 /// creates nothing in the file: a database tiergate has not used yet gets empty temporary
 /// tables of the same names, for this connection only, so that every query reads as if
 /// nothing were archived.
-fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<(), StoreError> {
+/// Returns the schema version the tables have now: older than this code's only when
+/// read-only (the archiver upgrades them).
+fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<i64, StoreError> {
     let l = ledger;
     let failed = |e| classify(&format!("creating tiergate's tables beside {l}"), e);
     let schema = l.with_suffix("_schema");
@@ -873,6 +1049,7 @@ fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<()
             l.with_suffix("_state_due"),
             l.with_suffix("_runs_started"),
         );
+        let changed_index = l.with_suffix("_state_changed");
         tx.execute_batch(&format!(
             "{create} IF NOT EXISTS {schema} (version INTEGER NOT NULL);
              {create} IF NOT EXISTS {l} (
@@ -881,8 +1058,9 @@ fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<()
                 stored_sha256 TEXT, encoding TEXT, attempts INTEGER NOT NULL DEFAULT 0,
                 last_error TEXT, lease_owner TEXT, lease_until INTEGER, claimed_at INTEGER,
                 archived_at INTEGER, delete_after INTEGER, deleted_at INTEGER,
-                updated_at INTEGER NOT NULL);
+                updated_at INTEGER NOT NULL, row_columns TEXT, record_changed_at INTEGER);
              CREATE INDEX IF NOT EXISTS {index} ON {l} (state, delete_after);
+             CREATE INDEX IF NOT EXISTS {changed_index} ON {l} (state, record_changed_at);
              {create} IF NOT EXISTS {runs} (
                 id INTEGER PRIMARY KEY, owner TEXT NOT NULL, started_ms INTEGER NOT NULL,
                 finished_ms INTEGER NOT NULL, claimed INTEGER NOT NULL, archived INTEGER NOT NULL,
@@ -890,11 +1068,142 @@ fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<()
                 bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, dry_run INTEGER NOT NULL,
                 errors TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS {runs_index} ON {runs} (started_ms);
-             INSERT INTO {schema} (version) VALUES (1);"
+             INSERT INTO {schema} (version) VALUES ({SCHEMA_VERSION});"
         ))
         .map_err(failed)?;
+    } else if version < 2 && access == Access::ReadWrite {
+        upgrade_to_2(&tx, l).map_err(failed)?;
+    } else if version < 2 {
+        tx.commit().map_err(failed)?;
+        return Ok(version);
     }
-    tx.commit().map_err(failed)
+    tx.commit().map_err(failed)?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// A count, its bytes and the first ids: `totals` answers one row (count, bytes), `sample`
+/// the ids; both take `params`.
+fn count(
+    conn: &Connection,
+    totals: &str,
+    sample: &str,
+    params: impl rusqlite::Params + Copy,
+) -> rusqlite::Result<ColdCount> {
+    let (records, bytes) = conn.prepare_cached(totals)?.query_row(params, |row| {
+        Ok((from_sql(row.get(0)?), from_sql(row.get(1)?)))
+    })?;
+    let sample = conn
+        .prepare_cached(sample)?
+        .query_map(params, |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ColdCount {
+        records,
+        bytes,
+        sample,
+    })
+}
+
+/// Version 2 keeps the rest of a deleted record's row (`row_columns`) and its changed time
+/// (`record_changed_at`, for retention). Rows deleted before keep what they had: a restore
+/// puts back their configured columns, and their retention counts from their claim, which
+/// came after their last change (so they expire a little late, never early).
+fn upgrade_to_2(tx: &rusqlite::Transaction<'_>, l: &SqlName) -> rusqlite::Result<()> {
+    tracing::info!(ledger = %l, "upgrading tiergate's ledger to schema version 2");
+    tx.execute_batch(&format!(
+        "ALTER TABLE {l} ADD COLUMN row_columns TEXT;
+         ALTER TABLE {l} ADD COLUMN record_changed_at INTEGER;
+         UPDATE {l} SET record_changed_at = COALESCE(claimed_at, archived_at, updated_at)
+           WHERE state = 'deleted';
+         CREATE INDEX IF NOT EXISTS {} ON {l} (state, record_changed_at);
+         INSERT INTO {} (version) VALUES (2);",
+        l.with_suffix("_state_changed"),
+        l.with_suffix("_schema")
+    ))
+}
+
+/// Every column of the locked row `id` but the body, as a [`row_image`], and its changed
+/// time in unix ms (the last column of `capture`).
+fn capture(tx: &rusqlite::Transaction<'_>, sql: &Sql, id: &str) -> rusqlite::Result<(String, i64)> {
+    // Prepared afresh: a cached statement would name the columns the table had before an
+    // ALTER TABLE.
+    let mut statement = tx.prepare(&sql.capture)?;
+    let names: Vec<String> = statement.column_names().map(str::to_owned).collect();
+    let columns = names.len() - 1;
+    statement.query_row([id], |row| {
+        let mut cells = Vec::with_capacity(columns);
+        for (index, name) in names[..columns].iter().enumerate() {
+            if !name.eq_ignore_ascii_case(&sql.body_name) {
+                cells.push((name.as_str(), row.get_ref(index)?));
+            }
+        }
+        Ok((row_image::encode(cells), row.get(columns)?))
+    })
+}
+
+/// Puts back the row `image` kept, with the body from its copy: every cell the image holds
+/// for a column the table still has and can take (generated columns compute themselves;
+/// columns added since get their default).
+fn restore_image(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &Sql,
+    row: &RestoredRow,
+    image: &str,
+) -> rusqlite::Result<()> {
+    let unreadable = |why: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            Type::Text,
+            format!("the ledger's copy of row {:?} is unreadable: {why}", row.id).into(),
+        )
+    };
+    let cells = row_image::decode(image).map_err(unreadable)?;
+    // Read now, not at open: the table may have changed since.
+    let columns: Vec<String> = tx
+        .prepare_cached("SELECT name FROM pragma_table_xinfo(?1) WHERE hidden = 0")?
+        .query_map([&sql.table_name], |c| c.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut names = vec![quote(&sql.body_name)];
+    let mut values = vec![body_value(sql.body_is_text, 1)];
+    let mut bound = vec![rusqlite::types::Value::Blob(row.body.clone())];
+    for cell in cells {
+        let insertable = columns.iter().any(|name| {
+            name.eq_ignore_ascii_case(&cell.name) && !name.eq_ignore_ascii_case(&sql.body_name)
+        });
+        if insertable {
+            bound.push(cell.value);
+            let n = bound.len();
+            names.push(quote(&cell.name));
+            values.push(if cell.raw_text {
+                format!("CAST(?{n} AS TEXT)")
+            } else {
+                format!("?{n}")
+            });
+        }
+    }
+    let insert = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        sql.table_sql,
+        names.join(", "),
+        values.join(", ")
+    );
+    tx.execute(&insert, rusqlite::params_from_iter(bound))?;
+    Ok(())
+}
+
+/// SQLite's rule for a declared type that gives a column TEXT affinity.
+fn has_text_affinity(declared: &str) -> bool {
+    let upper = declared.to_ascii_uppercase();
+    !upper.contains("INT") && ["CHAR", "CLOB", "TEXT"].iter().any(|t| upper.contains(t))
+}
+
+/// The value of parameter `n`, a body's bytes: text for a column of TEXT affinity, as the
+/// API wrote it (SQLite keeps the bytes), else a BLOB.
+fn body_value(body_is_text: bool, n: usize) -> String {
+    if body_is_text {
+        format!("CAST(?{n} AS TEXT)")
+    } else {
+        format!("?{n}")
+    }
 }
 
 fn take_leases<'a>(
@@ -975,7 +1284,7 @@ fn join_error(error: tokio::task::JoinError) -> StoreError {
 /// column declared as text gets text (the bytes as UTF-8), as the API wrote it; SQLite
 /// converts the rest by each column's affinity. ?4 and ?5 are named in the `WHERE` too, so
 /// the statement takes the same six values whichever columns the table has.
-fn restore_sql(names: &Names) -> String {
+fn restore_sql(names: &Names, body_is_text: bool) -> String {
     let t = &names.table;
     let mut columns = vec![
         names.id.to_string(),
@@ -984,13 +1293,7 @@ fn restore_sql(names: &Names) -> String {
     ];
     let mut values = vec![
         "?1".to_owned(),
-        format!(
-            "CASE WHEN (SELECT instr(upper(type), 'CHAR') + instr(upper(type), 'CLOB') \
-             + instr(upper(type), 'TEXT') FROM pragma_table_info('{}') \
-             WHERE name = '{}' COLLATE NOCASE) > 0 THEN CAST(?2 AS TEXT) ELSE ?2 END",
-            t.name(),
-            names.body.name()
-        ),
+        body_value(body_is_text, 2),
         "COALESCE(?3, strftime('%Y-%m-%dT%H:%M:%fZ', ?6 / 1000.0, 'unixepoch'))".to_owned(),
     ];
     if let Some(content_type) = &names.content_type {

@@ -79,6 +79,9 @@ pub enum BeforeWrite {
     Hot,
     /// The hot row is gone and this published copy is the record: restore it first.
     Archived(ArchivedCopy),
+    /// The record's retention period is over and its copy was deleted: there is nothing to
+    /// restore, and the write goes to the origin as for any record it does not have.
+    Expired,
     /// A hot row came back beside a published copy (written around the API, or a restore
     /// that stopped before it hid the copy): the copy must go before anything else.
     StaleCopy,
@@ -91,7 +94,8 @@ pub struct RestoredRow {
     pub id: String,
     /// Its bytes, as the copy holds them.
     pub body: Vec<u8>,
-    /// Its content type; `None` leaves the column NULL.
+    /// Its content type; `None` leaves the column NULL. This and the version and time
+    /// below are used only for rows the ledger did not keep whole (schema version 1).
     pub content_type: Option<String>,
     /// Its version, as the ledger recorded it: the version column's value, or, when the
     /// table has none, the changed column's.
@@ -117,12 +121,13 @@ pub struct StaleCopy {
     pub state: LedgerState,
 }
 
-/// What a run would archive right now, without claiming anything.
+/// What a run would take right now, without claiming anything: records to archive, or
+/// copies past their retention period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColdCount {
     /// How many records.
     pub records: u64,
-    /// Their body bytes.
+    /// Their body bytes (for copies: their stored bytes).
     pub bytes: u64,
     /// The first ids in claim order, for `--dry-run` to show.
     pub sample: Vec<String>,

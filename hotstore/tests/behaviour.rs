@@ -25,6 +25,9 @@ on_both_engines!(
     delete_compares_the_body_not_only_a_version_that_repeats,
     delete_keeps_the_row_when_the_copy_was_not_published,
     a_write_finds_where_the_record_lives_and_a_restore_puts_it_back,
+    a_restore_puts_back_every_column_exactly,
+    retention_takes_deleted_copies_by_the_time_their_record_last_changed,
+    a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver,
     claim_stale_finds_every_copy_that_no_longer_matches,
     count_cold_agrees_with_claim_cold,
     status_counts_records_and_bytes_per_tier,
@@ -542,6 +545,219 @@ async fn a_write_finds_where_the_record_lives_and_a_restore_puts_it_back(f: &Fix
     assert!(!f.store.forget_restored("hot").await.unwrap());
 }
 
+/// Columns of many types, the kinds a billing table has, added after the store opened (so
+/// the store must read the table as it is, not as it was), a generated column and, on
+/// PostgreSQL, an identity column: archived, deleted and restored, the row is the same to
+/// the last bit. A row the ledger did not keep whole (deleted by tiergate before it did)
+/// comes back with its configured columns.
+async fn a_restore_puts_back_every_column_exactly(f: &Fixture) {
+    let (columns, values) = match f.db {
+        common::Db::Sqlite(_) => (
+            "ADD COLUMN customer TEXT NOT NULL DEFAULT 'none'; ADD COLUMN amount NUMERIC; \
+             ADD COLUMN ratio REAL; ADD COLUMN raw BLOB; ADD COLUMN note TEXT; ADD COLUMN loose; \
+             ADD COLUMN bytes_text TEXT; ADD COLUMN total GENERATED ALWAYS AS (amount * 2) VIRTUAL",
+            "customer = 'C-7', amount = '1234.50', ratio = 0.30000000000000004, \
+             raw = X'00ff10', note = NULL, loose = 7.25, bytes_text = CAST(X'ff41' AS TEXT)",
+        ),
+        common::Db::Postgres(_) => (
+            "ADD COLUMN customer text NOT NULL DEFAULT 'none', ADD COLUMN amount numeric(12,2), \
+             ADD COLUMN issued timestamptz, ADD COLUMN lines jsonb, ADD COLUMN raw json, \
+             ADD COLUMN note text, ADD COLUMN tags text[], ADD COLUMN ratio float8, \
+             ADD COLUMN \"Mixed Case\" smallint, \
+             ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY, \
+             ADD COLUMN total numeric GENERATED ALWAYS AS (amount * 2) STORED",
+            "customer = 'C-7', amount = 1234.50, issued = '2024-02-29 12:34:56.789012+05:30', \
+             lines = '{\"b\": 1, \"a\": [1.10, 2]}', raw = '{ \"keep\" :  \"spacing\" , \"k\": 1.50 }', \
+             note = NULL, tags = ARRAY['x', 'y z'], ratio = 0.30000000000000004, \"Mixed Case\" = -3",
+        ),
+    };
+    let alter = match f.db {
+        // SQLite takes one column per ALTER TABLE.
+        common::Db::Sqlite(_) => columns
+            .split("; ")
+            .map(|add| format!("ALTER TABLE {} {add};", f.table))
+            .collect::<String>(),
+        common::Db::Postgres(_) => format!("ALTER TABLE {} {columns}", f.table),
+    };
+    f.db.exec(&alter).await;
+    let now = T0 + 5_000;
+    for id in ["whole", "legacy"] {
+        f.insert(id, T0 + 250, b"the body").await;
+        f.update(id, values).await;
+    }
+    let before = f.db.snapshot(&f.table, "whole").await;
+    let legacy_before = f.store.read("legacy").await.unwrap().unwrap();
+    for id in ["whole", "legacy"] {
+        let copy = due(f, id, "a", now).await;
+        assert_eq!(
+            delete(f, "a", now + 10, &copy).await,
+            DeleteOutcome::Deleted
+        );
+        assert!(!f.exists(id).await);
+    }
+    f.db.exec(&format!(
+        "UPDATE {} SET row_columns = NULL WHERE id = 'legacy'",
+        f.config.ledger_table
+    ))
+    .await;
+    let restore = |id: &str, record: &tiergate_hotstore::HotRecord| RestoredRow {
+        id: id.into(),
+        body: b"the body".to_vec(),
+        content_type: record.content_type.clone(),
+        version: record.version.clone(),
+        now_ms: now + 20,
+    };
+    assert!(
+        f.store
+            .restore_row(&restore("whole", &legacy_before))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.db.snapshot(&f.table, "whole").await,
+        before,
+        "{}",
+        f.db.engine()
+    );
+    assert!(
+        f.store
+            .restore_row(&restore("legacy", &legacy_before))
+            .await
+            .unwrap()
+    );
+    assert_eq!(f.store.read("legacy").await.unwrap(), Some(legacy_before));
+}
+
+/// Only `deleted` records whose last change (kept by the delete step, not the time of the
+/// copy) is before the cutoff expire; a count agrees with the claim; an expired record is
+/// `Expired` to a write and forgets the row the ledger kept; one the API creates again is
+/// hot, and the stale pass lets its expired row go.
+async fn retention_takes_deleted_copies_by_the_time_their_record_last_changed(f: &Fixture) {
+    let now = T0 + 50_000;
+    f.insert("old", T0, b"old").await;
+    f.insert("younger", T0 + 1_000, b"younger").await;
+    f.insert("grace", T0, b"in its grace period").await;
+    for id in ["old", "younger"] {
+        let copy = due(f, id, "a", now).await;
+        assert_eq!(
+            delete(f, "a", now + 10, &copy).await,
+            DeleteOutcome::Deleted
+        );
+    }
+    archive(f, "grace", "a", now, now + 60_000).await;
+
+    let cutoff = T0 + 500;
+    let expiring = f.store.count_expiring(cutoff).await.unwrap();
+    assert_eq!(
+        (expiring.records, expiring.sample.clone()),
+        (1, vec!["old".to_owned()])
+    );
+    let claimed = f
+        .store
+        .claim_expired(&lease("b", now + 20), cutoff, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed, ["old"]);
+    // Leased: another run takes nothing until the lease runs out.
+    let other = f
+        .store
+        .claim_expired(&lease("c", now + 21), cutoff, 10)
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "{other:?}");
+    assert!(
+        !f.store
+            .mark_expired(&lease("c", now + 22), "old")
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .mark_expired(&lease("b", now + 22), "old")
+            .await
+            .unwrap()
+    );
+    assert_eq!(state_of(f, "old").await, Some(LedgerState::Expired));
+    let kept = format!(
+        "SELECT count(*) FROM {} WHERE row_columns IS NOT NULL AND id = 'old'",
+        f.config.ledger_table
+    );
+    assert_eq!(
+        f.db.count(&kept).await,
+        0,
+        "an expired record's columns were kept"
+    );
+    assert!(f.store.count_expiring(cutoff).await.unwrap().records == 0);
+    assert_eq!(
+        f.store.before_write("old", now + 60_000).await.unwrap(),
+        BeforeWrite::Expired
+    );
+
+    f.insert("old", now + 30, b"created again").await;
+    assert_eq!(
+        f.store.before_write("old", now + 60_000).await.unwrap(),
+        BeforeWrite::Hot
+    );
+    let stale = f
+        .store
+        .claim_stale(&lease("d", now + 40), 10)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(
+        (stale[0].id.as_str(), stale[0].state),
+        ("old", LedgerState::Expired)
+    );
+}
+
+/// A ledger written by a tiergate before schema version 2 (no whole rows, no changed
+/// times): read-only commands read it as it is (and say what they cannot tell yet); the
+/// archiver's store upgrades it, and retention counts a deleted row from its claim.
+async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("before", T0, b"deleted by the old version").await;
+    let copy = due(f, "before", "a", now).await;
+    assert_eq!(
+        delete(f, "a", now + 10, &copy).await,
+        DeleteOutcome::Deleted
+    );
+    let l = &f.config.ledger_table;
+    f.db.exec(&format!(
+        "DROP INDEX \"{l}_state_changed\"; ALTER TABLE {l} DROP COLUMN row_columns; \
+         ALTER TABLE {l} DROP COLUMN record_changed_at; UPDATE {l}_schema SET version = 1"
+    ))
+    .await;
+
+    let reader = HotStore::open_read_only(&f.config).await.unwrap();
+    let status = reader.status().await.unwrap();
+    assert_eq!(status.states[2].records, 1, "{status:?}");
+    let behind = reader.count_expiring(now).await.unwrap_err().to_string();
+    assert!(behind.contains("schema version 1"), "{behind}");
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT CAST(max(version) AS bigint) FROM {l}_schema"
+        ))
+        .await,
+        1,
+        "a read-only open upgraded the ledger"
+    );
+    drop(reader);
+
+    let upgraded = HotStore::open(&f.config).await.unwrap();
+    assert_eq!(
+        f.db.count(&format!(
+            "SELECT CAST(max(version) AS bigint) FROM {l}_schema"
+        ))
+        .await,
+        2
+    );
+    // Its claim (at `now`) stands in for its last change.
+    assert_eq!(upgraded.count_expiring(now).await.unwrap().records, 0);
+    assert_eq!(upgraded.count_expiring(now + 1).await.unwrap().records, 1);
+    // Opening again finds nothing to do.
+    HotStore::open(&f.config).await.unwrap();
+}
+
 async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
     let now = T0 + 5_000;
     let records = [
@@ -694,6 +910,7 @@ async fn status_counts_records_and_bytes_per_tier(f: &Fixture) {
             (LedgerState::Copying, 1, 0, 0),
             (LedgerState::Archived, 1, 100, 40),
             (LedgerState::Deleted, 1, 100, 40),
+            (LedgerState::Expired, 0, 0, 0),
         ]
     );
     assert_eq!(status.last_run, None);

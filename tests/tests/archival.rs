@@ -136,6 +136,7 @@ on_both_engines!(
     max_records_zero_means_no_limit,
     runs_after_refused_copies_say_which_records_wait_for_a_retry,
     virtual_hosted_s3_archives_serves_and_audits,
+    copies_past_their_retention_period_are_deleted_for_good,
 );
 
 async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
@@ -286,6 +287,86 @@ async fn virtual_hosted_s3_archives_serves_and_audits(db: HotDb) -> anyhow::Resu
     world.assert_every_record_served().await?;
     let audit = world.verify(100).await?;
     assert!(tiergate::ops::verify::alert(&audit).is_none(), "{audit:?}");
+    Ok(())
+}
+
+/// Retention: a deleted record whose last change is past `expire_after_days` loses its copy
+/// for good (`--dry-run` lists it first), the ledger says `expired`, `verify` checks that the
+/// copy is gone, and the edge answers what the API answers for a record it does not have.
+/// A younger copy stays; a held record was never archived. The API can create the id
+/// again, and the new record is hot.
+async fn copies_past_their_retention_period_are_deleted_for_good(db: HotDb) -> anyhow::Result<()> {
+    let mut world = World::start(db, "expire_after_days = 35").await?;
+    let younger = Duration::from_secs(32 * 86_400);
+    world.insert("INV-EXPIRE", OLD, 30_000).await?;
+    world.insert("INV-KEPT", younger, 30_000).await?;
+    world.insert("INV-HELD", OLD, 30_000).await?;
+    world.db.hold("INV-HELD").await?;
+    let copied = world.run().await?;
+    // The retention pass comes before the delete pass: a copy expires in the run after the
+    // one that deleted its hot row.
+    let deleted = world.run().await?;
+    assert_eq!(
+        (copied.archived, deleted.deleted, deleted.expired),
+        (2, 2, 0),
+        "{copied:?} {deleted:?}"
+    );
+
+    let config = tiergate::archive::archive_config(world.gate.config())?;
+    let plan = tiergate::archive::dry_run(world.archiver.store(), config).await?;
+    let expiring = plan.expiring.expect("a retention period is configured");
+    assert_eq!(
+        (expiring.copies.records, expiring.copies.sample.clone()),
+        (1, vec!["INV-EXPIRE".to_owned()])
+    );
+    assert!(world.blob.holds("INV-EXPIRE"), "a dry run deleted the copy");
+
+    let expired = world.run().await?;
+    assert_eq!((expired.expired, expired.failed), (1, 0), "{expired:?}");
+    assert!(!world.blob.holds("INV-EXPIRE"));
+    assert!(world.blob.holds("INV-KEPT"));
+    let status = world.archiver.store().status().await?;
+    let count = |name: &str| {
+        status
+            .states
+            .iter()
+            .find(|s| s.state.as_str() == name)
+            .map_or(0, |s| s.records)
+    };
+    assert_eq!((count("expired"), count("deleted")), (1, 1));
+    let reply = world.gate.get("/records/INV-EXPIRE").await?;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    let reply = world.gate.get("/records/INV-KEPT").await?;
+    assert_served(&reply, "INV-KEPT", "blob", &world.records["INV-KEPT"]);
+    let reply = world.gate.get("/records/INV-HELD").await?;
+    assert_served(&reply, "INV-HELD", "origin", &world.records["INV-HELD"]);
+    let audit = world.verify(100).await?;
+    assert!(tiergate::ops::verify::alert(&audit).is_none(), "{audit:?}");
+    assert_eq!(audit.checked, 2, "{audit:?}");
+    let again = world.run().await?;
+    assert_eq!(again.expired, 0, "expired twice: {again:?}");
+
+    // A write finds what the API has: this API's PUT only updates, so 404.
+    let body = bytes::Bytes::from_static(b"{\"id\": \"INV-EXPIRE\", \"total\": 1}");
+    let request =
+        http::Request::put("/records/INV-EXPIRE").body(http_body_util::Full::new(body.clone()))?;
+    let put = world.gate.send(request).await?;
+    assert_eq!(put.status, 404, "{}", put.text());
+    // The API creates the id again (as its POST would): the new record is hot and served,
+    // and the next run forgets the expired row so that it can be archived again one day.
+    world.db.insert("INV-EXPIRE", &body, Duration::ZERO).await?;
+    let reply = world.gate.get("/records/INV-EXPIRE").await?;
+    assert_served(&reply, "INV-EXPIRE", "origin", &body);
+    let after = world.run().await?;
+    assert_eq!(after.restored, 1, "{after:?}");
+    let status = world.archiver.store().status().await?;
+    assert!(
+        status
+            .states
+            .iter()
+            .all(|s| s.state.as_str() != "expired" || s.records == 0),
+        "{status:?}"
+    );
     Ok(())
 }
 

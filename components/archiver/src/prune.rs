@@ -1,6 +1,7 @@
-//! The second half of the protocol: hot rows deleted once their grace period is over, and
-//! copies that went stale removed. Both re-check before they act, and both are safe to
-//! repeat: a crash between steps leaves a ledger row that the next run picks up again.
+//! The second half of the protocol: hot rows deleted once their grace period is over,
+//! copies that went stale removed, and copies past their retention period deleted for good.
+//! Each re-checks before it acts, and each is safe to repeat: a crash between steps leaves
+//! a ledger row that the next run picks up again.
 
 use crate::copy;
 use crate::report::Failure;
@@ -118,6 +119,18 @@ pub(crate) async fn delete_due(
 /// object is always deleted; deleting an absent one is no error.
 pub(crate) async fn remove_stale(settings: &ArchiverSettings, id: &str) -> Result<(), Failure> {
     remove(settings, &record_id(id)?).await
+}
+
+/// Deletes the copy of a record whose retention period is over, then its cached copy, then
+/// marks it `expired`: in this order a crash leaves a `deleted` row whose copy may be gone,
+/// which the next run claims again (deleting an absent object is no error). False when
+/// another archiver took the record over.
+pub(crate) async fn expire(settings: &ArchiverSettings, id: &str) -> Result<bool, Failure> {
+    let id = record_id(id)?;
+    storage::delete(&settings.blob, &BlobKey::for_record(&id)).await?;
+    storage::delete(&settings.blob, &BlobKey::staged_for_record(&id)).await?;
+    drop_cached_copy(&id).await;
+    Ok(hot_store::mark_expired(id.as_str().to_owned()).await?)
 }
 
 /// Deletes the copy (published or staged), then the cached copy, then the ledger row: in

@@ -60,6 +60,7 @@ impl Default for Tally {
             archived: 0,
             deleted: 0,
             restored: 0,
+            expired: 0,
             failed: 0,
             bytes_in: 0,
             bytes_out: 0,

@@ -1,5 +1,6 @@
-//! One run, in three passes over claims the host leases to it: stale copies first (so no
-//! stale copy outlives a run), then hot rows whose grace period is over, then cold records.
+//! One run, in passes over claims the host leases to it: stale copies first (so no stale
+//! copy outlives a run), then copies past their retention period (when one is set), then
+//! hot rows whose grace period is over, then cold records.
 //! Each pass works batch by batch, `archive_concurrency` records at once; a failure on one
 //! record is reported and the run goes on, unless the hot database or blob storage is
 //! unreachable, which stops the run with the reason.
@@ -50,6 +51,28 @@ async fn passes(settings: &ArchiverSettings, tally: &mut Tally) {
             match result {
                 Ok(()) => tally.report().restored += 1,
                 Err(failure) => tally.fail(&id, failure),
+            }
+        }
+    }
+    if let Some(retention) = settings.expire_after {
+        let changed_before = copy::unix_ms(SystemTime::now() - retention);
+        while !tally.stopped() {
+            let ids = match hot_store::claim_expired(changed_before, batch).await {
+                Ok(ids) if ids.is_empty() => break,
+                Ok(ids) => ids,
+                Err(e) => return tally.stop(Failure::from(e).message),
+            };
+            let results = each(settings, ids, |id| async move {
+                let result = prune::expire(settings, &id).await;
+                (id, result)
+            })
+            .await;
+            for (id, result) in results {
+                match result {
+                    Ok(true) => tally.report().expired += 1,
+                    Ok(false) => {}
+                    Err(failure) => tally.fail(&id, failure),
+                }
             }
         }
     }

@@ -4,7 +4,8 @@
 //! `copying` (claimed, blob copy under way) -> `archived` (copy written and verified; the
 //! hot row stays until the grace period is over) -> `deleted` (the hot row is gone; the
 //! blob copy is the record). A record that changes or reappears in the hot table loses its
-//! ledger row again, after its stale copy was removed.
+//! ledger row again, after its stale copy was removed. With a retention period, a `deleted`
+//! record's copy is deleted for good once the period is over: `expired`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,11 +19,13 @@ pub enum LedgerState {
     Archived,
     /// The hot row was deleted; the blob copy is the record.
     Deleted,
+    /// The retention period is over and the copy was deleted: the record is gone.
+    Expired,
 }
 
 impl LedgerState {
     /// Every state, in protocol order.
-    pub const ALL: [LedgerState; 3] = [Self::Copying, Self::Archived, Self::Deleted];
+    pub const ALL: [LedgerState; 4] = [Self::Copying, Self::Archived, Self::Deleted, Self::Expired];
 
     /// The name stored in the ledger's `state` column.
     pub const fn as_str(self) -> &'static str {
@@ -30,6 +33,7 @@ impl LedgerState {
             Self::Copying => "copying",
             Self::Archived => "archived",
             Self::Deleted => "deleted",
+            Self::Expired => "expired",
         }
     }
 }
@@ -42,7 +46,7 @@ impl fmt::Display for LedgerState {
 
 /// A `state` column value that is not a ledger state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown ledger state {0:?} (expected copying, archived or deleted)")]
+#[error("unknown ledger state {0:?} (expected copying, archived, deleted or expired)")]
 pub struct UnknownState(pub String);
 
 impl FromStr for LedgerState {

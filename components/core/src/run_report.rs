@@ -21,6 +21,8 @@ pub struct RunReport {
     pub deleted: u32,
     /// Stale copies removed (their records are hot again).
     pub restored: u32,
+    /// Copies deleted for good at the end of their retention period.
+    pub expired: u32,
     /// Records that failed; each one is in `errors`.
     pub failed: u32,
     /// Bytes of records copied.
@@ -53,6 +55,7 @@ impl RunReport {
         self.archived += other.archived;
         self.deleted += other.deleted;
         self.restored += other.restored;
+        self.expired += other.expired;
         self.failed += other.failed;
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;

@@ -62,6 +62,9 @@ pub mod names {
     pub const ARCHIVE_ENCODING: &str = "archive_encoding";
     /// Seconds before a record that failed is tried again.
     pub const ARCHIVE_RETRY_SECONDS: &str = "archive_retry_seconds";
+    /// Days since a record last changed after which its archived copy is deleted for good
+    /// (retention); unset or 0: copies are kept forever.
+    pub const ARCHIVE_EXPIRE_AFTER_DAYS: &str = "archive_expire_after_days";
 
     /// Where the edge asks for an archived record to be restored before a write
     /// (`POST {restore_url}/{id}`); unset: writes go to the origin as they are.
@@ -100,6 +103,7 @@ pub mod names {
         ARCHIVE_MAX_RECORDS,
         ARCHIVE_ENCODING,
         ARCHIVE_RETRY_SECONDS,
+        ARCHIVE_EXPIRE_AFTER_DAYS,
     ];
 }
 
@@ -163,6 +167,9 @@ pub struct ArchiverSettings {
     /// How long a record that failed waits before it is tried again, by a later run (a
     /// run tries each record once).
     pub retry_after: Duration,
+    /// How long after its last change an archived record's copy is deleted for good (the
+    /// retention period); none: kept forever. Always longer than `hot_window`.
+    pub expire_after: Option<Duration>,
 }
 
 impl ArchiverSettings {
@@ -173,13 +180,27 @@ impl ArchiverSettings {
             because: "archiving (the archiver copies records to blob storage)",
         })?;
         const DAY: u64 = 86_400;
+        let after_days = parse(&get, names::ARCHIVE_AFTER_DAYS, 90, |v| {
+            parse_in_range(v, 1, 36_500)
+        })?;
+        let expire_after_days = parse(&get, names::ARCHIVE_EXPIRE_AFTER_DAYS, 0, |v| {
+            parse_in_range(v, 0, 36_500)
+        })?;
+        if expire_after_days != 0 && expire_after_days <= after_days {
+            // A copy would be deleted as soon as it is made: surely a mistake.
+            return Err(SettingsError::Invalid {
+                name: names::ARCHIVE_EXPIRE_AFTER_DAYS,
+                value: expire_after_days.to_string(),
+                reason: format!(
+                    "records are archived after {after_days} days ({}); a retention period \
+                     must be longer, or 0 to keep copies forever",
+                    names::ARCHIVE_AFTER_DAYS
+                ),
+            });
+        }
         Ok(Self {
             blob,
-            hot_window: Duration::from_secs(
-                DAY * parse(&get, names::ARCHIVE_AFTER_DAYS, 90, |v| {
-                    parse_in_range(v, 1, 36_500)
-                })?,
-            ),
+            hot_window: Duration::from_secs(DAY * after_days),
             grace: Duration::from_secs(parse(&get, names::ARCHIVE_GRACE_SECONDS, 7 * DAY, |v| {
                 parse_in_range(v, 0, 365 * DAY)
             })?),
@@ -202,6 +223,8 @@ impl ArchiverSettings {
                 300,
                 |v| parse_in_range(v, 0, 7 * DAY),
             )?),
+            expire_after: (expire_after_days > 0)
+                .then(|| Duration::from_secs(DAY * expire_after_days)),
         })
     }
 }
@@ -474,6 +497,37 @@ mod tests {
             bad.to_string()
                 .starts_with("setting archive_encoding = \"brotli\""),
             "{bad}"
+        );
+    }
+
+    #[test]
+    fn a_retention_period_is_off_by_default_and_must_outlast_archival() {
+        let base: HashMap<&str, &str> = [
+            ("blob_backend", "s3"),
+            ("blob_endpoint", "http://127.0.0.1:9000"),
+            ("blob_bucket", "records"),
+            ("blob_access_key_id", "k"),
+            ("blob_secret_access_key", "s"),
+            ("archive_after_days", "90"),
+        ]
+        .into();
+        let with = |days: &str| {
+            ArchiverSettings::from_variables(|n| match n {
+                "archive_expire_after_days" => Some(days.to_owned()),
+                other => base.get(other).map(|v| v.to_string()),
+            })
+        };
+        assert_eq!(with("0").unwrap().expire_after, None);
+        assert_eq!(
+            with("3650").unwrap().expire_after,
+            Some(Duration::from_secs(3650 * 86_400))
+        );
+        let err = with("90").unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "setting archive_expire_after_days = \"90\": records are archived after 90 days"
+            ),
+            "{err}"
         );
     }
 

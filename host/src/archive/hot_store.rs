@@ -180,6 +180,31 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         })
         .await
     }
+
+    async fn claim_expired(
+        accessor: &Accessor<U, Self>,
+        changed_before: i64,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, StoreError>> {
+        let job = job(accessor);
+        job.call("claim-expired", async {
+            job.store
+                .claim_expired(&job.lease(), changed_before, limit)
+                .await
+        })
+        .await
+    }
+
+    async fn mark_expired(
+        accessor: &Accessor<U, Self>,
+        id: String,
+    ) -> wasmtime::Result<Result<bool, StoreError>> {
+        let job = job(accessor);
+        job.call("mark-expired", async {
+            job.store.mark_expired(&job.lease(), &id).await
+        })
+        .await
+    }
 }
 
 fn job<U>(accessor: &Accessor<U, HotStoreAccess>) -> Arc<Job> {

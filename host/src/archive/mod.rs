@@ -22,5 +22,5 @@ mod run;
 pub mod schedule;
 
 pub use job::{Fault, RunProgress};
-pub use run::{Archiver, DryRun, RunOptions, archive_config, dry_run, open_hot_store};
+pub use run::{Archiver, DryRun, Expiring, RunOptions, archive_config, dry_run, open_hot_store};
 pub use tiergate_core::{RecordError, RunReport};

@@ -12,6 +12,7 @@ pub(crate) fn from_wit(report: wit::RunReport) -> RunReport {
         archived: report.archived,
         deleted: report.deleted,
         restored: report.restored,
+        expired: report.expired,
         failed: report.failed,
         bytes_in: report.bytes_in,
         bytes_out: report.bytes_out,

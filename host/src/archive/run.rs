@@ -53,10 +53,22 @@ pub struct DryRun {
     pub cold: ColdCount,
     /// The cutoff: records last changed before it are cold.
     pub cutoff: SystemTime,
+    /// With a retention period: the copies it would delete for good.
+    pub expiring: Option<Expiring>,
 }
 
-/// What a run would copy now from `store`, under `config`'s archive window, changing
-/// nothing: it reads the hot database only, with no component.
+/// The copies a run would delete at the end of their retention period.
+#[derive(Debug, Clone)]
+pub struct Expiring {
+    /// How many, their stored bytes, the first ids.
+    pub copies: ColdCount,
+    /// Records last changed before it are past their retention period.
+    pub changed_before: SystemTime,
+}
+
+/// What a run would copy now from `store`, under `config`'s archive window, and which
+/// copies it would delete at the end of their retention period, changing nothing: it reads
+/// the hot database only, with no component.
 pub async fn dry_run(store: &HotStore, config: &ArchiveConfig) -> anyhow::Result<DryRun> {
     let now = SystemTime::now();
     let cutoff = now - config.settings.hot_window;
@@ -64,7 +76,25 @@ pub async fn dry_run(store: &HotStore, config: &ArchiveConfig) -> anyhow::Result
         .count_cold(unix_ms(now), unix_ms(cutoff))
         .await
         .map_err(|e| anyhow::anyhow!("counting cold records: {e}"))?;
-    Ok(DryRun { cold, cutoff })
+    let expiring = match config.settings.expire_after {
+        Some(retention) => {
+            let changed_before = now - retention;
+            let copies = store
+                .count_expiring(unix_ms(changed_before))
+                .await
+                .map_err(|e| anyhow::anyhow!("counting copies past their retention: {e}"))?;
+            Some(Expiring {
+                copies,
+                changed_before,
+            })
+        }
+        None => None,
+    };
+    Ok(DryRun {
+        cold,
+        cutoff,
+        expiring,
+    })
 }
 
 /// The archive settings of `config`, or the error that says they are missing.

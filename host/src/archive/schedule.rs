@@ -146,6 +146,7 @@ pub fn log(report: &RunReport) {
             archived = report.archived,
             deleted = report.deleted,
             restored = report.restored,
+            expired = report.expired,
             failed = report.failed,
             bytes_in = report.bytes_in,
             bytes_out = report.bytes_out,

@@ -28,7 +28,7 @@ pub struct Problem {
 pub struct Audit {
     /// Ledger rows read.
     pub rows: u64,
-    /// Copies read and checked.
+    /// Copies read and checked, and expired records checked for a leftover copy.
     pub checked: u64,
     /// Bytes of records whose copies were checked.
     pub bytes: u64,
@@ -36,7 +36,8 @@ pub struct Audit {
     pub problems: Vec<Problem>,
 }
 
-/// Audits the copies of archived and deleted records; `sample_percent` below 100 checks
+/// Audits the copies of archived and deleted records, and that expired records have none
+/// left; `sample_percent` below 100 checks
 /// that share of them, chosen by a hash of the id (the same ones every time). `checked` is
 /// called after each row.
 pub async fn verify(
@@ -64,12 +65,16 @@ pub async fn verify(
         after = Some(last.id.clone());
         for row in &page {
             audit.rows += 1;
-            if matches!(row.state, LedgerState::Archived | LedgerState::Deleted)
-                && sampled(&row.id, sample_percent)
-            {
+            let kept = matches!(row.state, LedgerState::Archived | LedgerState::Deleted);
+            if (kept || row.state == LedgerState::Expired) && sampled(&row.id, sample_percent) {
                 audit.checked += 1;
-                audit.bytes += row.size.unwrap_or(0);
-                if let Err(what) = check(&client, row).await {
+                let outcome = if kept {
+                    audit.bytes += row.size.unwrap_or(0);
+                    check(&client, row).await
+                } else {
+                    check_gone(&client, row).await
+                };
+                if let Err(what) = outcome {
                     audit.problems.push(Problem {
                         id: row.id.clone(),
                         what,
@@ -84,6 +89,19 @@ pub async fn verify(
 
 fn sampled(id: &str, percent: u8) -> bool {
     percent >= 100 || Sha256::digest(id.as_bytes())[0] as u16 * 100 / 256 < u16::from(percent)
+}
+
+/// An expired record's copy must be gone: retention is a promise to delete.
+async fn check_gone(client: &BlobClient, row: &LedgerRow) -> Result<(), String> {
+    let id = RecordId::parse(&row.id).map_err(|e| format!("unusable id: {e}"))?;
+    for key in [BlobKey::for_record(&id), BlobKey::staged_for_record(&id)] {
+        if client.get(&key).await?.is_some() {
+            return Err(format!(
+                "copy {key} is still there, but the record expired (its retention period is over)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn check(client: &BlobClient, row: &LedgerRow) -> Result<(), String> {

@@ -52,6 +52,8 @@ async fn respond(
             (StatusCode::OK, "restored\n".into())
         }
         Ok(Restored::Hot) => (StatusCode::OK, "hot\n".into()),
+        // The write goes to the origin, which answers as for any record it does not have.
+        Ok(Restored::Expired) => (StatusCode::OK, "expired\n".into()),
         Err(RestoreError::Unavailable(m)) => {
             tracing::warn!(record = %id, error = %m, "restore failed");
             (

@@ -34,6 +34,8 @@ pub enum Restored {
     Hot,
     /// The record was put back from its copy.
     Restored,
+    /// Its copy was deleted at the end of its retention period: nothing to put back.
+    Expired,
 }
 
 /// Why a record could not be restored. Nothing is lost either way: the copy stays until
@@ -112,6 +114,7 @@ impl Restorer {
             .await?
         {
             BeforeWrite::Hot => Ok(Restored::Hot),
+            BeforeWrite::Expired => Ok(Restored::Expired),
             BeforeWrite::StaleCopy => {
                 self.hide(id).await?;
                 Ok(Restored::Hot)
@@ -176,6 +179,59 @@ impl Restorer {
         }
         self.store().await?.forget_restored(id.as_str()).await?;
         Ok(())
+    }
+}
+
+/// A range of last-change times, for restoring every archived record in it.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangedBetween {
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ChangedBetween {
+    /// At or after `from` and before `until`; either may be open. Refuses an empty range.
+    pub fn new(
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<Self> {
+        if let (Some(from), Some(until)) = (from, until)
+            && from >= until
+        {
+            anyhow::bail!("--changed-from ({from}) must come before --changed-until ({until})");
+        }
+        Ok(Self { from, until })
+    }
+
+    /// The ids of the archived records (hot row deleted) last changed in the range, in id
+    /// order, read page by page.
+    pub async fn ids(&self, store: &HotStore) -> anyhow::Result<Vec<String>> {
+        const PAGE: u32 = 1_000;
+        let from = self.from.map_or(i64::MIN, |t| t.timestamp_millis());
+        let until = self.until.map_or(i64::MAX, |t| t.timestamp_millis());
+        let mut ids: Vec<String> = Vec::new();
+        loop {
+            let after = ids.last().map(String::as_str);
+            let page = store.deleted_between(from, until, after, PAGE).await?;
+            let full = page.len() == PAGE as usize;
+            ids.extend(page);
+            if !full {
+                return Ok(ids);
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ChangedBetween {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match (self.from, self.until) {
+            (Some(from), Some(until)) => write!(f, "from {} until {}", time(from), time(until)),
+            (Some(from), None) => write!(f, "from {}", time(from)),
+            (None, Some(until)) => write!(f, "before {}", time(until)),
+            (None, None) => write!(f, "at any time"),
+        }
     }
 }
 

@@ -112,7 +112,7 @@ fn describe() {
     describe_histogram!(RUN_SECONDS, Unit::Seconds, "How long archiver runs took.");
     describe_counter!(
         RUN_RECORDS,
-        "Records the archiver handled, by action (archived, deleted, restored, failed)."
+        "Records the archiver handled, by action (archived, deleted, restored, expired, failed)."
     );
     describe_counter!(
         RUN_BYTES,
@@ -234,6 +234,7 @@ pub fn archiver_run(report: Option<&RunReport>, took: Duration) {
         ("archived", report.archived),
         ("deleted", report.deleted),
         ("restored", report.restored),
+        ("expired", report.expired),
         ("failed", report.failed),
     ] {
         counter!(RUN_RECORDS, "action" => action).increment(n.into());

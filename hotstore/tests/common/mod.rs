@@ -88,6 +88,38 @@ impl Db {
         }
     }
 
+    /// Every cell of row `id` of `table`, typed and exact, as one string to compare: for
+    /// SQLite each value with its storage class (a REAL to the last bit, TEXT as bytes),
+    /// for PostgreSQL the row's text form (each column's own output function).
+    pub(crate) async fn snapshot(&self, table: &str, id: &str) -> String {
+        let sql = format!("SELECT * FROM {table} WHERE id = '{id}'");
+        match self {
+            Db::Sqlite(conn) => {
+                let conn = conn.lock().unwrap();
+                let mut statement = conn.prepare(&sql).unwrap();
+                let names: Vec<String> = statement.column_names().map(str::to_owned).collect();
+                statement
+                    .query_row([], |row| {
+                        Ok(names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, name)| Ok(format!("{name}={:?}", row.get_ref(i)?)))
+                            .collect::<rusqlite::Result<Vec<_>>>()?
+                            .join(" "))
+                    })
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            Db::Postgres(client) => {
+                let sql = format!("SELECT t::text FROM {table} AS t WHERE id = '{id}'");
+                client
+                    .query_one(&sql, &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                    .get(0)
+            }
+        }
+    }
+
     /// An SQL expression for the instant `ms` in the fixture's changed column.
     pub(crate) fn at(&self, ms: i64) -> String {
         match self {
