@@ -188,7 +188,40 @@ pub enum CacheBackend {
     Memory,
     /// On disk in a redb file, bounded by `budget_bytes` likewise; survives restarts.
     Redb(PathBuf),
+    /// In a Redis server shared by every host: bounded by Redis' own `maxmemory`, and each
+    /// entry expires with the cache TTL.
+    Redis(RedisCache),
 }
+
+/// Where a shared Redis cache is and how to use it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisCache {
+    /// `redis://host:port/db` (or `rediss://`), without a password.
+    pub url: String,
+    /// From `TIERGATE_REDIS_PASSWORD`, never the file.
+    pub password: Option<String>,
+    /// Put before every key, so that tiergate can share a Redis server.
+    pub key_prefix: String,
+    /// The longest a cache call may take before the cache is skipped.
+    pub timeout: Duration,
+    /// How long an entry lives in Redis: the edge's cache TTL.
+    pub entry_ttl: Duration,
+}
+
+impl fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .field("entry_ttl", &self.entry_ttl)
+            .finish()
+    }
+}
+
+/// The environment variable a Redis cache's password comes from.
+pub const REDIS_PASSWORD_VAR: &str = "TIERGATE_REDIS_PASSWORD";
 
 /// The edge cache's store.
 #[derive(Debug, Clone)]
@@ -287,6 +320,9 @@ struct EdgeSection {
 struct CacheSection {
     backend: Option<String>,
     path: Option<PathBuf>,
+    url: Option<String>,
+    key_prefix: Option<String>,
+    timeout_ms: Option<u64>,
     budget_bytes: Option<u64>,
     ttl_seconds: Option<u64>,
     max_record_bytes: Option<u64>,
@@ -311,6 +347,58 @@ struct BlobSection {
 
 /// Default cache budget: 256 MiB, about 850 records of 300 KB.
 const DEFAULT_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The `[cache]` keys of the redis backend, checked. The password comes from the
+/// environment; the entries' TTL is set once the edge settings are read.
+fn redis_cache(
+    url: Option<String>,
+    key_prefix: Option<String>,
+    timeout_ms: Option<u64>,
+    budget_bytes: Option<u64>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<RedisCache, ConfigError> {
+    let invalid = |key, reason: String| ConfigError::Invalid { key, reason };
+    if budget_bytes.is_some() {
+        return Err(invalid(
+            "cache.budget_bytes",
+            "a Redis cache is bounded by the server's maxmemory (with maxmemory-policy \
+             allkeys-lru), not by tiergate: remove the key and set maxmemory in Redis"
+                .into(),
+        ));
+    }
+    let url = url.ok_or_else(|| {
+        invalid(
+            "cache.url",
+            "missing: the redis backend needs the server's URL, such as \"redis://127.0.0.1:6379/\""
+                .into(),
+        )
+    })?;
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| invalid("cache.url", format!("{url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "redis" | "rediss") {
+        return Err(invalid(
+            "cache.url",
+            format!("{url:?}: expected a redis:// or rediss:// URL"),
+        ));
+    }
+    if parsed.password().is_some() {
+        return Err(invalid(
+            "cache.url",
+            format!("holds a password: put it in {REDIS_PASSWORD_VAR}, not in the file"),
+        ));
+    }
+    let timeout = Duration::from_millis(timeout_ms.unwrap_or(250));
+    if timeout.is_zero() {
+        return Err(invalid("cache.timeout_ms", "must be above 0".into()));
+    }
+    Ok(RedisCache {
+        url,
+        password: env(REDIS_PASSWORD_VAR),
+        key_prefix: key_prefix.unwrap_or_else(|| "tiergate:".to_owned()),
+        timeout,
+        entry_ttl: Duration::ZERO,
+    })
+}
 
 impl Config {
     /// Reads and checks the file at `path`; secrets come from the process environment.
@@ -342,11 +430,23 @@ impl Config {
             timeout: Duration::from_millis(origin.timeout_ms.unwrap_or(30_000)),
         };
 
-        let cache = CacheConfig {
-            backend: match (
-                file.cache.backend.as_deref().unwrap_or("memory"),
-                file.cache.path,
-            ) {
+        let backend = file.cache.backend.as_deref().unwrap_or("memory");
+        if backend != "redis"
+            && let Some(key) = [
+                ("cache.url", file.cache.url.is_some()),
+                ("cache.key_prefix", file.cache.key_prefix.is_some()),
+                ("cache.timeout_ms", file.cache.timeout_ms.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(key, set)| set.then_some(key))
+        {
+            return Err(ConfigError::Invalid {
+                key,
+                reason: "only the redis backend takes it".into(),
+            });
+        }
+        let mut cache = CacheConfig {
+            backend: match (backend, file.cache.path) {
                 ("memory", None) => CacheBackend::Memory,
                 ("memory", Some(_)) => {
                     return Err(ConfigError::Invalid {
@@ -361,10 +461,23 @@ impl Config {
                         reason: "the redb backend needs the path of its file".into(),
                     });
                 }
+                ("redis", None) => CacheBackend::Redis(redis_cache(
+                    file.cache.url,
+                    file.cache.key_prefix,
+                    file.cache.timeout_ms,
+                    file.cache.budget_bytes,
+                    &env,
+                )?),
+                ("redis", Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        key: "cache.path",
+                        reason: "only the redb backend keeps a file; redis takes a url".into(),
+                    });
+                }
                 (other, _) => {
                     return Err(ConfigError::Invalid {
                         key: "cache.backend",
-                        reason: format!("{other:?}: expected \"memory\" or \"redb\""),
+                        reason: format!("{other:?}: expected \"memory\", \"redb\" or \"redis\""),
                     });
                 }
             },
@@ -483,6 +596,9 @@ impl Config {
                 reason: e.to_string(),
             }
         })?;
+        if let CacheBackend::Redis(redis) = &mut cache.backend {
+            redis.entry_ttl = edge.cache_ttl;
+        }
 
         let archive = match (file.hot, file.archive) {
             (None, None) => None,
@@ -812,5 +928,52 @@ mod tests {
         assert!(missing.contains("TIERGATE_BLOB_ACCESS_KEY_ID"), "{missing}");
         let bad_ttl = err("[origin]\nurl = \"http://x\"\n[cache]\nttl_seconds = 0");
         assert!(bad_ttl.contains("cache_ttl_seconds"), "{bad_ttl}");
+    }
+
+    #[test]
+    fn a_redis_cache_takes_its_password_from_the_environment_and_its_ttl_from_the_edge() {
+        let cache = |keys: &str, env: fn(&str) -> Option<String>| {
+            let text =
+                format!("[origin]\nurl = \"http://x\"\n[cache]\nbackend = \"redis\"\n{keys}");
+            Config::from_toml(&text, env).map(|c| c.cache.backend)
+        };
+        let password = |var: &str| (var == REDIS_PASSWORD_VAR).then(|| "s3cret".to_owned());
+        let CacheBackend::Redis(redis) = cache(
+            "url = \"redis://10.0.0.5:6379/2\"\nttl_seconds = 600",
+            password,
+        )
+        .unwrap() else {
+            panic!("not a Redis cache");
+        };
+        assert_eq!(redis.password.as_deref(), Some("s3cret"));
+        assert_eq!(
+            (redis.entry_ttl, redis.timeout, redis.key_prefix.as_str()),
+            (
+                Duration::from_secs(600),
+                Duration::from_millis(250),
+                "tiergate:"
+            )
+        );
+        assert!(
+            !format!("{redis:?}").contains("s3cret"),
+            "the password leaked"
+        );
+        let err = |keys: &str| cache(keys, |_| None).unwrap_err().to_string();
+        assert!(err("").contains("cache.url"));
+        let in_file = err("url = \"redis://:pw@127.0.0.1:6379/\"");
+        assert!(in_file.contains(REDIS_PASSWORD_VAR), "{in_file}");
+        assert!(err("url = \"http://127.0.0.1:6379/\"").contains("redis://"));
+        let budget = err("url = \"redis://127.0.0.1/\"\nbudget_bytes = 1000");
+        assert!(budget.contains("maxmemory"), "{budget}");
+        let memory = Config::from_toml(
+            "[origin]\nurl = \"http://x\"\n[cache]\nurl = \"redis://127.0.0.1/\"",
+            |_| None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            memory.contains("cache.url") && memory.contains("only the redis backend"),
+            "{memory}"
+        );
     }
 }

@@ -245,7 +245,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                 // A run that cannot start or breaks off alerts as a scheduled one does: the
                 // operator's scheduler may be all that runs it.
                 let ran = async {
-                    let archiver = Archiver::new(&config, archive_cache()).await?;
+                    let archiver = Archiver::new(&config, archive_cache(&config)?).await?;
                     console::run_with_progress(&archiver).await
                 }
                 .await;
@@ -261,7 +261,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             } else {
-                let kv = archive_cache();
+                let kv = archive_cache(&config)?;
                 let archiver = Archiver::new(&config, kv.clone()).await?;
                 let cron = config
                     .archive
@@ -342,16 +342,26 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         })
 }
 
-/// The cache an archiver outside `serve` drops deleted records from: a private one, since a
-/// running server's cache is in its own process (or holds its redb file's lock). Copies
-/// cached there are the same bytes as the archived ones and expire with their TTL.
-fn archive_cache() -> Arc<dyn KvBackend> {
-    kv::open(&tiergate::config::CacheConfig {
-        backend: tiergate::config::CacheBackend::Memory,
+/// The cache an archiver outside `serve` drops cached copies from: the edges' own when it
+/// is shared (Redis), so that what the run hides or expires stops being served at once.
+/// A local cache lives in its server's process (or holds its redb file's lock): the run
+/// gets a private one, and the edges' copies of what it hid or expired are served until
+/// their TTL, which the log says.
+fn archive_cache(config: &Config) -> anyhow::Result<Arc<dyn KvBackend>> {
+    use tiergate::config::{CacheBackend, CacheConfig};
+    if let CacheBackend::Redis(_) = config.cache.backend {
+        return kv::open(&config.cache).context("opening the shared edge cache");
+    }
+    tracing::info!(
+        "the edges' caches are local to their servers: copies of records this run hides or \
+         expires stay cached there until their TTL (run the archiver from `serve`'s schedule, \
+         or share the cache in Redis, to drop them at once)"
+    );
+    Ok(kv::open(&CacheConfig {
+        backend: CacheBackend::Memory,
         budget_bytes: 0,
         answer_hits_in_host: false,
-    })
-    .expect("an in-memory cache opens")
+    })?)
 }
 
 async fn shutdown_signal() -> std::io::Result<()> {

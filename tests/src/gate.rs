@@ -19,6 +19,8 @@ pub enum CacheBackend {
     Memory,
     /// In a redb file at this path.
     Redb(PathBuf),
+    /// In the Redis server at this URL, shared with every tiergate configured so.
+    Redis(String),
 }
 
 /// The settings of one tiergate under test, written out as its config file. Defaults are
@@ -187,8 +189,7 @@ record_route = "{route}"
 pass_in_host = {pass_in_host}
 
 [cache]
-{backend}budget_bytes = 268435456
-ttl_seconds = {ttl}
+{backend}ttl_seconds = {ttl}
 max_record_bytes = {max}
 cache_origin_reads = true
 answer_hits_in_host = {in_host}
@@ -196,11 +197,16 @@ answer_hits_in_host = {in_host}
             origin = self.origin_url,
             route = self.record_route,
             backend = match &self.cache_backend {
-                CacheBackend::Memory => "backend = \"memory\"\n".to_owned(),
-                // A literal string: no escapes to get wrong in a path.
-                CacheBackend::Redb(path) => {
-                    format!("backend = \"redb\"\npath = '{}'\n", path.display())
+                CacheBackend::Memory => {
+                    "backend = \"memory\"\nbudget_bytes = 268435456\n".to_owned()
                 }
+                // A literal string: no escapes to get wrong in a path.
+                CacheBackend::Redb(path) => format!(
+                    "backend = \"redb\"\npath = '{}'\nbudget_bytes = 268435456\n",
+                    path.display()
+                ),
+                // Redis bounds itself (maxmemory).
+                CacheBackend::Redis(url) => format!("backend = \"redis\"\nurl = \"{url}\"\n"),
             },
             ttl = self.cache_ttl_seconds,
             max = self.cache_max_record_bytes,

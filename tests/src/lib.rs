@@ -10,6 +10,7 @@
 //! - [`stack`]: all three started together.
 //! - [`assertions`]: served-from-tier and outage checks with messages naming record and tier.
 //! - [`records`]: billing-like records of an exact size, deterministic from a seed.
+//! - [`redis_server`]: a Redis server of the test's own, to stop and pause.
 //! - [`client`]: an HTTP client that reads whole answers.
 //! - [`webhook`]: an alerting endpoint that keeps what it is sent.
 //! - [`scratch_dir`]: directories owned by a test (storage roots, cache files).
@@ -28,6 +29,7 @@ pub mod hot_db;
 mod loopback;
 pub mod origin;
 pub mod records;
+pub mod redis_server;
 pub mod scratch_dir;
 mod skipped;
 pub mod stack;
@@ -40,6 +42,7 @@ pub use gate::{CacheBackend, Gate, GateConfig};
 pub use hot_db::{HotDb, HotOrigin, PutKind};
 pub use origin::Origin;
 pub use records::{SplitMix64, billing_record};
+pub use redis_server::RedisServer;
 pub use scratch_dir::ScratchDir;
 pub use skipped::skipped;
 pub use stack::Stack;

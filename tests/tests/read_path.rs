@@ -332,7 +332,7 @@ async fn ids_the_edge_does_not_handle_go_to_the_origin_unchanged_and_are_never_c
         0,
         "such ids never reach blob storage"
     );
-    assert!(stack.gate.cache().keys()?.is_empty(), "nor the cache");
+    assert!(stack.gate.cache().keys().await?.is_empty(), "nor the cache");
 
     let longest = "x".repeat(128);
     let reply = stack.gate.get(&path(&longest)).await?;
@@ -574,7 +574,7 @@ async fn writes_to_an_alias_of_a_record_path_drop_its_cached_copy() -> anyhow::R
     for alias in ["/records/INV-2024-000149/", "/records/%49NV-2024-000149"] {
         stack.origin.insert(id, body.clone(), CONTENT_TYPE);
         assert_served(&stack.gate.get(&path(id)).await?, id, "origin", &body);
-        assert_eq!(stack.gate.cache().keys()?.len(), 1, "{id} is cached");
+        assert_eq!(stack.gate.cache().keys().await?.len(), 1, "{id} is cached");
         let write = stack
             .gate
             .send(Request::put(alias).body(Full::new(Bytes::from_static(b"{}")))?)
@@ -590,7 +590,7 @@ async fn writes_to_an_alias_of_a_record_path_drop_its_cached_copy() -> anyhow::R
             "{alias} reached the origin unchanged"
         );
         assert!(
-            stack.gate.cache().keys()?.is_empty(),
+            stack.gate.cache().keys().await?.is_empty(),
             "PUT {alias} left {id}'s cached copy"
         );
     }
@@ -631,14 +631,18 @@ async fn an_expired_entry_is_deleted_when_met() -> anyhow::Result<()> {
     let body = billing_record(id, 1, 20_000);
     stack.origin.insert(id, body.clone(), CONTENT_TYPE);
     assert_served(&stack.gate.get(&path(id)).await?, id, "origin", &body);
-    assert_eq!(stack.gate.cache().keys()?.len(), 1, "the record is cached");
+    assert_eq!(
+        stack.gate.cache().keys().await?.len(),
+        1,
+        "the record is cached"
+    );
 
     stack.origin.remove(id);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let gone = stack.gate.get(&path(id)).await?;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", excerpt(&gone));
     assert_eq!(
-        stack.gate.cache().keys()?,
+        stack.gate.cache().keys().await?,
         Vec::<String>::new(),
         "the expired entry met by the read is gone from the store"
     );

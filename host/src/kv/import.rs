@@ -79,7 +79,11 @@ impl<U> HostStoreWithStore<U> for Kv {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let kv = backend(accessor);
-        Ok(kv.get(&key).map(|v| v.map(|b| b.to_vec())).map_err(other))
+        Ok(kv
+            .get(&key)
+            .await
+            .map(|v| v.map(|b| b.to_vec()))
+            .map_err(other))
     }
 
     async fn set(
@@ -90,6 +94,7 @@ impl<U> HostStoreWithStore<U> for Kv {
     ) -> wasmtime::Result<Result<(), Error>> {
         Ok(backend(accessor)
             .set(&key, value.into())
+            .await
             .map(|_evicted| ())
             .map_err(other))
     }
@@ -99,7 +104,7 @@ impl<U> HostStoreWithStore<U> for Kv {
         _: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(backend(accessor).delete(&key).map_err(other))
+        Ok(backend(accessor).delete(&key).await.map_err(other))
     }
 
     async fn exists(
@@ -107,7 +112,7 @@ impl<U> HostStoreWithStore<U> for Kv {
         _: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        Ok(backend(accessor).exists(&key).map_err(other))
+        Ok(backend(accessor).exists(&key).await.map_err(other))
     }
 
     async fn get_keys(
@@ -131,7 +136,7 @@ fn add_get_without_copy<T: KvState + 'static>(linker: &mut Linker<T>) -> wasmtim
             move |accessor: &Accessor<T>, (_, key): (Resource<OpenStore>, String)| {
                 Box::pin(async move {
                     let kv = accessor.with(|mut access| access.get().kv().kv.clone());
-                    Ok((kv.get(&key).map_err(other),))
+                    Ok((kv.get(&key).await.map_err(other),))
                 })
             },
         )

@@ -47,12 +47,13 @@ impl MemoryKv {
     }
 }
 
+#[async_trait::async_trait]
 impl KvBackend for MemoryKv {
-    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
         Ok(self.state().entries.get(key).cloned())
     }
 
-    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+    async fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = fitting_size(key, &value, self.budget)?;
         let value = crate::kv::zero_copy::seal(value);
         let mut state = self.state();
@@ -69,7 +70,7 @@ impl KvBackend for MemoryKv {
         Ok(evicted)
     }
 
-    fn delete(&self, key: &str) -> Result<(), KvError> {
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
         let mut state = self.state();
         if let Some(old) = state.entries.pop(key) {
             state.used -= entry_size(key, &old);
@@ -77,11 +78,11 @@ impl KvBackend for MemoryKv {
         Ok(())
     }
 
-    fn exists(&self, key: &str) -> Result<bool, KvError> {
+    async fn exists(&self, key: &str) -> Result<bool, KvError> {
         Ok(self.state().entries.contains(key))
     }
 
-    fn keys(&self) -> Result<Vec<String>, KvError> {
+    async fn keys(&self) -> Result<Vec<String>, KvError> {
         Ok(self
             .state()
             .entries
@@ -99,38 +100,38 @@ impl KvBackend for MemoryKv {
 mod tests {
     use super::*;
 
-    #[test]
-    fn evicts_least_recently_used_to_stay_within_budget() {
+    #[tokio::test]
+    async fn evicts_least_recently_used_to_stay_within_budget() {
         // Entries of 10 bytes: two fit in 25, the third evicts one.
         let kv = MemoryKv::new(25);
-        kv.set("a", Bytes::from_static(&[0; 9])).unwrap();
-        kv.set("b", Bytes::from_static(&[0; 9])).unwrap();
-        kv.get("a").unwrap();
+        kv.set("a", Bytes::from_static(&[0; 9])).await.unwrap();
+        kv.set("b", Bytes::from_static(&[0; 9])).await.unwrap();
+        kv.get("a").await.unwrap();
         assert_eq!(
-            kv.set("c", Bytes::from_static(&[0; 9])).unwrap(),
+            kv.set("c", Bytes::from_static(&[0; 9])).await.unwrap(),
             1,
             "one evicted"
         );
-        assert!(kv.exists("a").unwrap() && kv.exists("c").unwrap());
-        assert!(!kv.exists("b").unwrap(), "b was least recently used");
+        assert!(kv.exists("a").await.unwrap() && kv.exists("c").await.unwrap());
+        assert!(!kv.exists("b").await.unwrap(), "b was least recently used");
         assert_eq!(kv.used_bytes(), 20);
     }
 
-    #[test]
-    fn replacing_and_deleting_keep_the_byte_count() {
+    #[tokio::test]
+    async fn replacing_and_deleting_keep_the_byte_count() {
         let kv = MemoryKv::new(100);
-        kv.set("a", Bytes::from_static(&[0; 50])).unwrap();
-        kv.set("a", Bytes::from_static(&[0; 10])).unwrap();
+        kv.set("a", Bytes::from_static(&[0; 50])).await.unwrap();
+        kv.set("a", Bytes::from_static(&[0; 10])).await.unwrap();
         assert_eq!(kv.state().used, 11);
-        kv.delete("a").unwrap();
+        kv.delete("a").await.unwrap();
         assert_eq!(kv.state().used, 0);
     }
 
-    #[test]
-    fn a_value_over_the_whole_budget_is_refused() {
+    #[tokio::test]
+    async fn a_value_over_the_whole_budget_is_refused() {
         let kv = MemoryKv::new(10);
         assert!(matches!(
-            kv.set("a", Bytes::from_static(&[0; 10])),
+            kv.set("a", Bytes::from_static(&[0; 10])).await,
             Err(KvError::TooLarge {
                 size: 11,
                 budget: 10

@@ -1,10 +1,11 @@
 //! The edge cache's key-value store: one trait, chosen by config, nothing else knowing which.
 //!
-//! The edge KV is a bounded hot cache, never the archive (docs/architecture.md): every backend holds at
-//! most `budget_bytes` of keys and values and evicts to stay under it.
+//! The edge KV is a bounded hot cache, never the archive (docs/architecture.md): the local
+//! backends hold at most `budget_bytes` of keys and values and evict to stay under it; a
+//! Redis server bounds itself (`maxmemory`).
 //!
 //! - [`KvBackend`] and its backends: `memory` (large values in sealed memory files,
-//!   [`zero_copy`]) and `redb_file`;
+//!   [`zero_copy`]), `redb_file`, and `redis_store` (shared by many hosts; Redis bounds it);
 //! - [`import`]: the guest-facing `spin:key-value` import over the backend.
 //!
 //! May use: `config`, `telemetry::metrics`, `wasm::bindings` (the import's generated traits).
@@ -12,10 +13,12 @@
 pub mod import;
 mod memory;
 mod redb_file;
+mod redis_store;
 pub mod zero_copy;
 
 pub use memory::MemoryKv;
 pub use redb_file::RedbKv;
+pub use redis_store::RedisKv;
 
 use crate::config::{CacheBackend, CacheConfig};
 use bytes::Bytes;
@@ -37,24 +40,25 @@ pub enum KvError {
     Storage(String),
 }
 
-/// A bounded key-value store.
+/// A bounded key-value store. Async, since a shared store answers over the network.
+#[async_trait::async_trait]
 pub trait KvBackend: Send + Sync + 'static {
     /// The value of `key`, if any.
-    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError>;
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError>;
     /// The value of `key`, like [`get`](Self::get) but not counted as a cache lookup: for
     /// the host's look ahead of the component, which counts its own lookups.
-    fn peek(&self, key: &str) -> Result<Option<Bytes>, KvError> {
-        self.get(key)
+    async fn peek(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        self.get(key).await
     }
     /// Sets `key` to `value`, evicting other entries to stay within the budget; returns how
     /// many it evicted.
-    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError>;
+    async fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError>;
     /// Removes `key`; absent keys are not an error.
-    fn delete(&self, key: &str) -> Result<(), KvError>;
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Whether `key` is present.
-    fn exists(&self, key: &str) -> Result<bool, KvError>;
+    async fn exists(&self, key: &str) -> Result<bool, KvError>;
     /// Every key.
-    fn keys(&self) -> Result<Vec<String>, KvError>;
+    async fn keys(&self) -> Result<Vec<String>, KvError>;
     /// Bytes (keys and values) held now.
     fn used_bytes(&self) -> u64;
 }
@@ -64,43 +68,45 @@ pub fn open(config: &CacheConfig) -> Result<Arc<dyn KvBackend>, KvError> {
     Ok(match &config.backend {
         CacheBackend::Memory => Arc::new(Metered(MemoryKv::new(config.budget_bytes))),
         CacheBackend::Redb(path) => Arc::new(Metered(RedbKv::open(path, config.budget_bytes)?)),
+        CacheBackend::Redis(redis) => Arc::new(Metered(RedisKv::new(redis)?)),
     })
 }
 
 /// A backend whose lookups, writes, evictions and size are counted.
 struct Metered<B>(B);
 
+#[async_trait::async_trait]
 impl<B: KvBackend> KvBackend for Metered<B> {
-    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
-        let value = self.0.get(key)?;
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        let value = self.0.get(key).await?;
         crate::telemetry::metrics::cache_lookup(value.is_some());
         Ok(value)
     }
 
-    fn peek(&self, key: &str) -> Result<Option<Bytes>, KvError> {
-        self.0.get(key)
+    async fn peek(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        self.0.get(key).await
     }
 
-    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+    async fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = entry_size(key, &value);
-        let evicted = self.0.set(key, value)?;
+        let evicted = self.0.set(key, value).await?;
         crate::telemetry::metrics::cache_write(size, evicted);
         crate::telemetry::metrics::cache_used(self.0.used_bytes());
         Ok(evicted)
     }
 
-    fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.0.delete(key)?;
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.0.delete(key).await?;
         crate::telemetry::metrics::cache_used(self.0.used_bytes());
         Ok(())
     }
 
-    fn exists(&self, key: &str) -> Result<bool, KvError> {
-        self.0.exists(key)
+    async fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.0.exists(key).await
     }
 
-    fn keys(&self) -> Result<Vec<String>, KvError> {
-        self.0.keys()
+    async fn keys(&self) -> Result<Vec<String>, KvError> {
+        self.0.keys().await
     }
 
     fn used_bytes(&self) -> u64 {

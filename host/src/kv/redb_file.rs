@@ -58,8 +58,9 @@ impl RedbKv {
     }
 }
 
+#[async_trait::async_trait]
 impl KvBackend for RedbKv {
-    fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let entries = txn.open_table(ENTRIES).map_err(storage)?;
         Ok(entries
@@ -68,7 +69,7 @@ impl KvBackend for RedbKv {
             .map(|v| Bytes::copy_from_slice(v.value().1)))
     }
 
-    fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+    async fn set(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
         let size = fitting_size(key, &value, self.budget)?;
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let (mut used, seq) = *counters;
@@ -98,7 +99,7 @@ impl KvBackend for RedbKv {
         Ok(evicted)
     }
 
-    fn delete(&self, key: &str) -> Result<(), KvError> {
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
         let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let txn = self.db.begin_write().map_err(storage)?;
         {
@@ -115,11 +116,11 @@ impl KvBackend for RedbKv {
         txn.commit().map_err(storage)
     }
 
-    fn exists(&self, key: &str) -> Result<bool, KvError> {
-        Ok(self.get(key)?.is_some())
+    async fn exists(&self, key: &str) -> Result<bool, KvError> {
+        Ok(self.get(key).await?.is_some())
     }
 
-    fn keys(&self) -> Result<Vec<String>, KvError> {
+    async fn keys(&self) -> Result<Vec<String>, KvError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let entries = txn.open_table(ENTRIES).map_err(storage)?;
         entries
@@ -138,8 +139,8 @@ impl KvBackend for RedbKv {
 mod tests {
     use super::*;
 
-    #[test]
-    fn entries_survive_reopening_and_the_oldest_write_is_evicted() {
+    #[tokio::test]
+    async fn entries_survive_reopening_and_the_oldest_write_is_evicted() {
         let dir = std::env::temp_dir().join(format!("tiergate-redb-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("cache.redb");
@@ -147,21 +148,27 @@ mod tests {
         {
             // Entries of 10 bytes: two fit in 25, the third evicts one.
             let kv = RedbKv::open(&path, 25).unwrap();
-            kv.set("a", Bytes::from_static(&[1; 9])).unwrap();
-            kv.set("b", Bytes::from_static(&[2; 9])).unwrap();
+            kv.set("a", Bytes::from_static(&[1; 9])).await.unwrap();
+            kv.set("b", Bytes::from_static(&[2; 9])).await.unwrap();
         }
         let kv = RedbKv::open(&path, 25).unwrap();
-        assert_eq!(kv.get("a").unwrap().unwrap(), Bytes::from_static(&[1; 9]));
+        assert_eq!(
+            kv.get("a").await.unwrap().unwrap(),
+            Bytes::from_static(&[1; 9])
+        );
         assert_eq!(kv.used_bytes(), 20, "the byte count survives reopening");
         assert_eq!(
-            kv.set("c", Bytes::from_static(&[3; 9])).unwrap(),
+            kv.set("c", Bytes::from_static(&[3; 9])).await.unwrap(),
             1,
             "one evicted"
         );
-        assert!(!kv.exists("a").unwrap(), "a was written first");
-        assert_eq!(kv.keys().unwrap(), vec!["b".to_owned(), "c".to_owned()]);
-        kv.delete("b").unwrap();
-        assert!(!kv.exists("b").unwrap());
+        assert!(!kv.exists("a").await.unwrap(), "a was written first");
+        assert_eq!(
+            kv.keys().await.unwrap(),
+            vec!["b".to_owned(), "c".to_owned()]
+        );
+        kv.delete("b").await.unwrap();
+        assert!(!kv.exists("b").await.unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

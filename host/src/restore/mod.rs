@@ -173,7 +173,7 @@ impl Restorer {
             .await
             .map_err(RestoreError::Unavailable)?;
         if let Some(cache) = &self.cache
-            && let Err(e) = cache.delete(&id.cache_key())
+            && let Err(e) = cache.delete(&id.cache_key()).await
         {
             tracing::warn!(record = %id, error = %e, "dropping the cached copy of a restored record");
         }

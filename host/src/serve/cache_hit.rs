@@ -35,7 +35,7 @@ impl CacheHits {
 
     /// The answer to a read of `id` when the cache holds a fresh copy; `None` sends the
     /// request on to the component.
-    pub(super) fn answer(
+    pub(super) async fn answer(
         &self,
         id: &RecordId,
         head: bool,
@@ -43,7 +43,7 @@ impl CacheHits {
     ) -> Option<http::Response<WasiBody>> {
         let started = Instant::now();
         // Not counted as a lookup here: on a miss the component looks again, and counts.
-        let value = self.kv.peek(&id.cache_key()).ok()??;
+        let value = self.kv.peek(&id.cache_key()).await.ok()??;
         let entry = CacheEntry::fresh(&value, unix_now()).ok()??;
         crate::telemetry::metrics::cache_lookup(true);
         let mut timing = ServerTiming::default();

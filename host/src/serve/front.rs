@@ -181,7 +181,9 @@ async fn answer(
     let access = tracing::enabled!(target: "tiergate::access", tracing::Level::DEBUG)
         .then(|| (parts.method.clone(), parts.uri.path().to_owned()));
     let hit = match (&classified, &front.cache_hits) {
-        (RequestKind::Read { id, head }, Some(hits)) => hits.answer(id, *head, &parts.headers),
+        (RequestKind::Read { id, head }, Some(hits)) => {
+            hits.answer(id, *head, &parts.headers).await
+        }
         _ => None,
     };
     let request = hyper::Request::from_parts(

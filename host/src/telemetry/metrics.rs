@@ -27,6 +27,7 @@ const CACHE_WRITES: &str = "tiergate_cache_writes_total";
 const CACHE_WRITTEN_BYTES: &str = "tiergate_cache_written_bytes_total";
 const CACHE_EVICTIONS: &str = "tiergate_cache_evictions_total";
 const CACHE_BYTES: &str = "tiergate_cache_bytes";
+const CACHE_ERRORS: &str = "tiergate_cache_errors_total";
 const RUNS: &str = "tiergate_archiver_runs_total";
 const RUN_SECONDS: &str = "tiergate_archiver_run_duration_seconds";
 const RUN_RECORDS: &str = "tiergate_archiver_records_total";
@@ -90,6 +91,10 @@ fn describe() {
         "Time each tier took on the read path, by tier and outcome."
     );
     describe_counter!(CACHE_LOOKUPS, "Edge cache lookups, by result (hit, miss).");
+    describe_counter!(
+        CACHE_ERRORS,
+        "Calls to a shared cache (Redis) that failed or timed out, by operation; each one skipped the cache."
+    );
     describe_counter!(CACHE_WRITES, "Entries written to the edge cache.");
     describe_counter!(
         CACHE_WRITTEN_BYTES,
@@ -208,6 +213,11 @@ pub fn cache_write(bytes: u64, evicted: u64) {
     counter!(CACHE_WRITES).increment(1);
     counter!(CACHE_WRITTEN_BYTES).increment(bytes);
     counter!(CACHE_EVICTIONS).increment(evicted);
+}
+
+/// Counts a shared cache call that failed, by operation (`get`, `set`, `delete`, ...).
+pub fn cache_error(op: &'static str) {
+    counter!(CACHE_ERRORS, "op" => op).increment(1);
 }
 
 /// Sets the cache's size.
