@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tiergate_core::access::{AccessMode, KeySource};
 use tiergate_core::restore_auth::RestoreKey;
 use tiergate_core::settings::names;
 use tiergate_core::{ArchiverSettings, EdgeSettings, RecordRoute};
@@ -25,6 +26,8 @@ pub const ENV_BLOB_ACCOUNT_KEY: &str = "TIERGATE_BLOB_ACCOUNT_KEY";
 /// bytes). Edges in this host sign with it in process; edges elsewhere (Spin) need the same
 /// key to reach this host's restore endpoint. Unset: a random key, for this host alone.
 pub const ENV_RESTORE_KEY: &str = "TIERGATE_RESTORE_KEY";
+/// Environment variable holding the shared secret of HS256 tokens (`[edge.auth]`, jwt mode).
+pub const ENV_AUTH_HS256_SECRET: &str = "TIERGATE_AUTH_HS256_SECRET";
 
 /// Where the edges of this host send restore requests: answered in process, never looked
 /// up (`.invalid` names nothing, by RFC 2606).
@@ -92,6 +95,9 @@ pub struct Config {
     /// The one authority (`host[:port]`) the components may send requests to: the blob
     /// store's, which with S3's virtual-hosted style is the bucket's host.
     pub blob_authority: Option<String>,
+    /// The issuer's JWKS endpoint, which the edge may reach too (`jwt` mode with
+    /// `jwks_url`).
+    pub jwks_url: Option<url::Url>,
     /// The hot database and the archiver, when `[hot]` and `[archive]` are configured.
     pub archive: Option<ArchiveConfig>,
     /// Where to POST alerts (failed archiver runs, problems found by `verify`).
@@ -129,6 +135,7 @@ impl fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("edge_variables", &Redacted(&self.edge_variables))
             .field("blob_authority", &self.blob_authority)
+            .field("jwks_url", &self.jwks_url)
             .field("archive", &self.archive)
             .field("alert_webhook", &self.alert_webhook)
             .field("cost", &self.cost)
@@ -160,6 +167,7 @@ impl fmt::Debug for Redacted<'_> {
                 names::BLOB_SECRET_ACCESS_KEY,
                 names::BLOB_ACCOUNT_KEY,
                 names::RESTORE_KEY,
+                names::AUTH_HS256_SECRET,
             ]
             .contains(&name)
         };
@@ -312,7 +320,58 @@ struct OriginSection {
 #[serde(deny_unknown_fields)]
 struct EdgeSection {
     record_route: Option<String>,
+    ignored_query_params: Option<Vec<String>>,
     pass_in_host: Option<bool>,
+    auth: Option<AuthSection>,
+}
+
+/// `[edge.auth]`: who reads which record (the `auth_*` variables of the edge).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    mode: String,
+    issuer: Option<String>,
+    audience: Option<String>,
+    jwks_url: Option<String>,
+    jwks: Option<String>,
+    jwks_refresh_seconds: Option<u64>,
+    leeway_seconds: Option<u64>,
+    owner_claim: Option<String>,
+    owner_pointer: Option<String>,
+    read_all: Option<String>,
+    refused_status: Option<u16>,
+}
+
+impl AuthSection {
+    /// The edge variables it sets, the HS256 secret from the environment among them.
+    fn variables(self, env: &impl Fn(&str) -> Option<String>) -> Vec<(&'static str, String)> {
+        let numbers = [
+            (names::AUTH_JWKS_REFRESH_SECONDS, self.jwks_refresh_seconds),
+            (names::AUTH_LEEWAY_SECONDS, self.leeway_seconds),
+            (
+                names::AUTH_REFUSED_STATUS,
+                self.refused_status.map(u64::from),
+            ),
+        ];
+        let secret = (self.mode == "jwt")
+            .then(|| env(ENV_AUTH_HS256_SECRET))
+            .flatten();
+        [
+            (names::AUTH_MODE, Some(self.mode)),
+            (names::AUTH_ISSUER, self.issuer),
+            (names::AUTH_AUDIENCE, self.audience),
+            (names::AUTH_JWKS_URL, self.jwks_url),
+            (names::AUTH_JWKS, self.jwks),
+            (names::AUTH_OWNER_CLAIM, self.owner_claim),
+            (names::AUTH_OWNER_POINTER, self.owner_pointer),
+            (names::AUTH_READ_ALL, self.read_all),
+            (names::AUTH_HS256_SECRET, secret),
+        ]
+        .into_iter()
+        .chain(numbers.map(|(name, n)| (name, n.map(|n| n.to_string()))))
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -493,6 +552,26 @@ impl Config {
         if let Some(route) = file.edge.record_route {
             set(names::RECORD_ROUTE, route);
         }
+        if let Some(params) = file.edge.ignored_query_params {
+            if let Some(bad) = params
+                .iter()
+                .find(|p| p.is_empty() || p.contains([',', '&', '=']))
+            {
+                return Err(ConfigError::Invalid {
+                    key: "edge.ignored_query_params",
+                    reason: format!("{bad:?}: expected a query parameter name"),
+                });
+            }
+            set(names::IGNORED_QUERY_PARAMS, params.join(","));
+        }
+        for (name, value) in file
+            .edge
+            .auth
+            .map(|auth| auth.variables(&env))
+            .unwrap_or_default()
+        {
+            set(name, value);
+        }
         if let Some(ttl) = file.cache.ttl_seconds {
             set(names::CACHE_TTL_SECONDS, ttl.to_string());
         }
@@ -599,6 +678,27 @@ impl Config {
         if let CacheBackend::Redis(redis) = &mut cache.backend {
             redis.entry_ttl = edge.cache_ttl;
         }
+        // The host answers cache hits without the component only where nobody's access is
+        // checked: its fast path knows no tokens.
+        let checks_access = !matches!(edge.access, AccessMode::None);
+        if checks_access {
+            if file.cache.answer_hits_in_host == Some(true) {
+                return Err(ConfigError::Invalid {
+                    key: "cache.answer_hits_in_host",
+                    reason: "true skips [edge.auth]'s checks on cache hits; leave it unset \
+                             (false) when access is checked"
+                        .into(),
+                });
+            }
+            cache.answer_hits_in_host = false;
+        }
+        let jwks_url = match &edge.access {
+            AccessMode::Jwt(rules) => match &rules.keys {
+                KeySource::Url(url) => Some(http_url("edge.auth.jwks_url", url)?),
+                KeySource::Inline(_) => None,
+            },
+            AccessMode::None => None,
+        };
 
         let archive = match (file.hot, file.archive) {
             (None, None) => None,
@@ -643,6 +743,7 @@ impl Config {
             cache,
             edge_variables: vars,
             blob_authority: edge.blob.as_ref().map(|blob| blob.backend.authority()),
+            jwks_url,
             archive,
             alert_webhook,
             cost: file.cost,

@@ -10,7 +10,9 @@ use http_body_util::Full;
 use hyper::Request;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use tiergate::config::{ENV_BLOB_ACCESS_KEY_ID, ENV_BLOB_ACCOUNT_KEY, ENV_BLOB_SECRET_ACCESS_KEY};
+use tiergate::config::{
+    ENV_AUTH_HS256_SECRET, ENV_BLOB_ACCESS_KEY_ID, ENV_BLOB_ACCOUNT_KEY, ENV_BLOB_SECRET_ACCESS_KEY,
+};
 
 /// The cache backend tiergate keeps records in.
 #[derive(Debug, Clone)]
@@ -29,8 +31,10 @@ pub enum CacheBackend {
 pub struct GateConfig {
     origin_url: String,
     record_route: String,
+    edge_extra: String,
     blob: Option<BlobTarget>,
     blob_secret: Option<String>,
+    auth_hs256_secret: Option<String>,
     blob_timeout_ms: u64,
     cache_backend: CacheBackend,
     cache_ttl_seconds: u64,
@@ -48,8 +52,10 @@ impl GateConfig {
         Self {
             origin_url: origin_url.into(),
             record_route: "/records/{id}".to_owned(),
+            edge_extra: String::new(),
             blob: None,
             blob_secret: None,
+            auth_hs256_secret: None,
             blob_timeout_ms: 2_000,
             cache_backend: CacheBackend::Memory,
             cache_ttl_seconds: 3_600,
@@ -92,6 +98,20 @@ impl GateConfig {
         self.archive = Some(format!(
             "\n{hot_toml}\n[archive]\nafter_days = 30\nlease_seconds = 1\n{retry}{extra}\n"
         ));
+        self
+    }
+
+    /// Adds `lines` (such as `ignored_query_params = ["utm_source"]`) to the `[edge]` section.
+    pub fn edge_extra(mut self, lines: &str) -> Self {
+        self.edge_extra.push_str(lines);
+        self.edge_extra.push('\n');
+        self
+    }
+
+    /// Gives the host `secret` as the HS256 secret of `[edge.auth]` (its environment
+    /// variable).
+    pub fn auth_hs256_secret(mut self, secret: impl Into<String>) -> Self {
+        self.auth_hs256_secret = Some(secret.into());
         self
     }
 
@@ -187,7 +207,7 @@ timeout_ms = 10000
 [edge]
 record_route = "{route}"
 pass_in_host = {pass_in_host}
-
+{edge_extra}
 [cache]
 {backend}ttl_seconds = {ttl}
 max_record_bytes = {max}
@@ -196,6 +216,7 @@ answer_hits_in_host = {in_host}
 "#,
             origin = self.origin_url,
             route = self.record_route,
+            edge_extra = self.edge_extra,
             backend = match &self.cache_backend {
                 CacheBackend::Memory => {
                     "backend = \"memory\"\nbudget_bytes = 268435456\n".to_owned()
@@ -289,7 +310,9 @@ impl Gate {
     pub async fn start(config: &GateConfig) -> anyhow::Result<Self> {
         let toml = config.to_toml();
         let secret = config.blob_secret.clone();
+        let auth_secret = config.auth_hs256_secret.clone();
         let env = move |name: &str| match name {
+            ENV_AUTH_HS256_SECRET => auth_secret.clone(),
             ENV_BLOB_ACCESS_KEY_ID => Some(ACCESS_KEY_ID.to_owned()),
             ENV_BLOB_SECRET_ACCESS_KEY => Some(
                 secret

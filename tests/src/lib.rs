@@ -7,6 +7,7 @@
 //!   records as the archiver does; a store that never answers.
 //! - [`gate`]: tiergate itself, configured through its TOML config.
 //! - [`hot_db`]: the API's hot database (SQLite or PostgreSQL) and the API over it.
+//! - [`issuer`]: an OAuth2 token issuer: keys, a JWKS endpoint, signed tokens.
 //! - [`stack`]: all three started together.
 //! - [`assertions`]: served-from-tier and outage checks with messages naming record and tier.
 //! - [`records`]: billing-like records of an exact size, deterministic from a seed.
@@ -26,6 +27,7 @@ pub mod blob_store;
 pub mod client;
 pub mod gate;
 pub mod hot_db;
+pub mod issuer;
 mod loopback;
 pub mod origin;
 pub mod records;
@@ -40,6 +42,7 @@ pub use blob_store::{BlobStore, StalledBlobStore};
 pub use client::{HttpClient, Reply};
 pub use gate::{CacheBackend, Gate, GateConfig};
 pub use hot_db::{HotDb, HotOrigin, PutKind};
+pub use issuer::Issuer;
 pub use origin::Origin;
 pub use records::{SplitMix64, billing_record};
 pub use redis_server::RedisServer;

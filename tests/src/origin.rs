@@ -3,7 +3,10 @@
 //!
 //! Routes:
 //! - `GET`/`HEAD`/`PUT`/`DELETE /records/{id}`: the records (404 for an absent one; `PUT`
-//!   stores the body with the request's content type and answers 204).
+//!   stores the body with the request's content type and answers 204). A read with
+//!   `?fields=LIST` answers another representation, `{"fields":"LIST","length":N}`, as APIs
+//!   with sparse fieldsets do; a read's `x-test-cache-control` and `x-test-vary` headers come
+//!   back as the answer's `cache-control` and `vary`.
 //! - any method on `/echo`: answers 200 with the request body as it arrived, its content type,
 //!   `x-echo-method`, `x-echo-path-and-query`, `x-echo-header-names` (the names of the
 //!   request's headers, sorted, comma-separated), `x-echo-host` (its `Host`), and every
@@ -129,11 +132,32 @@ impl State {
                 let Some(record) = lock(&self.records).get(id).cloned() else {
                     return text(StatusCode::NOT_FOUND, format!("origin: no record {id}"));
                 };
-                let length = record.body.len();
-                let body = if head { Bytes::new() } else { record.body };
-                Response::builder()
+                let fields = request.uri().query().and_then(|query| {
+                    query
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("fields="))
+                });
+                let body = match fields {
+                    Some(fields) => Bytes::from(format!(
+                        r#"{{"fields":"{fields}","length":{}}}"#,
+                        record.body.len()
+                    )),
+                    None => record.body,
+                };
+                let length = body.len();
+                let body = if head { Bytes::new() } else { body };
+                let mut response = Response::builder()
                     .header(header::CONTENT_TYPE, record.content_type)
-                    .header(header::CONTENT_LENGTH, length)
+                    .header(header::CONTENT_LENGTH, length);
+                for (asked, answered) in [
+                    ("x-test-cache-control", header::CACHE_CONTROL),
+                    ("x-test-vary", header::VARY),
+                ] {
+                    if let Some(value) = request.headers().get(asked) {
+                        response = response.header(answered, value);
+                    }
+                }
+                response
                     .body(Full::new(body))
                     .expect("origin record response is valid")
             }

@@ -288,6 +288,139 @@ async fn matching_if_none_match_is_304_from_every_tier_and_other_tags_get_200() 
     Ok(())
 }
 
+// Only the plain record is served from the cache and blob storage.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_with_a_query_goes_to_the_origin_and_never_poisons_the_cached_record()
+-> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let id = "INV-2024-000104";
+    let body = large(id);
+    stack.origin.insert(id, body.clone(), CONTENT_TYPE);
+    let partial = format!(r#"{{"fields":"total","length":{}}}"#, body.len());
+
+    // First of all a partial read, as a client with a sparse-fieldset query would make.
+    for round in 0..2 {
+        let reply = stack
+            .gate
+            .get(&format!("{}?fields=total", path(id)))
+            .await?;
+        assert_eq!(
+            (reply.status, reply.source()),
+            (StatusCode::OK, None),
+            "round {round}: the origin's own answer, passed on: {}",
+            excerpt(&reply)
+        );
+        assert_same_bytes(
+            &reply.body,
+            partial.as_bytes(),
+            "the partial representation",
+        );
+        // The plain record is still the whole record, from the origin then from the cache.
+        let plain = stack.gate.get(&path(id)).await?;
+        assert_served(
+            &plain,
+            id,
+            if round == 0 { "origin" } else { "cache" },
+            &body,
+        );
+    }
+    assert_eq!(
+        stack.origin.requests_to(&path(id)),
+        3,
+        "two partial reads, one plain"
+    );
+
+    // An archived record is the same: the query goes to the origin, the plain read to blob.
+    let archived = "INV-2024-000105";
+    let archived_body = large(archived);
+    stack
+        .store
+        .archive(archived, &archived_body, CONTENT_TYPE)
+        .await?;
+    let reply = stack
+        .gate
+        .get(&format!("{}?fields=total", path(archived)))
+        .await?;
+    assert_eq!(
+        (reply.status, reply.source()),
+        (StatusCode::NOT_FOUND, None)
+    );
+    assert_served(
+        &stack.gate.get(&path(archived)).await?,
+        archived,
+        "blob",
+        &archived_body,
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_parameters_listed_as_ignored_still_read_the_plain_record() -> anyhow::Result<()> {
+    let origin = Origin::start().await?;
+    let id = "INV-2024-000106";
+    let body = large(id);
+    origin.insert(id, body.clone(), CONTENT_TYPE);
+    let gate = Gate::start(
+        &GateConfig::new(origin.url())
+            .edge_extra(r#"ignored_query_params = ["utm_source", "utm_medium"]"#),
+    )
+    .await?;
+
+    let tagged = format!("{}?utm_source=mail&utm_medium=pdf", path(id));
+    assert_served(&gate.get(&tagged).await?, id, "origin", &body);
+    assert_served(&gate.get(&path(id)).await?, id, "cache", &body);
+    assert_served(&gate.get(&tagged).await?, id, "cache", &body);
+    let other = gate
+        .get(&format!("{}?utm_source=mail&fields=total", path(id)))
+        .await?;
+    assert_eq!((other.status, other.source()), (StatusCode::OK, None));
+    assert_eq!(origin.requests_to(&path(id)), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_answers_for_one_client_or_one_variant_are_never_cached() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let cases = [
+        ("x-test-cache-control", "no-store"),
+        ("x-test-cache-control", "private, max-age=600"),
+        ("x-test-cache-control", "no-cache"),
+        ("x-test-vary", "Authorization"),
+        ("x-test-vary", "Accept-Encoding, Cookie"),
+    ];
+    for (n, (header, value)) in cases.into_iter().enumerate() {
+        let id = format!("INV-2024-00020{n}");
+        let body = large(&id);
+        stack.origin.insert(&id, body.clone(), CONTENT_TYPE);
+        for _ in 0..2 {
+            let request = Request::get(path(&id))
+                .header(header, value)
+                .body(Full::default())?;
+            assert_served(&stack.gate.send(request).await?, &id, "origin", &body);
+        }
+        assert!(
+            stack
+                .gate
+                .cache()
+                .get(&format!("record:{id}"))
+                .await?
+                .is_none(),
+            "{header}: {value}: nothing cached"
+        );
+    }
+    // A vary on the encoding alone is what every compressing API sends: that is cached.
+    let id = "INV-2024-000299";
+    let body = large(id);
+    stack.origin.insert(id, body.clone(), CONTENT_TYPE);
+    let request = Request::get(path(id))
+        .header("x-test-vary", "Accept-Encoding")
+        .body(Full::default())?;
+    assert_served(&stack.gate.send(request).await?, id, "origin", &body);
+    assert_served(&stack.gate.get(&path(id)).await?, id, "cache", &body);
+    Ok(())
+}
+
 // Ids the edge does not handle are the origin's business.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,8 @@
 //! signed HTTP requests, calls to the next hop) and feed the results back in. Time is always
 //! passed in, never read here, so tests control it.
 //!
+//! - [`access`]: who reads which record ([`access::AccessMode`]); [`jwt`]: bearer tokens
+//!   checked against the issuer's keys.
 //! - [`archival`]: the archival protocol's decisions ([`PreparedCopy`], [`CopyFacts`]).
 //! - [`instance_shares`](instance_shares()): a run's record limit shared among its instances;
 //!   [`failed_records`]: the records that failed in a run ([`FailedRecords`]).
@@ -28,10 +30,12 @@
 //!   [`s3`]: SigV4 presigned URLs ([`S3Signer`]); [`azure`]: Azure service SAS
 //!   ([`AzureSigner`]); [`signed_url`]: URLs that carry their signature ([`SignedUrl`]).
 //! - [`restore_auth`]: the restore endpoint's signed requests ([`restore_auth::RestoreKey`]).
+//! - [`shared_cache`]: whether an origin answer may be kept in the shared edge cache.
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
 //! - [`timed_out!`]: which `wasi:http` failures are timeouts.
 
+pub mod access;
 pub mod archival;
 pub mod azure;
 pub mod blob_backend;
@@ -45,6 +49,7 @@ pub mod encoding;
 pub mod etag;
 pub mod failed_records;
 pub mod instance_shares;
+pub mod jwt;
 pub mod ledger;
 pub mod put_checksum;
 pub mod read_plan;
@@ -56,6 +61,7 @@ pub mod run_report;
 pub mod s3;
 pub mod server_timing;
 pub mod settings;
+pub mod shared_cache;
 pub mod signed_url;
 pub mod timed_out;
 

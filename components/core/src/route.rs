@@ -8,6 +8,9 @@ use crate::record_id::RecordId;
 pub struct RecordRoute {
     prefix: String,
     suffix: String,
+    /// Query parameters that do not change the record's representation (tracking tags and
+    /// the like): a read carrying only these is still a read of the plain record.
+    ignored_query: Vec<String>,
 }
 
 /// Why a route pattern is unusable.
@@ -27,7 +30,9 @@ pub enum RouteError {
 /// What the edge does with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestKind {
-    /// `GET` or `HEAD` of a record: served from the tiers.
+    /// `GET` or `HEAD` of the plain record (no query string, or only ignored parameters):
+    /// served from the tiers. Any other query may select another representation (`?fields=`,
+    /// `?format=`), which only the origin can make: such reads pass.
     Read {
         /// The record.
         id: RecordId,
@@ -61,6 +66,28 @@ impl RecordRoute {
         Ok(Self {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
+            ignored_query: Vec::new(),
+        })
+    }
+
+    /// Lets reads that carry only these query parameters be served as the plain record.
+    pub fn ignoring_query_params(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.ignored_query = names.into_iter().collect();
+        self
+    }
+
+    /// Whether a query string leaves the record's representation as it is: empty, or made
+    /// only of ignored parameters (compared as the origin would, percent-decoded).
+    fn plain_query(&self, query: Option<&str>) -> bool {
+        query.is_none_or(|query| {
+            query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .all(|pair| {
+                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                    let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+                    self.ignored_query.iter().any(|ignored| *ignored == name)
+                })
         })
     }
 
@@ -85,14 +112,15 @@ impl RecordRoute {
 
     /// Classifies a request by method and path-with-query.
     pub fn classify(&self, method: &str, path_with_query: &str) -> RequestKind {
-        let path = path_with_query
-            .split_once('?')
-            .map_or(path_with_query, |(path, _)| path);
+        let (path, query) = match path_with_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_with_query, None),
+        };
         let id = self
             .id_segment(path)
             .and_then(|raw| RecordId::parse(raw).ok());
         match (method, id) {
-            ("GET" | "HEAD", Some(id)) => RequestKind::Read {
+            ("GET" | "HEAD", Some(id)) if self.plain_query(query) => RequestKind::Read {
                 id,
                 head: method == "HEAD",
             },
@@ -132,7 +160,7 @@ mod tests {
             }
         );
         assert_eq!(
-            r.classify("HEAD", "/records/INV-1?x=1"),
+            r.classify("HEAD", "/records/INV-1"),
             RequestKind::Read {
                 id: id("INV-1"),
                 head: true
@@ -170,6 +198,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn reads_with_a_query_are_plain_only_when_every_parameter_is_ignored() {
+        let r = RecordRoute::default()
+            .ignoring_query_params(["utm_source".to_owned(), "trace id".to_owned()]);
+        let read = |head| RequestKind::Read {
+            id: id("INV-1"),
+            head,
+        };
+        for plain in [
+            "/records/INV-1",
+            "/records/INV-1?",
+            "/records/INV-1?utm_source=mail",
+            "/records/INV-1?utm_source&&utm_source=x",
+            "/records/INV-1?trace%20id=7",
+        ] {
+            assert_eq!(r.classify("GET", plain), read(false), "{plain}");
+            assert_eq!(r.classify("HEAD", plain), read(true), "{plain}");
+        }
+        for variant in [
+            "/records/INV-1?fields=total",
+            "/records/INV-1?utm_source=mail&fields=total",
+            "/records/INV-1?format",
+            "/records/INV-1?UTM_SOURCE=x",
+        ] {
+            assert_eq!(r.classify("GET", variant), RequestKind::Pass, "{variant}");
+            assert_eq!(r.classify("HEAD", variant), RequestKind::Pass, "{variant}");
+        }
+        // Writes are writes of the record whatever their query.
+        assert_eq!(
+            r.classify("PUT", "/records/INV-1?fields=total"),
+            RequestKind::Write(id("INV-1"))
+        );
+        assert_eq!(
+            RecordRoute::default().classify("GET", "/records/INV-1?x=1"),
+            RequestKind::Pass
+        );
     }
 
     #[test]

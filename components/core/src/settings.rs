@@ -3,6 +3,7 @@
 //! `.wasm` runs unchanged in either. [`names`] is the one list of those names.
 
 use crate::Encoding;
+use crate::access::AccessMode;
 use crate::azure::{AzureError, AzureSigner};
 use crate::blob_backend::BlobBackend;
 use crate::cache_entry::MAX_OVERHEAD;
@@ -15,6 +16,9 @@ use std::time::Duration;
 pub mod names {
     /// Route pattern of records, such as `/records/{id}`.
     pub const RECORD_ROUTE: &str = "record_route";
+    /// Query parameters that do not change a record's body, comma-separated: reads carrying
+    /// only these are served from the cache and blob storage like plain reads.
+    pub const IGNORED_QUERY_PARAMS: &str = "ignored_query_params";
     /// Seconds a cached record is served before it is fetched again.
     pub const CACHE_TTL_SECONDS: &str = "cache_ttl_seconds";
     /// Largest record body that is cached, in bytes.
@@ -72,9 +76,36 @@ pub mod names {
     /// The key restore requests are signed with (a secret: at least 16 bytes).
     pub const RESTORE_KEY: &str = "restore_key";
 
+    /// How the edge checks who reads a record: `jwt` or `none` (the default).
+    pub const AUTH_MODE: &str = "auth_mode";
+    /// jwt: the issuer (`iss`) every token must carry.
+    pub const AUTH_ISSUER: &str = "auth_issuer";
+    /// jwt: the audience (`aud`) every token must hold.
+    pub const AUTH_AUDIENCE: &str = "auth_audience";
+    /// jwt: where the issuer publishes its keys (a JWKS document).
+    pub const AUTH_JWKS_URL: &str = "auth_jwks_url";
+    /// jwt: the keys themselves, a JWKS document (instead of a URL).
+    pub const AUTH_JWKS: &str = "auth_jwks";
+    /// jwt: seconds fetched keys are used before they are fetched again.
+    pub const AUTH_JWKS_REFRESH_SECONDS: &str = "auth_jwks_refresh_seconds";
+    /// jwt: the shared secret of HS256 tokens (a secret; at least 32 bytes); unset: HS256
+    /// tokens are refused.
+    pub const AUTH_HS256_SECRET: &str = "auth_hs256_secret";
+    /// jwt: clock skew allowed on `exp` and `nbf`, in seconds.
+    pub const AUTH_LEEWAY_SECONDS: &str = "auth_leeway_seconds";
+    /// jwt: the claim that names the caller's customer, such as `customer_id`.
+    pub const AUTH_OWNER_CLAIM: &str = "auth_owner_claim";
+    /// jwt: a JSON pointer to a record's owner in its body, such as `/customer/id`.
+    pub const AUTH_OWNER_POINTER: &str = "auth_owner_pointer";
+    /// jwt: a scope or role that reads every record.
+    pub const AUTH_READ_ALL: &str = "auth_read_all";
+    /// The status of another customer's record: `404` (default) or `403`.
+    pub const AUTH_REFUSED_STATUS: &str = "auth_refused_status";
+
     /// Every name the edge reads.
     pub const EDGE: &[&str] = &[
         RECORD_ROUTE,
+        IGNORED_QUERY_PARAMS,
         CACHE_TTL_SECONDS,
         CACHE_MAX_RECORD_BYTES,
         CACHE_ORIGIN_READS,
@@ -92,6 +123,18 @@ pub mod names {
         BLOB_TIMEOUT_MS,
         RESTORE_URL,
         RESTORE_KEY,
+        AUTH_MODE,
+        AUTH_ISSUER,
+        AUTH_AUDIENCE,
+        AUTH_JWKS_URL,
+        AUTH_JWKS,
+        AUTH_JWKS_REFRESH_SECONDS,
+        AUTH_HS256_SECRET,
+        AUTH_LEEWAY_SECONDS,
+        AUTH_OWNER_CLAIM,
+        AUTH_OWNER_POINTER,
+        AUTH_READ_ALL,
+        AUTH_REFUSED_STATUS,
     ];
 
     /// Every name the archiver reads beyond the blob settings it shares with the edge.
@@ -125,6 +168,8 @@ pub struct EdgeSettings {
     pub blob: Option<BlobSettings>,
     /// Where archived records are restored before a write, if anywhere.
     pub restore: Option<RestoreSettings>,
+    /// Who reads which record.
+    pub access: AccessMode,
 }
 
 /// How the edge has an archived record restored before a write.
@@ -267,9 +312,18 @@ impl EdgeSettings {
         let route = match get(names::RECORD_ROUTE) {
             Some(pattern) => RecordRoute::parse(&pattern)?,
             None => RecordRoute::default(),
-        };
+        }
+        .ignoring_query_params(
+            get(names::IGNORED_QUERY_PARAMS)
+                .iter()
+                .flat_map(|list| list.split(','))
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
+        );
         let blob = BlobSettings::from_variables(&get)?;
         Ok(Self {
+            access: AccessMode::from_variables(&get)?,
             route,
             cache_ttl: Duration::from_secs(parse(&get, names::CACHE_TTL_SECONDS, 3_600, |v| {
                 parse_in_range(v, 1, u64::from(u32::MAX))
@@ -353,14 +407,14 @@ impl BlobSettings {
 }
 
 /// A lookup of settings that `because` makes required.
-fn required<'g>(
+pub(crate) fn required<'g>(
     get: &'g impl Fn(&str) -> Option<String>,
     because: &'static str,
 ) -> impl Fn(&'static str) -> Result<String, SettingsError> + 'g {
     move |name| get(name).ok_or(SettingsError::Missing { name, because })
 }
 
-fn parse<T>(
+pub(crate) fn parse<T>(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
@@ -384,7 +438,7 @@ fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_in_range(v: &str, min: u64, max: u64) -> Result<u64, String> {
+pub(crate) fn parse_in_range(v: &str, min: u64, max: u64) -> Result<u64, String> {
     match v.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {min} to {max}")),

@@ -5,6 +5,7 @@
 //! cached copy; everything else passes through untouched.
 //!
 //! The decisions live in `tiergate-core`; this crate performs the I/O they call for:
+//! - [`access`]: `jwt` mode's bearer tokens, checked before any tier answers;
 //! - [`read`]: the read path, tier by tier;
 //! - [`record`]: a record as the blob and origin tiers hand it over;
 //! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
@@ -13,6 +14,7 @@
 //! - [`restore`]: a record write made safe first, by the host's restore endpoint;
 //! - [`settings`]: the settings, read once per instance from Spin variables.
 
+mod access;
 mod blob;
 mod body;
 mod cache;
@@ -27,6 +29,7 @@ use spin_sdk::http::Request;
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use tiergate_core::RequestKind;
+use tiergate_core::access::{AccessMode, Reader};
 
 #[http_service]
 async fn handle(request: Request) -> Result<Response, ErrorCode> {
@@ -35,9 +38,25 @@ async fn handle(request: Request) -> Result<Response, ErrorCode> {
         Err(message) => return reply::misconfigured(message),
     };
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    match settings.route.classify(request.method().as_str(), path) {
-        RequestKind::Pass => origin::forward(request).await,
-        RequestKind::Write(id) => {
+    let (id, read) = match settings.route.classify(request.method().as_str(), path) {
+        RequestKind::Pass => return origin::forward(request).await,
+        RequestKind::Write(id) => (id, None),
+        RequestKind::Read { id, head } => (id, Some(head)),
+    };
+    // A record request whose credential does not check out goes nowhere else.
+    let reader = match &settings.access {
+        AccessMode::None => None,
+        AccessMode::Jwt(rules) => {
+            match access::caller(rules, request.headers(), read::unix_now()).await {
+                Ok(caller) => Some(Reader { rules, caller }),
+                Err(refusal) => return reply::refused(&refusal.answer(rules.refused_status)),
+            }
+        }
+    };
+    match read {
+        Some(head) => read::serve(settings, reader.as_ref(), request, &id, head).await,
+        // Whose record it is, the API decides on writes: the edge only checked the token.
+        None => {
             if let Some(restore) = &settings.restore
                 && let Err(message) = restore::before_write(restore, &id).await
             {
@@ -47,6 +66,5 @@ async fn handle(request: Request) -> Result<Response, ErrorCode> {
             cache::forget(&id).await;
             response
         }
-        RequestKind::Read { id, head } => read::serve(settings, request, &id, head).await,
     }
 }

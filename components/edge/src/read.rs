@@ -6,15 +6,19 @@ use crate::{blob, body, cache, origin, reply};
 use spin_sdk::http::{HeaderMap, Request, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tiergate_core::access::Reader;
 use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
+use tiergate_core::shared_cache;
 use tiergate_core::{
     BlobMiss, ETag, EdgeSettings, MAX_RECORD_BYTES, OriginFailure, ReadPlan, ReadRequest, RecordId,
     Source, Verdict,
 };
 
-/// Serves a `GET` or `HEAD` of record `id`.
+/// Serves a `GET` or `HEAD` of record `id`; with a `reader` (access is checked), only if the
+/// record is theirs, whichever tier has it.
 pub(crate) async fn serve(
     settings: &EdgeSettings,
+    reader: Option<&Reader<'_>>,
     request: Request,
     id: &RecordId,
     head: bool,
@@ -28,11 +32,16 @@ pub(crate) async fn serve(
     let started = Instant::now();
     let hit = cache::lookup(id, now, |entry| {
         timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
-        asked.answer(&entry.facts(), &timing)
+        match reader.and_then(|reader| reader.refusal(entry.body)) {
+            Some(refused) => Err(refused),
+            None => Ok(asked.answer(&entry.facts(), &timing)),
+        }
     })
     .await;
-    if let Some((body, answer)) = hit {
-        return reply::record(&answer, None, body, None);
+    match hit {
+        Some((body, Ok(answer))) => return reply::record(&answer, None, body, None),
+        Some((_, Err(refused))) => return reply::refused(&refused),
+        None => {}
     }
     timing.record(Tier::Cache, Outcome::Miss, started.elapsed());
 
@@ -45,7 +54,7 @@ pub(crate) async fn serve(
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
-                    return serve_record(&asked, Source::Blob, record, None, &timing);
+                    return serve_record(&asked, reader, Source::Blob, record, None, &timing);
                 }
                 Err(miss) => {
                     if let BlobMiss::Unavailable(why) | BlobMiss::Timeout(why) = &miss {
@@ -92,7 +101,8 @@ pub(crate) async fn serve(
         .and_then(|v| v.to_str().ok()?.parse().ok());
     if length.is_some_and(|length| length > MAX_RECORD_BYTES) {
         // More than the edge holds whole: the origin's answer goes on as it streams, never
-        // cached (nor archived: the archiver leaves such records hot).
+        // cached (nor archived: the archiver leaves such records hot). Its access is the
+        // API's own check of the client's credential, which went with the request.
         timing.record(Tier::Origin, Outcome::Hit, started.elapsed());
         return reply::relay(response, Source::Origin, &timing);
     }
@@ -117,21 +127,44 @@ pub(crate) async fn serve(
         body,
         stored: None,
     };
-    if settings.cache_origin_reads {
+    let values = |name| {
+        parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    };
+    if settings.cache_origin_reads
+        && shared_cache::may_store(
+            values(http::header::CACHE_CONTROL),
+            values(http::header::VARY),
+        )
+    {
         fill(settings, id, &record, now).await;
     }
-    serve_record(&asked, Source::Origin, record, Some(parts.headers), &timing)
+    serve_record(
+        &asked,
+        reader,
+        Source::Origin,
+        record,
+        Some(parts.headers),
+        &timing,
+    )
 }
 
-/// Serves `record`, which `source` had, as the client `asked`; `base` holds the origin's
-/// headers when the origin served it.
+/// Serves `record`, which `source` had, as the client `asked` if it is the `reader`'s;
+/// `base` holds the origin's headers when the origin served it.
 fn serve_record(
     asked: &ReadRequest<'_>,
+    reader: Option<&Reader<'_>>,
     source: Source,
     record: Record,
     base: Option<HeaderMap>,
     timing: &ServerTiming,
 ) -> Result<Response, ErrorCode> {
+    if let Some(refused) = reader.and_then(|reader| reader.refusal(&record.body)) {
+        return reply::refused(&refused);
+    }
     let answer = asked.answer(&record.facts(source), timing);
     let stored = record.stored.map(|(_, stored)| stored);
     reply::record(&answer, base, record.body, stored)
@@ -159,7 +192,8 @@ fn fail(
     reply::failure(&answer, Some(&timing))
 }
 
-fn unix_now() -> u64 {
+/// The time, in unix seconds.
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

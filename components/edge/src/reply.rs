@@ -5,6 +5,7 @@ use spin_sdk::http::{EmptyBody, FullBody, HeaderMap, HeaderValue, IntoResponse, 
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 use spin_sdk::wasip3::{spawn, wit_future};
+use tiergate_core::access::RefusalAnswer;
 use tiergate_core::record_answer::{REPLACED_HEADERS, SERVER_TIMING_HEADER, SOURCE_HEADER};
 use tiergate_core::server_timing::ServerTiming;
 use tiergate_core::{AnswerBody, Failure, RecordAnswer, Source};
@@ -86,6 +87,22 @@ pub(crate) fn unavailable(message: String) -> Result<Response, ErrorCode> {
     text(StatusCode::SERVICE_UNAVAILABLE, message, None)
 }
 
+/// A request refused by the access rules: 401 with its challenge, or the status of a record
+/// that is someone else's.
+pub(crate) fn refused(answer: &RefusalAnswer) -> Result<Response, ErrorCode> {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    let mut headers = text_headers();
+    if let Some(challenge) = &answer.www_authenticate {
+        headers.insert(http::header::WWW_AUTHENTICATE, header_value(challenge));
+    }
+    (
+        status,
+        headers,
+        FullBody::new(bytes::Bytes::from(answer.body.clone())),
+    )
+        .into_response()
+}
+
 /// 500: the edge's settings are unusable; says which setting is wrong.
 pub(crate) fn misconfigured(message: &str) -> Result<Response, ErrorCode> {
     let body = format!("tiergate: the edge is misconfigured: {message}\n");
@@ -97,15 +114,20 @@ fn text(
     body: String,
     timing: Option<&ServerTiming>,
 ) -> Result<Response, ErrorCode> {
+    let mut headers = text_headers();
+    if let Some(timing) = timing {
+        headers.insert(SERVER_TIMING_HEADER, header_value(&timing.header_value()));
+    }
+    (status, headers, FullBody::new(bytes::Bytes::from(body))).into_response()
+}
+
+fn text_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Some(timing) = timing {
-        headers.insert(SERVER_TIMING_HEADER, header_value(&timing.header_value()));
-    }
-    (status, headers, FullBody::new(bytes::Bytes::from(body))).into_response()
+    headers
 }
 
 fn header_value(text: &str) -> HeaderValue {

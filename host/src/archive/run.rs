@@ -260,7 +260,7 @@ impl Archiver {
         {
             let outbound = Outbound {
                 client: self.client.clone(),
-                allowed_authority: self.blob_authority.clone(),
+                allowed_authorities: self.blob_authority.iter().cloned().collect(),
                 in_process: None,
                 default_timeout: STORAGE_TIMEOUT,
             };

@@ -49,7 +49,8 @@ struct Shared {
     origin: Origin,
     /// Outbound client and policy.
     client: HttpClient,
-    blob_authority: Option<String>,
+    /// Where the component may send requests: blob storage, the token issuer.
+    allowed_authorities: Arc<[String]>,
     /// The restore endpoint, answered in process, when there is a hot database.
     restore: Option<Arc<dyn InProcess>>,
     /// Longest a request may take inside the component.
@@ -68,7 +69,7 @@ pub(super) struct EdgeRuntime {
 impl std::fmt::Debug for EdgeRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EdgeRuntime")
-            .field("blob_authority", &self.shared.blob_authority)
+            .field("allowed_authorities", &self.shared.allowed_authorities)
             .field("request_timeout", &self.shared.request_timeout)
             .finish_non_exhaustive()
     }
@@ -100,7 +101,17 @@ impl EdgeRuntime {
             variables: Arc::new(config.edge_variables.clone()),
             origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?,
             client,
-            blob_authority: config.blob_authority.clone(),
+            allowed_authorities: config
+                .blob_authority
+                .iter()
+                .cloned()
+                .chain(
+                    config
+                        .jwks_url
+                        .as_ref()
+                        .map(crate::wasm::outbound::authority_of),
+                )
+                .collect(),
             request_timeout: config.origin.timeout + Duration::from_secs(30),
             stopping: Arc::default(),
         });
@@ -131,7 +142,7 @@ impl HandlerState for EdgeRuntime {
     async fn instantiate(&self) -> wasmtime::Result<Instance<StoreData, Expiration, Worker>> {
         let outbound = Outbound {
             client: self.shared.client.clone(),
-            allowed_authority: self.shared.blob_authority.clone(),
+            allowed_authorities: self.shared.allowed_authorities.clone(),
             in_process: self.shared.restore.clone(),
             default_timeout: self.shared.request_timeout,
         };

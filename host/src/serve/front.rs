@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tiergate_core::settings::names;
 use tiergate_core::{RecordRoute, RequestKind};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -81,7 +82,17 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(serve(listener, front, stopped));
-        tracing::info!(%addr, origin = %config.origin.url, "edge serving");
+        let auth = config
+            .edge_variables
+            .get(names::AUTH_MODE)
+            .map_or("none", String::as_str);
+        tracing::info!(%addr, origin = %config.origin.url, auth, "edge serving");
+        if auth == "none" {
+            tracing::warn!(
+                "records are served without access checks ([edge.auth] mode = \"none\"): \
+                 anyone who can reach the edge reads every cached or archived record"
+            );
+        }
         Ok(RunningServer {
             addr,
             stop,

@@ -1,6 +1,7 @@
 //! Outbound HTTP from the components: a pooled keep-alive client, the policy of where the
-//! guest may go (only the configured blob endpoint), the guest's timeouts (first byte,
-//! between bytes), and responses handed to the guest in large frames ([`gather_apart`]).
+//! guest may go (only the configured blob endpoint and token issuer), the guest's timeouts
+//! (first byte, between bytes), and responses handed to the guest in large frames
+//! ([`gather_apart`]).
 
 use crate::wasm::coalesced_body::gather_apart;
 use crate::wasm::early_answers::EarlyAnswers;
@@ -96,8 +97,9 @@ pub trait InProcess: Send + Sync + 'static {
 pub struct Outbound {
     /// Shared client.
     pub client: HttpClient,
-    /// `host:port` the guest may reach (the blob endpoint), if any.
-    pub allowed_authority: Option<String>,
+    /// `host:port`s the guest may reach: the blob endpoint's, and for the edge the token
+    /// issuer's.
+    pub allowed_authorities: Arc<[String]>,
     /// A service answered in process, if any.
     pub in_process: Option<Arc<dyn InProcess>>,
     /// Timeout when the guest sets none.
@@ -107,7 +109,7 @@ pub struct Outbound {
 impl std::fmt::Debug for Outbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbound")
-            .field("allowed_authority", &self.allowed_authority)
+            .field("allowed_authorities", &self.allowed_authorities)
             .field(
                 "in_process",
                 &self.in_process.as_ref().map(|s| s.authority()),
@@ -134,7 +136,7 @@ impl WasiHttpHooks for Outbound {
                 async move { Ok((answer.await, Box::new(async { Ok(()) }) as IoFuture)) },
             );
         }
-        let allowed = authority.is_some_and(|a| Some(a) == self.allowed_authority.as_deref());
+        let allowed = authority.is_some_and(|a| self.allowed_authorities.iter().any(|ok| ok == a));
         let client = self.client.clone();
         let timeout = options
             .and_then(|o| o.first_byte_timeout)

@@ -1,0 +1,498 @@
+//! Who may read a record: the edge's access rules, applied before any tier answers.
+//!
+//! tiergate answers from its cache and blob storage without asking the API, so it must ask
+//! what the API would: whether this client may see this record. Three modes, chosen in the
+//! settings (`auth_mode`):
+//!
+//! - `jwt`: an OAuth2 bearer token, checked here ([`crate::jwt`]), whose owner claim must
+//!   equal the record's owner, read from the record itself by a JSON pointer into its body;
+//!   a configured scope or role reads every record.
+//! - `origin` (an authorization subrequest to the API): not available yet; refused at load,
+//!   so that no deployment believes it is protected when it is not.
+//! - `none`: every client reads every record, as before; the host says so at start.
+
+use crate::settings::{SettingsError, names, parse, parse_in_range, required};
+use std::fmt;
+use std::time::Duration;
+
+/// How the edge decides who reads what.
+#[derive(Debug, Clone, Default)]
+pub enum AccessMode {
+    /// Anyone reads every record (an API without per-client access).
+    #[default]
+    None,
+    /// Bearer tokens, checked at the edge (boxed: the settings hold one, read once).
+    Jwt(Box<JwtRules>),
+}
+
+/// The rules of `jwt` mode.
+#[derive(Debug, Clone)]
+pub struct JwtRules {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// A value the token's `aud` must hold.
+    pub audience: String,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// Where the verification keys come from.
+    pub keys: KeySource,
+    /// How long fetched keys are used before they are fetched again.
+    pub keys_refresh: Duration,
+    /// The shared secret of HS256 tokens, if the issuer signs with one.
+    pub hs256_secret: Option<Secret>,
+    /// How a record's owner is matched with the caller, if records have owners.
+    pub owner: Option<OwnerRule>,
+    /// A scope or role that reads every record (support staff, batch jobs).
+    pub read_all: Option<String>,
+    /// The status of a record that belongs to someone else: 404 (the default: an id's
+    /// existence is not confirmed) or 403.
+    pub refused_status: u16,
+}
+
+/// Where token signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A JWKS document fetched over HTTP.
+    Url(String),
+    /// A JWKS document given in the settings.
+    Inline(String),
+}
+
+/// A secret whose `Debug` does not show it.
+#[derive(Clone)]
+pub struct Secret(pub Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// How a caller's claim is matched with the record's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRule {
+    /// The claim naming the caller's customer, such as `customer_id`.
+    pub claim: String,
+    /// A JSON pointer (RFC 6901) to the owner in the record's body, such as `/customer/id`.
+    pub pointer: String,
+}
+
+/// Who is asking, once their credential checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Reads every record.
+    Everything,
+    /// Reads the records whose owner is this value.
+    Owner(String),
+}
+
+/// A caller whose credential checked out, and the rules its reads are held to.
+#[derive(Debug)]
+pub struct Reader<'r> {
+    /// The rules.
+    pub rules: &'r JwtRules,
+    /// Who is calling.
+    pub caller: Caller,
+}
+
+impl Reader<'_> {
+    /// What to answer instead of the record whose body is `body`, if it is not the caller's.
+    pub fn refusal(&self, body: &[u8]) -> Option<RefusalAnswer> {
+        self.rules
+            .may_read(&self.caller, body)
+            .err()
+            .map(|refusal| refusal.answer(self.rules.refused_status))
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bearer token.
+    NoToken,
+    /// A token that does not check out, and why (never the token itself).
+    BadToken(String),
+    /// The token checks out but does not name an owner, and reads no record.
+    NoOwnerClaim(String),
+    /// The record belongs to someone else, or has no owner the rule can read.
+    NotOwner,
+    /// The keys needed to check tokens could not be had (the JWKS endpoint is down).
+    KeysUnavailable(String),
+}
+
+/// The answer to a refused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalAnswer {
+    /// 401, 403, 404 or 503.
+    pub status: u16,
+    /// The `www-authenticate` header, on 401.
+    pub www_authenticate: Option<String>,
+    /// A plain-text body.
+    pub body: String,
+}
+
+impl Refusal {
+    /// The answer, given the status a record of someone else's gets (404 or 403).
+    pub fn answer(&self, refused_status: u16) -> RefusalAnswer {
+        let unauthorized = |challenge: String, body: String| RefusalAnswer {
+            status: 401,
+            www_authenticate: Some(challenge),
+            body,
+        };
+        match self {
+            // RFC 6750, section 3.1: no error code when the request had no credential.
+            Self::NoToken => unauthorized(
+                "Bearer realm=\"tiergate\"".into(),
+                "tiergate: this record needs a bearer token\n".into(),
+            ),
+            Self::BadToken(why) | Self::NoOwnerClaim(why) => unauthorized(
+                format!(
+                    "Bearer realm=\"tiergate\", error=\"invalid_token\", error_description=\"{}\"",
+                    why.replace(['"', '\\'], "'")
+                ),
+                format!("tiergate: the bearer token is refused: {why}\n"),
+            ),
+            Self::NotOwner if refused_status == 403 => RefusalAnswer {
+                status: 403,
+                www_authenticate: None,
+                body: "tiergate: this record belongs to another customer\n".into(),
+            },
+            // As an API that does not confirm which ids exist: its own 404.
+            Self::NotOwner => RefusalAnswer {
+                status: 404,
+                www_authenticate: None,
+                body: "tiergate: no such record\n".into(),
+            },
+            Self::KeysUnavailable(why) => RefusalAnswer {
+                status: 503,
+                www_authenticate: None,
+                body: format!("tiergate: tokens cannot be checked now ({why}); retry later\n"),
+            },
+        }
+    }
+}
+
+impl JwtRules {
+    /// Who the verified `claims` make the caller.
+    pub fn caller(&self, claims: &serde_json::Value) -> Result<Caller, Refusal> {
+        if let Some(read_all) = &self.read_all
+            && grants(claims, read_all)
+        {
+            return Ok(Caller::Everything);
+        }
+        let Some(owner) = &self.owner else {
+            return Ok(Caller::Everything);
+        };
+        match claims.get(&owner.claim).and_then(scalar) {
+            Some(value) => Ok(Caller::Owner(value)),
+            None => Err(Refusal::NoOwnerClaim(format!(
+                "the token has no {} claim",
+                owner.claim
+            ))),
+        }
+    }
+
+    /// Whether `caller` may read the record whose body is `body`.
+    pub fn may_read(&self, caller: &Caller, body: &[u8]) -> Result<(), Refusal> {
+        match (caller, &self.owner) {
+            (Caller::Everything, _) | (_, None) => Ok(()),
+            (Caller::Owner(who), Some(rule)) => match owner_of(body, &rule.pointer) {
+                Some(owner) if owner == *who => Ok(()),
+                _ => Err(Refusal::NotOwner),
+            },
+        }
+    }
+}
+
+/// Whether the claims grant `wanted` as a scope (`scope` or `scp`, space-separated or a
+/// list, as Entra ID, Auth0 and Keycloak write them) or a role (`roles`).
+fn grants(claims: &serde_json::Value, wanted: &str) -> bool {
+    ["scope", "scp", "roles"]
+        .iter()
+        .filter_map(|name| claims.get(name))
+        .any(|value| match value {
+            serde_json::Value::String(list) => list.split(' ').any(|v| v == wanted),
+            serde_json::Value::Array(list) => list.iter().any(|v| v.as_str() == Some(wanted)),
+            _ => false,
+        })
+}
+
+/// A claim or field as text: a string as it is, a number as JSON writes it.
+fn scalar(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The owner of a record: the value at `pointer` in its body, if the body is JSON and holds
+/// a string or number there. Whatever else (not JSON, no such field) has no owner, and is
+/// read only by callers who read everything.
+pub fn owner_of(body: &[u8], pointer: &str) -> Option<String> {
+    let document: serde_json::Value = serde_json::from_slice(body).ok()?;
+    document.pointer(pointer).and_then(scalar)
+}
+
+impl AccessMode {
+    /// Reads the access settings through `get`.
+    pub fn from_variables(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        match get(names::AUTH_MODE).as_deref().unwrap_or("none") {
+            "none" => Ok(Self::None),
+            "jwt" => Ok(Self::Jwt(Box::new(JwtRules::from_variables(get)?))),
+            "origin" => Err(SettingsError::Invalid {
+                name: names::AUTH_MODE,
+                value: "origin".into(),
+                reason: "origin mode (an authorization subrequest) is not available yet: \
+                         use jwt, or none for an API without per-client access"
+                    .into(),
+            }),
+            other => Err(SettingsError::Invalid {
+                name: names::AUTH_MODE,
+                value: other.to_owned(),
+                reason: "expected \"jwt\" or \"none\"".into(),
+            }),
+        }
+    }
+}
+
+impl JwtRules {
+    fn from_variables(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let required = required(get, "auth_mode is jwt");
+        let keys = match (get(names::AUTH_JWKS_URL), get(names::AUTH_JWKS)) {
+            (Some(url), None) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(SettingsError::Invalid {
+                        name: names::AUTH_JWKS_URL,
+                        value: url,
+                        reason: "expected an http:// or https:// URL".into(),
+                    });
+                }
+                KeySource::Url(url)
+            }
+            (None, Some(inline)) => {
+                if let Err(reason) = crate::jwt::Keys::from_jwks(inline.as_bytes()) {
+                    return Err(SettingsError::Invalid {
+                        name: names::AUTH_JWKS,
+                        value: "...".into(),
+                        reason,
+                    });
+                }
+                KeySource::Inline(inline)
+            }
+            (None, None) if get(names::AUTH_HS256_SECRET).is_some() => {
+                KeySource::Inline(r#"{"keys":[]}"#.into())
+            }
+            (None, None) => {
+                return Err(SettingsError::Missing {
+                    name: names::AUTH_JWKS_URL,
+                    because: "auth_mode is jwt (or auth_jwks, or auth_hs256_secret)",
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(SettingsError::Invalid {
+                    name: names::AUTH_JWKS,
+                    value: "...".into(),
+                    reason: "set auth_jwks_url or auth_jwks, not both".into(),
+                });
+            }
+        };
+        let owner = match (get(names::AUTH_OWNER_CLAIM), get(names::AUTH_OWNER_POINTER)) {
+            (None, None) => None,
+            (Some(claim), Some(pointer)) => {
+                if !pointer.starts_with('/') {
+                    return Err(SettingsError::Invalid {
+                        name: names::AUTH_OWNER_POINTER,
+                        value: pointer,
+                        reason: "expected a JSON pointer such as /customer/id".into(),
+                    });
+                }
+                Some(OwnerRule { claim, pointer })
+            }
+            (Some(_), None) => {
+                return Err(SettingsError::Missing {
+                    name: names::AUTH_OWNER_POINTER,
+                    because: "auth_owner_claim is set",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::Missing {
+                    name: names::AUTH_OWNER_CLAIM,
+                    because: "auth_owner_pointer is set",
+                });
+            }
+        };
+        let hs256_secret = match get(names::AUTH_HS256_SECRET) {
+            Some(secret) if secret.len() < 32 => {
+                return Err(SettingsError::Invalid {
+                    name: names::AUTH_HS256_SECRET,
+                    value: "***".into(),
+                    reason: format!(
+                        "the secret is {} bytes long; HS256 needs at least 32",
+                        secret.len()
+                    ),
+                });
+            }
+            Some(secret) => Some(Secret(secret.into_bytes())),
+            None => None,
+        };
+        Ok(Self {
+            issuer: required(names::AUTH_ISSUER)?,
+            audience: required(names::AUTH_AUDIENCE)?,
+            leeway: Duration::from_secs(parse(get, names::AUTH_LEEWAY_SECONDS, 60, |v| {
+                parse_in_range(v, 0, 600)
+            })?),
+            keys,
+            keys_refresh: Duration::from_secs(parse(
+                get,
+                names::AUTH_JWKS_REFRESH_SECONDS,
+                3_600,
+                |v| parse_in_range(v, 10, 7 * 86_400),
+            )?),
+            hs256_secret,
+            owner,
+            read_all: get(names::AUTH_READ_ALL),
+            refused_status: parse(get, names::AUTH_REFUSED_STATUS, 404, |v| match v {
+                "404" => Ok(404),
+                "403" => Ok(403),
+                _ => Err("expected 404 or 403".into()),
+            })?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    fn mode(pairs: &[(&str, &str)]) -> Result<AccessMode, SettingsError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        AccessMode::from_variables(&|name| map.get(name).map(|v| v.to_string()))
+    }
+
+    fn rules() -> JwtRules {
+        let AccessMode::Jwt(rules) = mode(&[
+            ("auth_mode", "jwt"),
+            ("auth_issuer", "https://issuer.example"),
+            ("auth_audience", "billing"),
+            ("auth_jwks_url", "https://issuer.example/jwks"),
+            ("auth_owner_claim", "customer_id"),
+            ("auth_owner_pointer", "/customer/id"),
+            ("auth_read_all", "records.read_all"),
+        ])
+        .unwrap() else {
+            panic!("jwt mode");
+        };
+        *rules
+    }
+
+    #[test]
+    fn none_is_the_default_and_unknown_modes_are_refused() {
+        assert!(matches!(mode(&[]).unwrap(), AccessMode::None));
+        let err = mode(&[("auth_mode", "oauth")]).unwrap_err().to_string();
+        assert!(err.starts_with("setting auth_mode = \"oauth\""), "{err}");
+    }
+
+    #[test]
+    fn jwt_mode_needs_an_issuer_an_audience_and_keys() {
+        let err = mode(&[("auth_mode", "jwt")]).unwrap_err().to_string();
+        assert!(err.contains("auth_jwks_url"), "{err}");
+        let err = mode(&[("auth_mode", "jwt"), ("auth_jwks", r#"{"keys":[]}"#)])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "setting auth_issuer is required when auth_mode is jwt");
+        let err = mode(&[
+            ("auth_mode", "jwt"),
+            ("auth_jwks", r#"{"keys":[]}"#),
+            ("auth_issuer", "i"),
+            ("auth_audience", "a"),
+            ("auth_owner_claim", "customer_id"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auth_owner_pointer"), "{err}");
+        let err = mode(&[
+            ("auth_mode", "jwt"),
+            ("auth_issuer", "i"),
+            ("auth_audience", "a"),
+            ("auth_hs256_secret", "short"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("at least 32") && !err.contains("short"),
+            "{err}"
+        );
+        let rules = rules();
+        assert_eq!(rules.leeway, Duration::from_secs(60));
+        assert_eq!(rules.refused_status, 404);
+    }
+
+    #[test]
+    fn an_owner_reads_only_records_whose_pointer_names_them() {
+        let rules = rules();
+        let alice = rules.caller(&json!({ "customer_id": "C-1" })).unwrap();
+        assert_eq!(alice, Caller::Owner("C-1".into()));
+        let own = br#"{"id":"INV-1","customer":{"id":"C-1"}}"#;
+        let other = br#"{"id":"INV-2","customer":{"id":"C-2"}}"#;
+        assert_eq!(rules.may_read(&alice, own), Ok(()));
+        assert_eq!(rules.may_read(&alice, other), Err(Refusal::NotOwner));
+        // Records without a readable owner are nobody's: only read-all callers see them.
+        for body in [
+            &b"not json"[..],
+            br#"{"customer":{}}"#,
+            br#"{"customer":{"id":null}}"#,
+        ] {
+            assert_eq!(rules.may_read(&alice, body), Err(Refusal::NotOwner));
+            assert_eq!(rules.may_read(&Caller::Everything, body), Ok(()));
+        }
+        // Numbers compare as JSON writes them.
+        let numeric = rules.caller(&json!({ "customer_id": 42 })).unwrap();
+        assert_eq!(
+            rules.may_read(&numeric, br#"{"customer":{"id":42}}"#),
+            Ok(())
+        );
+        assert!(matches!(
+            rules.caller(&json!({ "sub": "x" })),
+            Err(Refusal::NoOwnerClaim(_))
+        ));
+    }
+
+    #[test]
+    fn a_read_all_scope_or_role_reads_every_record() {
+        let rules = rules();
+        for claims in [
+            json!({ "scope": "openid records.read_all" }),
+            json!({ "scp": ["records.read_all"] }),
+            json!({ "roles": ["records.read_all"], "customer_id": "C-1" }),
+        ] {
+            assert_eq!(rules.caller(&claims), Ok(Caller::Everything), "{claims}");
+        }
+        assert_eq!(
+            rules.caller(&json!({ "scope": "records.read_all.not", "customer_id": "C-1" })),
+            Ok(Caller::Owner("C-1".into()))
+        );
+    }
+
+    #[test]
+    fn refusals_are_401_with_a_challenge_or_the_configured_status() {
+        let missing = Refusal::NoToken.answer(404);
+        assert_eq!(missing.status, 401);
+        assert_eq!(
+            missing.www_authenticate.as_deref(),
+            Some("Bearer realm=\"tiergate\"")
+        );
+        let bad = Refusal::BadToken("the token \"expired\"".into()).answer(404);
+        assert_eq!(
+            bad.www_authenticate.as_deref(),
+            Some(
+                "Bearer realm=\"tiergate\", error=\"invalid_token\", \
+                 error_description=\"the token 'expired'\""
+            )
+        );
+        assert_eq!(Refusal::NotOwner.answer(404).status, 404);
+        assert_eq!(Refusal::NotOwner.answer(403).status, 403);
+    }
+}

@@ -1,0 +1,201 @@
+//! `jwt` mode at the edge: the request's bearer token checked before any tier answers, with
+//! the issuer's keys fetched, kept and refreshed here (the checks are `tiergate-core`'s).
+//!
+//! Keys live in this instance's memory, parsed, and in the KV store as the issuer's JWKS
+//! document, so that a new instance (and every host sharing a Redis cache) starts from the
+//! keys another fetched. They are fetched again once `auth_jwks_refresh_seconds` have
+//! passed, and at once when a token names a key they do not hold (the issuer has rotated
+//! its keys), at most once per [`UNKNOWN_KEY_REFETCH`] so that tokens with made-up key ids
+//! cannot turn into a flood of requests to the issuer.
+
+use crate::body;
+use spin_sdk::http::{EmptyBody, HeaderMap};
+use spin_sdk::key_value::Store;
+use spin_sdk::wasip3::http::types::RequestOptions;
+use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tiergate_core::access::{Caller, JwtRules, KeySource, Refusal};
+use tiergate_core::jwt::{self, Keys, Rejected};
+
+/// The KV key of the issuer's JWKS document: 8 bytes of the unix second it was fetched at
+/// (big-endian), then the document.
+const KV_KEY: &str = "auth:jwks";
+
+/// Least time between two fetches made for an unknown key, or after a failed fetch.
+const UNKNOWN_KEY_REFETCH: u64 = 10;
+
+/// How long the issuer has to answer.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest JWKS document read (issuers publish a handful of keys).
+const JWKS_LIMIT: usize = 256 * 1024;
+
+/// The keys this instance holds.
+static HELD: Mutex<Option<Held>> = Mutex::new(None);
+
+struct Held {
+    keys: Arc<Keys>,
+    /// When they were fetched (unix seconds); `u64::MAX` for inline keys, never refetched.
+    fetched_at: u64,
+    /// When a fetch was last tried out of turn (unknown key) or failed.
+    tried_at: u64,
+}
+
+/// Who the request's bearer token says is calling, or why it is refused.
+pub(crate) async fn caller(
+    rules: &JwtRules,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<Caller, Refusal> {
+    let authorization = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = jwt::bearer(authorization)?;
+    let keys = keys(rules, now, false).await?;
+    let claims = match jwt::verify(token, rules, &keys, now) {
+        Err(Rejected::UnknownKey) => {
+            let fresh = keys_for_unknown_kid(rules, now).await?;
+            jwt::verify(token, rules, &fresh, now)
+        }
+        verified => verified,
+    }?;
+    rules.caller(&claims)
+}
+
+async fn keys_for_unknown_kid(rules: &JwtRules, now: u64) -> Result<Arc<Keys>, Refusal> {
+    let may_fetch = matches!(rules.keys, KeySource::Url(_))
+        && lock()
+            .as_ref()
+            .is_none_or(|held| now >= held.tried_at.saturating_add(UNKNOWN_KEY_REFETCH));
+    if may_fetch {
+        keys(rules, now, true).await
+    } else {
+        Err(Rejected::UnknownKey.into())
+    }
+}
+
+/// The keys to check tokens with: held ones while fresh, else the KV store's while fresh,
+/// else fetched (always fetched when `refetch`).
+async fn keys(rules: &JwtRules, now: u64, refetch: bool) -> Result<Arc<Keys>, Refusal> {
+    let url = match &rules.keys {
+        KeySource::Inline(document) => return inline(document),
+        KeySource::Url(url) => url,
+    };
+    let refresh = rules.keys_refresh.as_secs();
+    let fresh = |fetched_at: u64| now < fetched_at.saturating_add(refresh);
+    // Keys held past their time still serve while the issuer cannot be reached; an instance
+    // that never had any answers 503 meanwhile.
+    let (stale, tried_at) = {
+        let held = lock();
+        match held.as_ref() {
+            Some(held) if !refetch && fresh(held.fetched_at) => return Ok(held.keys.clone()),
+            Some(held) => (
+                Some(held.keys.clone()).filter(|keys| !keys.is_empty()),
+                held.tried_at,
+            ),
+            None => (None, 0),
+        }
+    };
+    let store = Store::open_default().await.ok();
+    if !refetch
+        && let Some(store) = &store
+        && let Ok(Some(value)) = store.get(KV_KEY).await
+        && let Some((fetched_at, document)) = value.split_first_chunk::<8>()
+        && fresh(u64::from_be_bytes(*fetched_at))
+        && let Ok(keys) = Keys::from_jwks(document)
+    {
+        return Ok(hold(keys, u64::from_be_bytes(*fetched_at), tried_at));
+    }
+    // After a failed fetch, the keys at hand serve (and a first fetch is not retried) until
+    // the issuer has had time to come back.
+    if !refetch && now < tried_at.saturating_add(UNKNOWN_KEY_REFETCH) {
+        return stale.ok_or_else(unavailable);
+    }
+    match fetch(url).await {
+        Ok((document, keys)) => {
+            if let Some(store) = &store {
+                let mut value = now.to_be_bytes().to_vec();
+                value.extend_from_slice(&document);
+                if let Err(e) = store.set(KV_KEY, &value).await {
+                    eprintln!(
+                        "tiergate edge: keeping the issuer's keys in the cache failed: {e:?}"
+                    );
+                }
+            }
+            Ok(hold(keys, now, if refetch { now } else { tried_at }))
+        }
+        Err(why) => {
+            eprintln!("tiergate edge: fetching the issuer's keys from {url} failed: {why}");
+            let mut held = lock();
+            match held.as_mut() {
+                Some(held) => held.tried_at = now,
+                None => {
+                    *held = Some(Held {
+                        keys: Arc::default(),
+                        fetched_at: 0,
+                        tried_at: now,
+                    });
+                }
+            }
+            stale.ok_or_else(unavailable)
+        }
+    }
+}
+
+fn unavailable() -> Refusal {
+    Refusal::KeysUnavailable("the issuer's keys could not be fetched".into())
+}
+
+fn inline(document: &str) -> Result<Arc<Keys>, Refusal> {
+    if let Some(held) = lock().as_ref() {
+        return Ok(held.keys.clone());
+    }
+    // Checked when the settings were read: a parse error here cannot happen.
+    let keys = Keys::from_jwks(document.as_bytes()).map_err(Refusal::KeysUnavailable)?;
+    Ok(hold(keys, u64::MAX, 0))
+}
+
+fn hold(keys: Keys, fetched_at: u64, tried_at: u64) -> Arc<Keys> {
+    let keys = Arc::new(keys);
+    *lock() = Some(Held {
+        keys: keys.clone(),
+        fetched_at,
+        tried_at,
+    });
+    keys
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<Held>> {
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The issuer's JWKS document and its keys.
+async fn fetch(url: &str) -> Result<(Vec<u8>, Keys), String> {
+    let options = RequestOptions::new();
+    let timeout = Some(FETCH_TIMEOUT.as_nanos() as u64);
+    let _ = options.set_connect_timeout(timeout);
+    let _ = options.set_first_byte_timeout(timeout);
+    let _ = options.set_between_bytes_timeout(timeout);
+    let request = http::Request::get(url)
+        .header(http::header::ACCEPT, "application/json")
+        .extension(RequestOptionsExtension(options))
+        .body(EmptyBody::new())
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    let response = spin_sdk::http::send(request)
+        .await
+        .map_err(|e| format!("no answer: {e:?}"))?;
+    let (parts, body) = response.into_parts();
+    if parts.status != http::StatusCode::OK {
+        return Err(format!("the issuer answered {}", parts.status));
+    }
+    let document = body::read_whole(body, None, JWKS_LIMIT)
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let keys = Keys::from_jwks(&document)?;
+    if keys.is_empty() {
+        return Err("the document holds no RS256 or ES256 signing key".into());
+    }
+    Ok((document, keys))
+}
