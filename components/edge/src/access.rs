@@ -7,15 +7,24 @@
 //! passed, and at once when a token names a key they do not hold (the issuer has rotated
 //! its keys), at most once per [`UNKNOWN_KEY_REFETCH`] so that tokens with made-up key ids
 //! cannot turn into a flood of requests to the issuer.
+//!
+//! Two memos spare the work a cache hit would otherwise repeat on every request (instances
+//! serve many): tokens verified in the last [`VERIFIED_FOR`] seconds, by their SHA-256, and
+//! the owners of records, by their etag (the SHA-256 of their bytes), so that a 300 KB body
+//! is parsed once per instance rather than per read.
 
 use crate::body;
+use sha2::{Digest as _, Sha256};
 use spin_sdk::http::{EmptyBody, HeaderMap};
 use spin_sdk::key_value::Store;
 use spin_sdk::wasip3::http::types::RequestOptions;
 use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tiergate_core::access::{Caller, JwtRules, KeySource, Refusal};
+use tiergate_core::ETag;
+use tiergate_core::access::{Caller, JwtRules, KeySource, Refusal, owner_of};
 use tiergate_core::jwt::{self, Keys, Rejected};
 
 /// The KV key of the issuer's JWKS document: 8 bytes of the unix second it was fetched at
@@ -30,6 +39,24 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest JWKS document read (issuers publish a handful of keys).
 const JWKS_LIMIT: usize = 256 * 1024;
+
+/// How long a verified token is taken at its word without checking its signature again:
+/// a key the issuer withdraws stops working within this, or at the token's expiry if
+/// sooner.
+const VERIFIED_FOR: u64 = 60;
+
+/// Most entries in each memo; a full memo is emptied (simpler than an LRU, and refilled by
+/// the next requests at the cost of one check each).
+const MEMO_ENTRIES: usize = 4_096;
+
+/// A memo of this instance: a map made on first use.
+type Memo<K, V> = Mutex<Option<HashMap<K, V>>>;
+
+/// Tokens verified lately, by SHA-256: who they make the caller, and until when.
+static VERIFIED: Memo<[u8; 32], (Caller, u64)> = Mutex::new(None);
+
+/// Owners of records, by etag and pointer.
+static OWNERS: Memo<(String, String), Option<String>> = Mutex::new(None);
 
 /// The keys this instance holds.
 static HELD: Mutex<Option<Held>> = Mutex::new(None);
@@ -52,6 +79,12 @@ pub(crate) async fn caller(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = jwt::bearer(authorization)?;
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some((caller, until)) = memo(&VERIFIED).as_ref().and_then(|m| m.get(&digest))
+        && now <= *until
+    {
+        return Ok(caller.clone());
+    }
     let keys = keys(rules, now, false).await?;
     let claims = match jwt::verify(token, rules, &keys, now) {
         Err(Rejected::UnknownKey) => {
@@ -60,7 +93,35 @@ pub(crate) async fn caller(
         }
         verified => verified,
     }?;
-    rules.caller(&claims)
+    let caller = rules.caller(&claims)?;
+    let expires = claims["exp"].as_f64().map_or(0, |exp| exp as u64);
+    let until = (now + VERIFIED_FOR).min(expires.saturating_add(rules.leeway.as_secs()));
+    remember(&VERIFIED, digest, (caller.clone(), until));
+    Ok(caller)
+}
+
+/// The owner of a record at `pointer`, its body parsed once per etag.
+pub(crate) fn owner(etag: &ETag, body: &[u8], pointer: &str) -> Option<String> {
+    let key = (etag.as_str().to_owned(), pointer.to_owned());
+    if let Some(owner) = memo(&OWNERS).as_ref().and_then(|m| m.get(&key)) {
+        return owner.clone();
+    }
+    let owner = owner_of(body, pointer);
+    remember(&OWNERS, key, owner.clone());
+    owner
+}
+
+fn memo<K, V>(memo: &'static Memo<K, V>) -> MutexGuard<'static, Option<HashMap<K, V>>> {
+    memo.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn remember<K: Eq + Hash, V>(memo_of: &'static Memo<K, V>, key: K, value: V) {
+    let mut guard = memo(memo_of);
+    let map = guard.get_or_insert_with(HashMap::new);
+    if map.len() >= MEMO_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 async fn keys_for_unknown_kid(rules: &JwtRules, now: u64) -> Result<Arc<Keys>, Refusal> {

@@ -2,7 +2,7 @@
 //! path").
 
 use crate::record::Record;
-use crate::{blob, body, cache, origin, reply};
+use crate::{access, blob, body, cache, origin, reply};
 use spin_sdk::http::{HeaderMap, Request, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -32,7 +32,7 @@ pub(crate) async fn serve(
     let started = Instant::now();
     let hit = cache::lookup(id, now, |entry| {
         timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
-        match reader.and_then(|reader| reader.refusal(entry.body)) {
+        match reader.and_then(|r| r.refusal(|at| access::owner(&entry.etag, entry.body, at))) {
             Some(refused) => Err(refused),
             None => Ok(asked.answer(&entry.facts(), &timing)),
         }
@@ -162,7 +162,9 @@ fn serve_record(
     base: Option<HeaderMap>,
     timing: &ServerTiming,
 ) -> Result<Response, ErrorCode> {
-    if let Some(refused) = reader.and_then(|reader| reader.refusal(&record.body)) {
+    if let Some(refused) =
+        reader.and_then(|r| r.refusal(|at| access::owner(&record.etag, &record.body, at)))
+    {
         return reply::refused(&refused);
     }
     let answer = asked.answer(&record.facts(source), timing);
