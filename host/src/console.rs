@@ -227,12 +227,12 @@ pub(crate) fn demo(demo: &tiergate::demo::RunningDemo) {
   blob storage      {blob}   (s3s-fs, S3-compatible)
   metrics           http://{admin}/metrics
 
-Records older than 90 days move to blob storage on the schedule "{schedule}" (cron,
+{access}Records older than 90 days move to blob storage on the schedule "{schedule}" (cron,
 with seconds); each one leaves the API's database {grace} seconds after its copy was
 verified. Watch x-tiergate-source change:
 
-  curl -si {edge}/records/{new} | grep -i x-tiergate-source      # recent: origin, then cache
-  curl -si {edge}/records/{old} | grep -i x-tiergate-source      # old: blob once archived
+  curl -si{as_staff} {edge}/records/{new} | grep -i x-tiergate-source      # recent: origin, then cache
+  curl -si{as_staff} {edge}/records/{old} | grep -i x-tiergate-source      # old: blob once archived
   curl -s  {api}/records/{old} -o /dev/null -w '%{{http_code}}\n'   # the API: 404 once deleted
   curl -s '{edge}/records?limit=5'                                 # the listing, passed through
 
@@ -248,6 +248,30 @@ Ctrl-C stops the demo; run it again to carry on where it stopped."#,
         admin = demo.admin.local_addr(),
         schedule = demo.options.schedule,
         grace = demo.options.grace_seconds,
+        as_staff = if demo.tokens.is_some() {
+            r#" -H "authorization: Bearer $STAFF_TOKEN""#
+        } else {
+            ""
+        },
+        access = demo.tokens.as_ref().map_or_else(String::new, |tokens| {
+            let ((owner, owner_token), (other, other_token)) = (&tokens.owner, &tokens.other);
+            let staff_token = &tokens.staff;
+            format!(
+                r#"Access is checked ([edge.auth] mode = "jwt", the demo's own token issuer): a record
+reaches only the customer it names, with a token of theirs, or staff with the
+records.read_all scope. Tokens, valid for a day (paste these lines into your shell):
+
+  OWNER_TOKEN={owner_token}
+  OTHER_TOKEN={other_token}
+  STAFF_TOKEN={staff_token}
+
+  curl -s -o /dev/null -w '%{{http_code}}\n' -H "authorization: Bearer $OWNER_TOKEN" {edge}/records/{old}   # 200: {owner}'s invoice
+  curl -s -o /dev/null -w '%{{http_code}}\n' -H "authorization: Bearer $OTHER_TOKEN" {edge}/records/{old}   # 404: not {other}'s
+  curl -s -o /dev/null -w '%{{http_code}}\n' {edge}/records/{old}                                        # 401: no token
+
+"#
+            )
+        }),
     );
 }
 

@@ -35,6 +35,15 @@ enum LogFormat {
     Json,
 }
 
+/// The demo's access mode (`[edge.auth] mode`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DemoAuth {
+    /// Anyone reads every record.
+    None,
+    /// Bearer tokens from a token issuer of the demo's own.
+    Jwt,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole system on this machine, on embedded defaults, and print what to try.
@@ -62,6 +71,10 @@ enum Command {
         /// Seconds an archived record stays in the API's database before it is deleted.
         #[arg(long, default_value_t = 30)]
         grace_seconds: u64,
+        /// Who reads which record: "none" (anyone reads everything) or "jwt" (a token
+        /// issuer of the demo's own; it prints tokens for two customers to try).
+        #[arg(long, value_enum, default_value_t = DemoAuth::None)]
+        auth: DemoAuth,
     },
     /// Serve the edge: record reads from cache, blob storage or the origin; everything else
     /// passed to the origin. Stops cleanly on Ctrl-C or SIGTERM.
@@ -185,6 +198,7 @@ async fn run() -> anyhow::Result<ExitCode> {
             records,
             schedule,
             grace_seconds,
+            auth,
         } => {
             let demo = tiergate::demo::start(&tiergate::demo::DemoOptions {
                 listen,
@@ -193,6 +207,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                 records,
                 schedule,
                 grace_seconds,
+                jwt: auth == DemoAuth::Jwt,
             })
             .await?;
             console::demo(&demo);

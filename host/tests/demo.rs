@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::Command;
-use support::{Demo, NEVER, TIERGATE, archive_once, get};
+use support::{Demo, NEVER, TIERGATE, archive_once, get, get_as};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<()> {
@@ -272,5 +272,41 @@ async fn scheduled_runs_show_in_the_metrics() -> anyhow::Result<()> {
         "the ledger holds every archived record"
     );
     assert!(demo.metric("tiergate_hot_records").await? < 60.0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auth_jwt_an_archived_invoice_reaches_only_its_customer() -> anyhow::Result<()> {
+    let demo = Demo::start_with("demo-jwt-test", 60, NEVER, &["--auth", "jwt"])?;
+    let owner = demo.printed_after("OWNER_TOKEN=")?;
+    let other = demo.printed_after("OTHER_TOKEN=")?;
+    let staff = demo.printed_after("STAFF_TOKEN=")?;
+    // The printed curl line of the owner's read: its URL is the old record's.
+    let line = demo.printed_after(
+        r#"curl -s -o /dev/null -w '%{http_code}\n' -H "authorization: Bearer $OWNER_TOKEN" "#,
+    )?;
+    let url = line.split_whitespace().next().expect("a URL").to_owned();
+    assert!(line.contains("# 200"), "{line}");
+
+    let config = demo.config();
+    archive_once(&config)?;
+    archive_once(&config)?;
+    let id = url.rsplit('/').next().expect("an id");
+    assert_eq!(
+        get(&format!("{}/records/{id}", demo.api)).await?.status,
+        404,
+        "deleted from the API"
+    );
+
+    let mine = get_as(&url, Some(&owner)).await?;
+    assert_eq!((mine.status, mine.source.as_deref()), (200, Some("blob")));
+    assert_eq!(
+        get_as(&url, Some(&other)).await?.status,
+        404,
+        "another customer's"
+    );
+    assert_eq!(get_as(&url, None).await?.status, 401, "no token");
+    let support = get_as(&url, Some(&staff)).await?;
+    assert_eq!((support.status, support.body), (200, mine.body));
     Ok(())
 }

@@ -6,11 +6,13 @@
 //!
 //! - [`dataset`]: the generated billing records;
 //! - [`billing_api`]: the sample API;
-//! - [`blob_store`]: the embedded S3-compatible store.
+//! - [`blob_store`]: the embedded S3-compatible store;
+//! - [`issuer`]: with `--auth jwt`, a token issuer and its keys.
 
 mod billing_api;
 mod blob_store;
 mod dataset;
+mod issuer;
 
 use crate::archive::Archiver;
 use crate::config::Config;
@@ -47,6 +49,19 @@ pub struct DemoOptions {
     pub schedule: String,
     /// Seconds an archived record stays in the API's database.
     pub grace_seconds: u64,
+    /// Whether access is checked: bearer tokens from a token issuer of the demo's own.
+    pub jwt: bool,
+}
+
+/// With `--auth jwt`: tokens for two customers, to read the example old record with.
+#[derive(Debug, Clone)]
+pub struct DemoTokens {
+    /// The customer the example old record belongs to, and a token of theirs.
+    pub owner: (String, String),
+    /// Another customer, and a token of theirs.
+    pub other: (String, String),
+    /// A token of support staff, who read every record (`records.read_all`).
+    pub staff: String,
 }
 
 /// The demo, running.
@@ -66,6 +81,8 @@ pub struct RunningDemo {
     pub hot_records: u64,
     /// An old record (archived within a run or two) and a recent one, to try.
     pub examples: (String, String),
+    /// With `--auth jwt`, tokens to read them with.
+    pub tokens: Option<DemoTokens>,
     /// What it was started with.
     pub options: DemoOptions,
     tasks: Vec<JoinHandle<()>>,
@@ -97,10 +114,30 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
     }
     let hot_records = api.count()?;
     let now = SystemTime::now();
+    let old = dataset::record(0, options.records, now);
     let examples = (
-        dataset::record(0, options.records, now).id,
+        old.id.clone(),
         dataset::record(options.records - 1, options.records, now).id,
     );
+    let mut tasks = Vec::new();
+    let (issuer, tokens) = if options.jwt {
+        let (issuer, task) = issuer::Issuer::start().await?;
+        tasks.push(task);
+        let owner = serde_json::from_str::<serde_json::Value>(&old.body)?["customer"]["id"]
+            .as_str()
+            .context("demo records name their customer")?
+            .to_owned();
+        // A customer id the dataset never makes (it counts to CUST-04999).
+        let other = "CUST-99999".to_owned();
+        let tokens = DemoTokens {
+            owner: (owner.clone(), issuer.token(&owner, None)?),
+            other: (other.clone(), issuer.token(&other, None)?),
+            staff: issuer.token("support", Some(issuer::READ_ALL))?,
+        };
+        (Some(issuer), Some(tokens))
+    } else {
+        (None, None)
+    };
 
     let api_listener = TcpListener::bind("127.0.0.1:0").await?;
     let api_url = format!("http://{}", api_listener.local_addr()?);
@@ -123,7 +160,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
     let config_path = dir.join("tiergate.toml");
     std::fs::write(
         &config_path,
-        config_text(options, &dir, &api_url, &blob_url),
+        config_text(options, &dir, &api_url, &blob_url, issuer.as_ref()),
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
@@ -145,6 +182,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
     );
     let edge = Server::start_with_cache(config, cache).await?;
     admin.ready();
+    tasks.extend([api_task, blob_task, archive_task]);
     Ok(RunningDemo {
         edge,
         admin,
@@ -153,8 +191,9 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
         config_path,
         hot_records,
         examples,
+        tokens,
         options: options.clone(),
-        tasks: vec![api_task, blob_task, archive_task],
+        tasks,
     })
 }
 
@@ -207,7 +246,29 @@ fn credentials(dir: &Path) -> anyhow::Result<(String, String)> {
     ))
 }
 
-fn config_text(options: &DemoOptions, dir: &Path, api_url: &str, blob_url: &str) -> String {
+fn config_text(
+    options: &DemoOptions,
+    dir: &Path,
+    api_url: &str,
+    blob_url: &str,
+    issuer: Option<&issuer::Issuer>,
+) -> String {
+    // With an issuer, the cache hits go through the component, which checks every token.
+    let (auth, hits_in_host) = match issuer {
+        None => ("mode = \"none\"".to_owned(), true),
+        Some(issuer) => (
+            format!(
+                "mode = \"jwt\"\nissuer = \"{}\"\naudience = \"{}\"\njwks_url = \"{}\"\n\
+                 owner_claim = \"customer_id\"\nowner_pointer = \"/customer/id\"\n\
+                 read_all = \"{}\"",
+                issuer::ISSUER,
+                issuer::AUDIENCE,
+                issuer.jwks_url,
+                issuer::READ_ALL
+            ),
+            false,
+        ),
+    };
     format!(
         r#"# Written by `tiergate demo` at each start (its ports change): use it with
 # `tiergate status --config {dir}/tiergate.toml` while the demo runs.
@@ -216,12 +277,16 @@ fn config_text(options: &DemoOptions, dir: &Path, api_url: &str, blob_url: &str)
 listen = "{listen}"
 admin_listen = "{admin}"
 
+[edge.auth]
+{auth}
+
 [origin]
 url = "{api_url}"
 
 [cache]
 backend = "memory"
 ttl_seconds = 300
+answer_hits_in_host = {hits_in_host}
 
 [blob]
 backend = "s3"

@@ -26,6 +26,8 @@ pub(crate) struct Demo {
     pub api: String,
     /// The metrics endpoint's URL.
     pub metrics: String,
+    /// What it prints, line by line, from the line after the URLs on.
+    printed: std::sync::mpsc::Receiver<String>,
 }
 
 /// A schedule with no run in the tests' lifetime: they run `archive --once` themselves.
@@ -35,6 +37,16 @@ impl Demo {
     /// Starts a demo of `records` records, archiving on `schedule`, with no grace period,
     /// in a directory named after `test`, and waits until it says where it serves.
     pub(crate) fn start(test: &str, records: u32, schedule: &str) -> anyhow::Result<Self> {
+        Self::start_with(test, records, schedule, &[])
+    }
+
+    /// [`start`](Self::start), with more arguments for `tiergate demo`.
+    pub(crate) fn start_with(
+        test: &str,
+        records: u32,
+        schedule: &str,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("tiergate-{test}-{}", std::process::id()));
         let log = dir.with_extension("log");
         let _ = std::fs::remove_dir_all(&dir);
@@ -43,6 +55,7 @@ impl Demo {
             .args(["--admin", "127.0.0.1:0", "--records"])
             .arg(records.to_string())
             .args(["--schedule", schedule, "--grace-seconds", "0"])
+            .args(args)
             .arg("--data-dir")
             .arg(&dir)
             .env("RUST_LOG", "info,tiergate::access=debug")
@@ -75,7 +88,18 @@ impl Demo {
             edge: edge.expect("loop ended"),
             api: api.expect("loop ended"),
             metrics: metrics.expect("loop ended"),
+            printed,
         })
+    }
+
+    /// The rest of the first printed line, still to be read, that starts with `prefix`.
+    pub(crate) fn printed_after(&self, prefix: &str) -> anyhow::Result<String> {
+        loop {
+            let line = self.printed.recv_timeout(Duration::from_secs(10))?;
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                return Ok(rest.to_owned());
+            }
+        }
     }
 
     /// What it logged so far.
@@ -120,8 +144,17 @@ pub(crate) struct Reply {
 
 /// `GET url`.
 pub(crate) async fn get(url: &str) -> anyhow::Result<Reply> {
+    get_as(url, None).await
+}
+
+/// `GET url` with `token` as its bearer token, if any.
+pub(crate) async fn get_as(url: &str, token: Option<&str>) -> anyhow::Result<Reply> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let response = client.get(url.parse()?).await?;
+    let mut request = http::Request::get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client.request(request.body(Empty::new())?).await?;
     let status = response.status().as_u16();
     let source = response
         .headers()
