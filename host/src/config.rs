@@ -95,9 +95,9 @@ pub struct Config {
     /// The one authority (`host[:port]`) the components may send requests to: the blob
     /// store's, which with S3's virtual-hosted style is the bucket's host.
     pub blob_authority: Option<String>,
-    /// The issuer's JWKS endpoint, which the edge may reach too (`jwt` mode with
-    /// `jwks_url`).
-    pub jwks_url: Option<url::Url>,
+    /// Where the edge's access checks go, which it may reach too: the token issuer's JWKS
+    /// endpoint (`jwt` mode with `jwks_url`) or the API's check URL (`origin` mode).
+    pub auth_url: Option<url::Url>,
     /// The hot database and the archiver, when `[hot]` and `[archive]` are configured.
     pub archive: Option<ArchiveConfig>,
     /// Where to POST alerts (failed archiver runs, problems found by `verify`).
@@ -135,7 +135,7 @@ impl fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("edge_variables", &Redacted(&self.edge_variables))
             .field("blob_authority", &self.blob_authority)
-            .field("jwks_url", &self.jwks_url)
+            .field("auth_url", &self.auth_url)
             .field("archive", &self.archive)
             .field("alert_webhook", &self.alert_webhook)
             .field("cost", &self.cost)
@@ -340,6 +340,9 @@ struct AuthSection {
     owner_pointer: Option<String>,
     read_all: Option<String>,
     refused_status: Option<u16>,
+    check_url: Option<String>,
+    credential_headers: Option<Vec<String>>,
+    decision_seconds: Option<u64>,
 }
 
 impl AuthSection {
@@ -352,6 +355,7 @@ impl AuthSection {
                 names::AUTH_REFUSED_STATUS,
                 self.refused_status.map(u64::from),
             ),
+            (names::AUTH_DECISION_SECONDS, self.decision_seconds),
         ];
         let secret = (self.mode == "jwt")
             .then(|| env(ENV_AUTH_HS256_SECRET))
@@ -366,6 +370,11 @@ impl AuthSection {
             (names::AUTH_OWNER_POINTER, self.owner_pointer),
             (names::AUTH_READ_ALL, self.read_all),
             (names::AUTH_HS256_SECRET, secret),
+            (names::AUTH_CHECK_URL, self.check_url),
+            (
+                names::AUTH_CREDENTIAL_HEADERS,
+                self.credential_headers.map(|names| names.join(",")),
+            ),
         ]
         .into_iter()
         .chain(numbers.map(|(name, n)| (name, n.map(|n| n.to_string()))))
@@ -692,11 +701,14 @@ impl Config {
             }
             cache.answer_hits_in_host = false;
         }
-        let jwks_url = match &edge.access {
+        let auth_url = match &edge.access {
             AccessMode::Jwt(rules) => match &rules.keys {
                 KeySource::Url(url) => Some(http_url("edge.auth.jwks_url", url)?),
                 KeySource::Inline(_) => None,
             },
+            AccessMode::Origin(check) => {
+                Some(http_url("edge.auth.check_url", &check.url_for("id"))?)
+            }
             AccessMode::None => None,
         };
 
@@ -743,7 +755,7 @@ impl Config {
             cache,
             edge_variables: vars,
             blob_authority: edge.blob.as_ref().map(|blob| blob.backend.authority()),
-            jwks_url,
+            auth_url,
             archive,
             alert_webhook,
             cost: file.cost,

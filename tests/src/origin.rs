@@ -7,6 +7,10 @@
 //!   `?fields=LIST` answers another representation, `{"fields":"LIST","length":N}`, as APIs
 //!   with sparse fieldsets do; a read's `x-test-cache-control` and `x-test-vary` headers come
 //!   back as the answer's `cache-control` and `vary`.
+//! - `GET /access/records/{id}`: the check endpoint of `origin` mode: 204 when the request's
+//!   `session` cookie is one [`Origin::grant`] gave the record, 401 without one, 404 (as for
+//!   a record that does not exist) otherwise. Once a grant is given, record reads need one
+//!   too, and answer the same way.
 //! - any method on `/echo`: answers 200 with the request body as it arrived, its content type,
 //!   `x-echo-method`, `x-echo-path-and-query`, `x-echo-header-names` (the names of the
 //!   request's headers, sorted, comma-separated), `x-echo-host` (its `Host`), and every
@@ -47,10 +51,13 @@ pub struct Origin {
 struct State {
     records: Mutex<HashMap<String, StoredRecord>>,
     requests: Mutex<HashMap<String, usize>>,
+    /// Session cookie values, and the records each may read.
+    sessions: Mutex<HashMap<String, Vec<String>>>,
 }
 
 const RECORDS_PREFIX: &str = "/records/";
 const STATUS_PREFIX: &str = "/status/";
+const ACCESS_PREFIX: &str = "/access/records/";
 
 impl Origin {
     /// Starts an origin with no records on a free loopback port.
@@ -77,6 +84,20 @@ impl Origin {
             content_type: content_type.to_owned(),
         };
         lock(&self.state.records).insert(id.to_owned(), record);
+    }
+
+    /// Lets the client with cookie `session=<session>` read record `id`; from the first
+    /// grant on, reads need a session.
+    pub fn grant(&self, session: &str, id: &str) {
+        lock(&self.state.sessions)
+            .entry(session.to_owned())
+            .or_default()
+            .push(id.to_owned());
+    }
+
+    /// Takes every grant of `session` back.
+    pub fn revoke(&self, session: &str) {
+        lock(&self.state.sessions).insert(session.to_owned(), Vec::new());
     }
 
     /// Removes record `id` behind the edge's back, as another client of the API would.
@@ -116,13 +137,53 @@ impl State {
         if let Some(code) = path.strip_prefix(STATUS_PREFIX) {
             return status(code);
         }
+        if let Some(id) = path.strip_prefix(ACCESS_PREFIX) {
+            return match self.refusal(id, &request) {
+                Some(refused) => refused,
+                None => empty(StatusCode::NO_CONTENT),
+            };
+        }
         if let Some(id) = path.strip_prefix(RECORDS_PREFIX) {
+            if matches!(*request.method(), Method::GET | Method::HEAD)
+                && let Some(refused) = self.refusal(id, &request)
+            {
+                return refused;
+            }
             return self.record(id, request).await;
         }
         text(
             StatusCode::NOT_FOUND,
             format!("origin: no route for {path}"),
         )
+    }
+
+    /// Why the request may not read record `id`, once sessions are in use.
+    fn refusal(&self, id: &str, request: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+        let sessions = lock(&self.sessions);
+        if sessions.is_empty() {
+            return None;
+        }
+        let session = request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix("session="));
+        match session {
+            None => Some(text(StatusCode::UNAUTHORIZED, "origin: log in".into())),
+            Some(s)
+                if sessions
+                    .get(s)
+                    .is_some_and(|ids| ids.iter().any(|i| i == id)) =>
+            {
+                None
+            }
+            Some(_) => Some(text(
+                StatusCode::NOT_FOUND,
+                format!("origin: no record {id}"),
+            )),
+        }
     }
 
     async fn record(&self, id: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {

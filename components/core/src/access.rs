@@ -7,8 +7,11 @@
 //! - `jwt`: an OAuth2 bearer token, checked here ([`crate::jwt`]), whose owner claim must
 //!   equal the record's owner, read from the record itself by a JSON pointer into its body;
 //!   a configured scope or role reads every record.
-//! - `origin` (an authorization subrequest to the API): not available yet; refused at load,
-//!   so that no deployment believes it is protected when it is not.
+//! - `origin`: for credentials only the API can check (sessions, opaque tokens), an
+//!   authorization subrequest in the style of nginx's `auth_request`: the client's credential
+//!   headers go to a check URL of the API, and only a 2xx lets the cache or blob storage
+//!   answer ([`OriginCheck`]); grants are remembered for a short time by a digest of the
+//!   credential and the record, never the credential itself.
 //! - `none`: every client reads every record, as before; the host says so at start.
 
 use crate::settings::{SettingsError, names, parse, parse_in_range, required};
@@ -23,6 +26,46 @@ pub enum AccessMode {
     None,
     /// Bearer tokens, checked at the edge (boxed: the settings hold one, read once).
     Jwt(Box<JwtRules>),
+    /// The API asked, by a subrequest.
+    Origin(OriginCheck),
+}
+
+/// The rules of `origin` mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginCheck {
+    /// The check URL, with `{id}` where the record's id goes.
+    pub url: String,
+    /// The request headers that carry a credential, lowercase.
+    pub credential_headers: Vec<String>,
+    /// How long a grant is remembered.
+    pub decision_ttl: Duration,
+}
+
+impl OriginCheck {
+    /// The check URL of record `id` (ids need no escaping: see [`RecordId`]).
+    ///
+    /// [`RecordId`]: crate::RecordId
+    pub fn url_for(&self, id: &str) -> String {
+        self.url.replace("{id}", id)
+    }
+
+    /// The KV key of a grant: a SHA-256 over the record and the credential headers' values,
+    /// so that the store never holds a credential.
+    pub fn decision_key<'v>(
+        &self,
+        id: &str,
+        credentials: impl IntoIterator<Item = (&'v str, &'v [u8])>,
+    ) -> String {
+        use sha2::Digest as _;
+        let mut digest = sha2::Sha256::new();
+        digest.update(id.as_bytes());
+        for (name, value) in credentials {
+            for part in [b"\0", name.as_bytes(), b"\0", value] {
+                digest.update(part);
+            }
+        }
+        format!("access:{}", hex::encode(digest.finalize()))
+    }
 }
 
 /// The rules of `jwt` mode.
@@ -246,19 +289,52 @@ impl AccessMode {
         match get(names::AUTH_MODE).as_deref().unwrap_or("none") {
             "none" => Ok(Self::None),
             "jwt" => Ok(Self::Jwt(Box::new(JwtRules::from_variables(get)?))),
-            "origin" => Err(SettingsError::Invalid {
-                name: names::AUTH_MODE,
-                value: "origin".into(),
-                reason: "origin mode (an authorization subrequest) is not available yet: \
-                         use jwt, or none for an API without per-client access"
-                    .into(),
-            }),
+            "origin" => Ok(Self::Origin(OriginCheck::from_variables(get)?)),
             other => Err(SettingsError::Invalid {
                 name: names::AUTH_MODE,
                 value: other.to_owned(),
-                reason: "expected \"jwt\" or \"none\"".into(),
+                reason: "expected \"jwt\", \"origin\" or \"none\"".into(),
             }),
         }
+    }
+}
+
+impl OriginCheck {
+    fn from_variables(get: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let url = required(get, "auth_mode is origin")(names::AUTH_CHECK_URL)?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || !url.contains("{id}") {
+            return Err(SettingsError::Invalid {
+                name: names::AUTH_CHECK_URL,
+                value: url,
+                reason: "expected an http:// or https:// URL with {id} in it, such as \
+                         http://api.internal/access/records/{id}"
+                    .into(),
+            });
+        }
+        let credential_headers: Vec<String> = get(names::AUTH_CREDENTIAL_HEADERS)
+            .as_deref()
+            .unwrap_or("authorization,cookie")
+            .split(',')
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty())
+            .collect();
+        if let Some(bad) = credential_headers
+            .iter()
+            .find(|name| http::HeaderName::from_bytes(name.as_bytes()).is_err())
+        {
+            return Err(SettingsError::Invalid {
+                name: names::AUTH_CREDENTIAL_HEADERS,
+                value: bad.clone(),
+                reason: "not a header name".into(),
+            });
+        }
+        Ok(Self {
+            url,
+            credential_headers,
+            decision_ttl: Duration::from_secs(parse(get, names::AUTH_DECISION_SECONDS, 30, |v| {
+                parse_in_range(v, 0, 3_600)
+            })?),
+        })
     }
 }
 
@@ -399,6 +475,39 @@ mod tests {
         assert!(matches!(mode(&[]).unwrap(), AccessMode::None));
         let err = mode(&[("auth_mode", "oauth")]).unwrap_err().to_string();
         assert!(err.starts_with("setting auth_mode = \"oauth\""), "{err}");
+    }
+
+    #[test]
+    fn origin_mode_asks_a_url_per_record_and_keys_grants_by_digest() {
+        let err = mode(&[("auth_mode", "origin")]).unwrap_err().to_string();
+        assert!(err.contains("auth_check_url"), "{err}");
+        for url in ["http://api/access", "ftp://api/access/{id}"] {
+            let err = mode(&[("auth_mode", "origin"), ("auth_check_url", url)]).unwrap_err();
+            assert!(err.to_string().contains("with {id} in it"), "{err}");
+        }
+        let AccessMode::Origin(check) = mode(&[
+            ("auth_mode", "origin"),
+            ("auth_check_url", "http://api/access/records/{id}"),
+            ("auth_credential_headers", "Cookie, X-Api-Key"),
+        ])
+        .unwrap() else {
+            panic!("origin mode");
+        };
+        assert_eq!(check.url_for("INV-1"), "http://api/access/records/INV-1");
+        assert_eq!(check.credential_headers, ["cookie", "x-api-key"]);
+        assert_eq!(check.decision_ttl, Duration::from_secs(30));
+
+        let key =
+            |id, cookie: &'static str| check.decision_key(id, [("cookie", cookie.as_bytes())]);
+        let alice = key("INV-1", "session=alice-secret");
+        assert!(
+            alice.starts_with("access:") && !alice.contains("alice"),
+            "{alice}"
+        );
+        assert_eq!(alice, key("INV-1", "session=alice-secret"));
+        assert_ne!(alice, key("INV-2", "session=alice-secret"));
+        assert_ne!(alice, key("INV-1", "session=bob-secret"));
+        assert_ne!(alice, check.decision_key("INV-1", []));
     }
 
     #[test]

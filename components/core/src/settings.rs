@@ -101,6 +101,14 @@ pub mod names {
     pub const AUTH_READ_ALL: &str = "auth_read_all";
     /// The status of another customer's record: `404` (default) or `403`.
     pub const AUTH_REFUSED_STATUS: &str = "auth_refused_status";
+    /// origin: the URL asked whether a client may read a record, with `{id}` in it, such as
+    /// `http://api.internal/access/records/{id}`.
+    pub const AUTH_CHECK_URL: &str = "auth_check_url";
+    /// origin: the request headers that carry a client's credential, comma-separated
+    /// (default `authorization,cookie`).
+    pub const AUTH_CREDENTIAL_HEADERS: &str = "auth_credential_headers";
+    /// origin: seconds a granted read is remembered for the same credential and record.
+    pub const AUTH_DECISION_SECONDS: &str = "auth_decision_seconds";
 
     /// Every name the edge reads.
     pub const EDGE: &[&str] = &[
@@ -135,6 +143,9 @@ pub mod names {
         AUTH_OWNER_POINTER,
         AUTH_READ_ALL,
         AUTH_REFUSED_STATUS,
+        AUTH_CHECK_URL,
+        AUTH_CREDENTIAL_HEADERS,
+        AUTH_DECISION_SECONDS,
     ];
 
     /// Every name the archiver reads beyond the blob settings it shares with the edge.

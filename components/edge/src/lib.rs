@@ -6,6 +6,7 @@
 //!
 //! The decisions live in `tiergate-core`; this crate performs the I/O they call for:
 //! - [`access`]: `jwt` mode's bearer tokens, checked before any tier answers;
+//! - [`origin_check`]: `origin` mode's authorization subrequest to the API;
 //! - [`read`]: the read path, tier by tier;
 //! - [`record`]: a record as the blob and origin tiers hand it over;
 //! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
@@ -19,6 +20,7 @@ mod blob;
 mod body;
 mod cache;
 mod origin;
+mod origin_check;
 mod read;
 mod record;
 mod reply;
@@ -46,6 +48,16 @@ async fn handle(request: Request) -> Result<Response, ErrorCode> {
     // A record request whose credential does not check out goes nowhere else.
     let reader = match &settings.access {
         AccessMode::None => None,
+        // Writes go to the API, which checks them itself.
+        AccessMode::Origin(check) => {
+            if read.is_some()
+                && let Err(answer) =
+                    origin_check::allowed(check, request.headers(), &id, read::unix_now()).await
+            {
+                return answer;
+            }
+            None
+        }
         AccessMode::Jwt(rules) => {
             match access::caller(rules, request.headers(), read::unix_now()).await {
                 Ok(caller) => Some(Reader { rules, caller }),

@@ -107,7 +107,7 @@ impl EdgeRuntime {
                 .cloned()
                 .chain(
                     config
-                        .jwks_url
+                        .auth_url
                         .as_ref()
                         .map(crate::wasm::outbound::authority_of),
                 )
