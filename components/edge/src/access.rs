@@ -8,10 +8,11 @@
 //! its keys), at most once per [`UNKNOWN_KEY_REFETCH`] so that tokens with made-up key ids
 //! cannot turn into a flood of requests to the issuer.
 //!
-//! Two memos spare the work a cache hit would otherwise repeat on every request (instances
-//! serve many): tokens verified in the last [`VERIFIED_FOR`] seconds, by their SHA-256, and
-//! the owners of records, by their etag (the SHA-256 of their bytes), so that a 300 KB body
-//! is parsed once per instance rather than per read.
+//! Memos spare the work a cache hit would otherwise repeat on every request: tokens
+//! verified in the last [`VERIFIED_FOR`] seconds, by their SHA-256, in this instance (which
+//! serves many requests); and the owners of records, by their etag (the SHA-256 of their
+//! bytes), in this instance and in the KV store, so that a 300 KB body is parsed once, not
+//! per read nor per instance.
 
 use crate::body;
 use sha2::{Digest as _, Sha256};
@@ -24,7 +25,9 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tiergate_core::ETag;
-use tiergate_core::access::{Caller, JwtRules, KeySource, Refusal, owner_of};
+use tiergate_core::access::{
+    Caller, JwtRules, KeySource, Reader, Refusal, RefusalAnswer, owner_of,
+};
 use tiergate_core::jwt::{self, Keys, Rejected};
 
 /// The KV key of the issuer's JWKS document: 8 bytes of the unix second it was fetched at
@@ -100,13 +103,50 @@ pub(crate) async fn caller(
     Ok(caller)
 }
 
-/// The owner of a record at `pointer`, its body parsed once per etag.
-pub(crate) fn owner(etag: &ETag, body: &[u8], pointer: &str) -> Option<String> {
+/// What to answer instead of the record `etag`, `body`, if it is not the `reader`'s.
+pub(crate) async fn refusal(
+    reader: Option<&Reader<'_>>,
+    etag: &ETag,
+    body: &[u8],
+) -> Option<RefusalAnswer> {
+    let reader = reader?;
+    let owner = match reader.owner_pointer() {
+        Some(pointer) => owner(etag, body, pointer).await,
+        None => None,
+    };
+    reader.refusal(owner.as_deref())
+}
+
+/// The owner of a record at `pointer`: from this instance's memo, else from the KV store
+/// (where another instance put it), else parsed from the body and kept in both. Keyed by
+/// etag, a digest of the bytes, so never stale.
+async fn owner(etag: &ETag, body: &[u8], pointer: &str) -> Option<String> {
     let key = (etag.as_str().to_owned(), pointer.to_owned());
     if let Some(owner) = memo(&OWNERS).as_ref().and_then(|m| m.get(&key)) {
         return owner.clone();
     }
-    let owner = owner_of(body, pointer);
+    let kv_key = format!("owner:{}:{pointer}", etag.as_str());
+    let store = Store::open_default().await.ok();
+    let kept = match &store {
+        Some(store) => store.get(&kv_key).await.ok().flatten(),
+        None => None,
+    };
+    // One byte, 1 for an owner (its bytes follow) or 0 for none.
+    let owner = match kept.as_deref().and_then(<[u8]>::split_first) {
+        Some((1, owner)) => String::from_utf8(owner.to_vec()).ok(),
+        Some(_) => None,
+        None => {
+            let owner = owner_of(body, pointer);
+            if let Some(store) = &store {
+                let mut value = vec![u8::from(owner.is_some())];
+                value.extend(owner.iter().flat_map(|o| o.as_bytes()));
+                if let Err(e) = store.set(&kv_key, &value).await {
+                    eprintln!("tiergate edge: keeping a record's owner failed: {e:?}");
+                }
+            }
+            owner
+        }
+    };
     remember(&OWNERS, key, owner.clone());
     owner
 }

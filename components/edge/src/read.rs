@@ -32,16 +32,14 @@ pub(crate) async fn serve(
     let started = Instant::now();
     let hit = cache::lookup(id, now, |entry| {
         timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
-        match reader.and_then(|r| r.refusal(|at| access::owner(&entry.etag, entry.body, at))) {
-            Some(refused) => Err(refused),
-            None => Ok(asked.answer(&entry.facts(), &timing)),
-        }
+        (asked.answer(&entry.facts(), &timing), entry.etag.clone())
     })
     .await;
-    match hit {
-        Some((body, Ok(answer))) => return reply::record(&answer, None, body, None),
-        Some((_, Err(refused))) => return reply::refused(&refused),
-        None => {}
+    if let Some((body, (answer, etag))) = hit {
+        if let Some(refused) = access::refusal(reader, &etag, &body).await {
+            return reply::refused(&refused);
+        }
+        return reply::record(&answer, None, body, None);
     }
     timing.record(Tier::Cache, Outcome::Miss, started.elapsed());
 
@@ -54,7 +52,11 @@ pub(crate) async fn serve(
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
-                    return serve_record(&asked, reader, Source::Blob, record, None, &timing);
+                    if let Some(refused) = access::refusal(reader, &record.etag, &record.body).await
+                    {
+                        return reply::refused(&refused);
+                    }
+                    return serve_record(&asked, Source::Blob, record, None, &timing);
                 }
                 Err(miss) => {
                     if let BlobMiss::Unavailable(why) | BlobMiss::Timeout(why) = &miss {
@@ -142,31 +144,21 @@ pub(crate) async fn serve(
     {
         fill(settings, id, &record, now).await;
     }
-    serve_record(
-        &asked,
-        reader,
-        Source::Origin,
-        record,
-        Some(parts.headers),
-        &timing,
-    )
+    if let Some(refused) = access::refusal(reader, &record.etag, &record.body).await {
+        return reply::refused(&refused);
+    }
+    serve_record(&asked, Source::Origin, record, Some(parts.headers), &timing)
 }
 
-/// Serves `record`, which `source` had, as the client `asked` if it is the `reader`'s;
-/// `base` holds the origin's headers when the origin served it.
+/// Serves `record`, which `source` had, as the client `asked`; `base` holds the origin's
+/// headers when the origin served it.
 fn serve_record(
     asked: &ReadRequest<'_>,
-    reader: Option<&Reader<'_>>,
     source: Source,
     record: Record,
     base: Option<HeaderMap>,
     timing: &ServerTiming,
 ) -> Result<Response, ErrorCode> {
-    if let Some(refused) =
-        reader.and_then(|r| r.refusal(|at| access::owner(&record.etag, &record.body, at)))
-    {
-        return reply::refused(&refused);
-    }
     let answer = asked.answer(&record.facts(source), timing);
     let stored = record.stored.map(|(_, stored)| stored);
     reply::record(&answer, base, record.body, stored)
