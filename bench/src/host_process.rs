@@ -91,6 +91,7 @@ impl HostProcess {
         Process {
             pid: self.child.id(),
             with_children: false,
+            helper: None,
         }
     }
 }

@@ -1,7 +1,12 @@
 //! `tiergate-bench`: tiergate side by side with what users would run instead, in the same
 //! run on the same machine, with 300 KB billing-like records on loopback:
 //!
-//! - cache hits, beside nginx `proxy_cache` hits in front of the same origin;
+//! - cache hits, beside nginx `proxy_cache` hits in front of the same origin, with the cache
+//!   in the host's memory and (`redis-cache`) shared in a Redis server of the bench's own,
+//!   whose CPU time and memory count as tiergate's; and (`jwt-cache`) in the component with
+//!   `[edge.auth] mode = "jwt"`, every request carrying an RS256 bearer token checked by the
+//!   edge (the issuer's key held, the owner compared with the record's), beside the same
+//!   hits with access unchecked (`component-cache`);
 //! - blob reads with caching off, of objects stored as the archiver writes them (lz4 unless
 //!   `--blob-encoding`), beside a direct presigned GET to the blob store (s3s-fs) of the same
 //!   objects (`blob`) and of the same records stored as they are (`blob-vs-plain`: what a
@@ -46,8 +51,11 @@ use report::{Machine, Memory, Results, Row, Settings, Side, Versions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tiergate_core::{BlobKey, Encoding, RecordId};
+use tiergate_tests::issuer::{AUDIENCE, ISSUER, Signer};
 use tiergate_tests::records::CONTENT_TYPE;
-use tiergate_tests::{BlobStore, GateConfig, HttpClient, Origin, billing_record};
+use tiergate_tests::{
+    BlobStore, CacheBackend, GateConfig, HttpClient, Issuer, Origin, RedisServer, billing_record,
+};
 use wrk::Wrk;
 
 /// Benchmark tiergate side by side with nginx proxy_cache, direct signed GETs and the origin,
@@ -85,7 +93,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cache,component-cache,blob,blob-vs-plain,passthrough,archiver"
+        default_value = "cache,component-cache,jwt-cache,redis-cache,blob,blob-vs-plain,passthrough,archiver"
     )]
     scenarios: Vec<ScenarioKind>,
     /// Cores for wrk alone, comma-separated (e.g. 1); tiergate, nginx, the origin and the
@@ -107,6 +115,12 @@ enum ScenarioKind {
     Cache,
     /// Cache hits answered by the edge component rather than the host (as under Spin).
     ComponentCache,
+    /// Cache hits answered by the edge component with `[edge.auth] mode = "jwt"`: an RS256
+    /// token on every request, its owner compared with the record's.
+    JwtCache,
+    /// Cache hits from a cache shared in Redis (`[cache] backend = "redis"`), the Redis
+    /// server's CPU counted with the host's.
+    RedisCache,
     /// Blob reads with caching off, beside direct signed GETs of the same objects.
     Blob,
     /// Blob reads with caching off, beside direct signed GETs of the same records stored as
@@ -132,6 +146,8 @@ struct Scenario {
 struct Target {
     url: String,
     paths: PathBuf,
+    /// Request headers, `Name: value`.
+    headers: Vec<String>,
     /// The process serving it, whose CPU time is accounted.
     server: Process,
 }
@@ -140,6 +156,8 @@ struct Target {
 struct Running {
     hosts: Vec<(&'static str, HostProcess)>,
     nginx: Option<Nginx>,
+    redis: Option<RedisServer>,
+    issuer: Option<Issuer>,
     _store: BlobStore,
     _origin: Origin,
 }
@@ -213,9 +231,23 @@ fn main() -> anyhow::Result<()> {
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             for _ in 0..settings.rounds {
                 let t = &scenario.tiergate;
-                ours.push(wrk.run(&t.url, &t.paths, t.server, connections, duration)?);
+                ours.push(wrk.run(
+                    &t.url,
+                    &t.paths,
+                    &t.headers,
+                    t.server,
+                    connections,
+                    duration,
+                )?);
                 let r = &scenario.reference;
-                theirs.push(wrk.run(&r.url, &r.paths, r.server, connections, duration)?);
+                theirs.push(wrk.run(
+                    &r.url,
+                    &r.paths,
+                    &r.headers,
+                    r.server,
+                    connections,
+                    duration,
+                )?);
             }
             let row = Row::new(
                 scenario.name,
@@ -307,7 +339,7 @@ async fn start(
         let id = format!("HOT-{n:06}");
         origin.insert(
             &id,
-            billing_record(&id, n as u64, settings.size),
+            of_customer(billing_record(&id, n as u64, settings.size)),
             CONTENT_TYPE,
         );
         hot.push(format!("/records/{id}"));
@@ -351,10 +383,13 @@ async fn start(
     let check = Check {
         client: &client,
         size: settings.size,
+        headers: Vec::new(),
     };
     let mut running = Running {
         hosts: Vec::new(),
         nginx: None,
+        redis: None,
+        issuer: None,
         _store: store,
         _origin: origin,
     };
@@ -371,6 +406,30 @@ async fn start(
                     .blob_endpoint(&store)
                     .answer_hits_in_host(false),
             ),
+            ScenarioKind::JwtCache => {
+                let issuer = Issuer::start().await?;
+                let config = GateConfig::new(&origin)
+                    .blob_endpoint(&store)
+                    .answer_hits_in_host(false)
+                    .edge_extra(&format!(
+                        "[edge.auth]\nmode = \"jwt\"\nissuer = \"{ISSUER}\"\n\
+                         audience = \"{AUDIENCE}\"\njwks_url = \"{}\"\n\
+                         owner_claim = \"customer_id\"\nowner_pointer = \"/customer\"",
+                        issuer.jwks_url()
+                    ));
+                running.issuer = Some(issuer);
+                ("jwt-cache", config)
+            }
+            ScenarioKind::RedisCache => {
+                let redis = RedisServer::start_if_installed()
+                    .await?
+                    .context("the redis-cache scenario needs redis-server")?;
+                let config = GateConfig::new(&origin)
+                    .blob_endpoint(&store)
+                    .cache_backend(CacheBackend::Redis(redis.url()));
+                running.redis = Some(redis);
+                ("redis-cache", config)
+            }
             ScenarioKind::Blob | ScenarioKind::BlobVsPlain => (
                 if *kind == ScenarioKind::Blob {
                     "blob"
@@ -400,7 +459,29 @@ async fn start(
             ScenarioKind::Archiver => {
                 unreachable!("skipped above: the archiver bench starts its own servers")
             }
-            ScenarioKind::Cache | ScenarioKind::ComponentCache => {
+            ScenarioKind::Cache
+            | ScenarioKind::ComponentCache
+            | ScenarioKind::JwtCache
+            | ScenarioKind::RedisCache => {
+                let headers: Vec<String> = running
+                    .issuer
+                    .as_ref()
+                    .filter(|_| *kind == ScenarioKind::JwtCache)
+                    .map(|issuer| {
+                        // Valid for longer than the run.
+                        let mut claims = Issuer::claims(CUSTOMER);
+                        claims["exp"] = (jiff::Timestamp::now().as_second() + 86_400).into();
+                        format!(
+                            "Authorization: Bearer {}",
+                            issuer.sign(Signer::Rsa, &claims)
+                        )
+                    })
+                    .into_iter()
+                    .collect();
+                let check = Check {
+                    headers: headers.clone(),
+                    ..check
+                };
                 for path in &hot {
                     check.get(&host.url(), path, None).await?;
                 }
@@ -409,21 +490,28 @@ async fn start(
                     Some(nginx) => nginx,
                     None => start_nginx(&check, dir, &origin, &hot).await?,
                 };
+                let mut server = host.process();
+                if *kind == ScenarioKind::RedisCache {
+                    server.helper = running.redis.as_ref().and_then(RedisServer::pid);
+                }
                 let scenario = Scenario {
-                    name: if *kind == ScenarioKind::Cache {
-                        "cache hit"
-                    } else {
-                        "cache hit, in the component"
+                    name: match kind {
+                        ScenarioKind::Cache => "cache hit",
+                        ScenarioKind::RedisCache => "cache hit, shared in Redis",
+                        ScenarioKind::JwtCache => "cache hit, in the component, jwt checked",
+                        _ => "cache hit, in the component",
                     },
                     tiergate: Target {
                         url: host.url(),
                         paths: hot_paths.clone(),
-                        server: host.process(),
+                        headers,
+                        server,
                     },
                     reference_label: "nginx proxy_cache hit",
                     reference: Target {
                         url: nginx.url(),
                         paths: hot_paths.clone(),
+                        headers: Vec::new(),
                         server: nginx.process(),
                     },
                 };
@@ -460,12 +548,14 @@ async fn start(
                     tiergate: Target {
                         url: host.url(),
                         paths: archived_paths.clone(),
+                        headers: Vec::new(),
                         server: host.process(),
                     },
                     reference_label: label,
                     reference: Target {
                         url: store.clone(),
                         paths: paths.clone(),
+                        headers: Vec::new(),
                         server: this_process(),
                     },
                 }
@@ -481,12 +571,14 @@ async fn start(
                     tiergate: Target {
                         url: host.url(),
                         paths: hot_paths.clone(),
+                        headers: Vec::new(),
                         server: host.process(),
                     },
                     reference_label: "origin direct",
                     reference: Target {
                         url: origin.clone(),
                         paths: hot_paths.clone(),
+                        headers: Vec::new(),
                         server: this_process(),
                     },
                 }
@@ -496,6 +588,20 @@ async fn start(
         scenarios.push(scenario);
     }
     Ok((scenarios, running))
+}
+
+/// The customer every hot record belongs to, so that one token reads them all.
+const CUSTOMER: &str = "CUST-000001";
+
+/// `record` (a billing record) made [`CUSTOMER`]'s: its `customer` field, the same length.
+fn of_customer(record: bytes::Bytes) -> bytes::Bytes {
+    let field = br#""customer":""#;
+    let mut record = record.to_vec();
+    if let Some(at) = record.windows(field.len()).position(|w| w == field) {
+        let start = at + field.len();
+        record[start..start + CUSTOMER.len()].copy_from_slice(CUSTOMER.as_bytes());
+    }
+    record.into()
 }
 
 /// Starts nginx in front of the origin and warms its cache with the records at `paths`.
@@ -523,9 +629,12 @@ async fn start_nginx(
 
 /// A GET before the load, checking that the answer is the whole record (and, for tiergate,
 /// from the expected tier).
+#[derive(Clone)]
 struct Check<'a> {
     client: &'a HttpClient,
     size: usize,
+    /// Request headers, `Name: value`.
+    headers: Vec<String>,
 }
 
 impl Check<'_> {
@@ -557,9 +666,16 @@ impl Check<'_> {
     /// GETs `base` + `path`, which must answer 200.
     async fn fetch(&self, base: &str, path: &str) -> anyhow::Result<tiergate_tests::Reply> {
         let url = format!("{base}{path}");
+        let mut request = http::Request::get(&url);
+        for header in &self.headers {
+            let (name, value) = header
+                .split_once(": ")
+                .context("headers are `Name: value`")?;
+            request = request.header(name, value);
+        }
         let reply = self
             .client
-            .get(&url)
+            .send(request.body(http_body_util::Full::default())?)
             .await
             .with_context(|| format!("GET {url}"))?;
         ensure!(
@@ -577,6 +693,7 @@ fn this_process() -> Process {
     Process {
         pid: std::process::id(),
         with_children: false,
+        helper: None,
     }
 }
 

@@ -62,6 +62,7 @@ impl Nginx {
         Process {
             pid: self.child.id(),
             with_children: true,
+            helper: None,
         }
     }
 }

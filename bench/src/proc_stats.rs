@@ -8,6 +8,9 @@ pub(crate) struct Process {
     pub(crate) pid: u32,
     /// Count its direct children too (nginx's master and workers).
     pub(crate) with_children: bool,
+    /// Another process that serves with it, counted too (the Redis server of a shared
+    /// cache: its work is part of every hit).
+    pub(crate) helper: Option<u32>,
 }
 
 impl Process {
@@ -26,6 +29,7 @@ impl Process {
         if self.with_children {
             pids.extend(children(self.pid));
         }
+        pids.extend(self.helper);
         pids
     }
 }

@@ -66,12 +66,14 @@ impl Wrk {
         })
     }
 
-    /// GETs `base` + each line of `paths` in turn over `connections` keep-alive connections
-    /// for `duration`, accounting the CPU time of `server`.
+    /// GETs `base` + each line of `paths` in turn, with `headers` (`Name: value`), over
+    /// `connections` keep-alive connections for `duration`, accounting the CPU time of
+    /// `server`.
     pub(crate) fn run(
         &self,
         base: &str,
         paths: &Path,
+        headers: &[String],
         server: Process,
         connections: usize,
         duration: Duration,
@@ -92,6 +94,7 @@ impl Wrk {
             .arg(format!("-t{threads}"))
             .arg(format!("-c{connections}"))
             .arg(format!("-d{}s", duration.as_secs().max(1)))
+            .args(headers.iter().flat_map(|header| ["-H", header.as_str()]))
             .arg("-s")
             .arg(&self.script)
             .arg(base)

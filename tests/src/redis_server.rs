@@ -45,6 +45,11 @@ impl RedisServer {
         Ok(Some(server))
     }
 
+    /// The server's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The URL tiergate is configured with.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
