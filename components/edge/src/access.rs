@@ -9,8 +9,8 @@
 //! cannot turn into a flood of requests to the issuer.
 //!
 //! Memos spare the work a cache hit would otherwise repeat on every request: tokens
-//! verified in the last [`VERIFIED_FOR`] seconds, by their SHA-256, in this instance (which
-//! serves many requests); and the owners of records, by their etag (the SHA-256 of their
+//! verified in the last [`VERIFIED_FOR`] seconds, by their SHA-256 (never the token), in
+//! this instance and in the KV store; and the owners of records, by their etag (the SHA-256 of their
 //! bytes), in this instance and in the KV store, so that a 300 KB body is parsed once, not
 //! per read nor per instance.
 
@@ -88,6 +88,23 @@ pub(crate) async fn caller(
     {
         return Ok(caller.clone());
     }
+    // Another instance may have verified it: a signature check (an RSA verification in
+    // wasm) costs more than a KV read.
+    let kv_key = format!("auth:token:{}", hex::encode(digest));
+    let store = Store::open_default().await.ok();
+    if let Some(store) = &store
+        && let Ok(Some(value)) = store.get(&kv_key).await
+        && let Some((until, caller)) = value.split_first_chunk::<8>()
+        && now <= u64::from_be_bytes(*until)
+        && let Some(caller) = decode_caller(caller)
+    {
+        remember(
+            &VERIFIED,
+            digest,
+            (caller.clone(), u64::from_be_bytes(*until)),
+        );
+        return Ok(caller);
+    }
     let keys = keys(rules, now, false).await?;
     let claims = match jwt::verify(token, rules, &keys, now) {
         Err(Rejected::UnknownKey) => {
@@ -100,7 +117,30 @@ pub(crate) async fn caller(
     let expires = claims["exp"].as_f64().map_or(0, |exp| exp as u64);
     let until = (now + VERIFIED_FOR).min(expires.saturating_add(rules.leeway.as_secs()));
     remember(&VERIFIED, digest, (caller.clone(), until));
+    if let Some(store) = &store {
+        let mut value = until.to_be_bytes().to_vec();
+        value.extend(encode_caller(&caller));
+        if let Err(e) = store.set(&kv_key, &value).await {
+            eprintln!("tiergate edge: keeping a verified token's digest failed: {e:?}");
+        }
+    }
     Ok(caller)
+}
+
+/// A caller as the KV store keeps it: 0 for everything, or 1 and the owner's bytes.
+fn encode_caller(caller: &Caller) -> Vec<u8> {
+    match caller {
+        Caller::Everything => vec![0],
+        Caller::Owner(owner) => [&[1][..], owner.as_bytes()].concat(),
+    }
+}
+
+fn decode_caller(value: &[u8]) -> Option<Caller> {
+    match value.split_first()? {
+        (0, []) => Some(Caller::Everything),
+        (1, owner) => String::from_utf8(owner.to_vec()).ok().map(Caller::Owner),
+        _ => None,
+    }
 }
 
 /// What to answer instead of the record `etag`, `body`, if it is not the `reader`'s.
