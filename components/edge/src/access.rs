@@ -9,10 +9,10 @@
 //! cannot turn into a flood of requests to the issuer.
 //!
 //! Memos spare the work a cache hit would otherwise repeat on every request: tokens
-//! verified in the last [`VERIFIED_FOR`] seconds, by their SHA-256 (never the token), in
-//! this instance and in the KV store; and the owners of records, by their etag (the SHA-256 of their
-//! bytes), in this instance and in the KV store, so that a 300 KB body is parsed once, not
-//! per read nor per instance.
+//! verified in the last [`VERIFIED_FOR`] seconds, by a SHA-256 of token and rules (never the
+//! token), and the owners of records, by their etag (the SHA-256 of their bytes), both in
+//! this instance and in the KV store, so that a signature is checked and a 300 KB body
+//! parsed once, not per read nor per instance.
 
 use crate::body;
 use sha2::{Digest as _, Sha256};
@@ -82,7 +82,19 @@ pub(crate) async fn caller(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = jwt::bearer(authorization)?;
-    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    // The rules that decide who a token makes the caller are part of the key: hosts that
+    // share a Redis cache under other settings must not take each other's verdicts.
+    let mut hasher = Sha256::new();
+    let owner_claim = rules
+        .owner
+        .as_ref()
+        .map_or("", |owner| owner.claim.as_str());
+    let read_all = rules.read_all.as_deref().unwrap_or("");
+    for part in [token, &rules.issuer, &rules.audience, owner_claim, read_all] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
     if let Some((caller, until)) = memo(&VERIFIED).as_ref().and_then(|m| m.get(&digest))
         && now <= *until
     {
