@@ -14,12 +14,10 @@
 //! this instance and in the KV store, so that a signature is checked and a 300 KB body
 //! parsed once, not per read nor per instance.
 
-use crate::body;
+use crate::{body, outbound};
 use sha2::{Digest as _, Sha256};
 use spin_sdk::http::{EmptyBody, HeaderMap};
 use spin_sdk::key_value::Store;
-use spin_sdk::wasip3::http::types::RequestOptions;
-use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -326,14 +324,9 @@ fn lock() -> std::sync::MutexGuard<'static, Option<Held>> {
 
 /// The issuer's JWKS document and its keys.
 async fn fetch(url: &str) -> Result<(Vec<u8>, Keys), String> {
-    let options = RequestOptions::new();
-    let timeout = Some(FETCH_TIMEOUT.as_nanos() as u64);
-    let _ = options.set_connect_timeout(timeout);
-    let _ = options.set_first_byte_timeout(timeout);
-    let _ = options.set_between_bytes_timeout(timeout);
     let request = http::Request::get(url)
         .header(http::header::ACCEPT, "application/json")
-        .extension(RequestOptionsExtension(options))
+        .extension(outbound::bounded(FETCH_TIMEOUT))
         .body(EmptyBody::new())
         .map_err(|e| format!("cannot build the request: {e}"))?;
     let response = spin_sdk::http::send(request)

@@ -1,11 +1,10 @@
 //! The blob storage tier: one signed GET per read, decoded and checked against the
 //! object's recorded size and checksum.
 
-use crate::body;
 use crate::record::Record;
+use crate::{body, outbound};
 use spin_sdk::http::EmptyBody;
-use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
-use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use spin_sdk::wasip3::http::types::ErrorCode;
 use std::borrow::Cow;
 use std::time::SystemTime;
 use tiergate_core::read_plan::BlobMiss;
@@ -17,16 +16,10 @@ pub(crate) async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, 
     let key = BlobKey::for_record(id);
     let read = ReadCopy::get(&blob.backend, &key);
     let url = read.sign(SystemTime::now(), blob.url_expiry);
-    let options = RequestOptions::new();
-    let timeout = Some(blob.timeout.as_nanos() as u64);
-    // A host that cannot enforce timeouts still serves; the read is just not bounded.
-    let _ = options.set_connect_timeout(timeout);
-    let _ = options.set_first_byte_timeout(timeout);
-    let _ = options.set_between_bytes_timeout(timeout);
     let request = http::Request::builder()
         .method(read.method())
         .uri(url.expose())
-        .extension(RequestOptionsExtension(options))
+        .extension(outbound::bounded(blob.timeout))
         .body(EmptyBody::new())
         .map_err(|e| BlobMiss::Unavailable(format!("cannot build request for {url}: {e}")))?;
 

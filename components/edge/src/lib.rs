@@ -12,6 +12,7 @@
 //! - [`cache`], [`blob`], [`origin`]: one adapter per tier;
 //! - [`body`]: whole bodies read and written with as few copies as the interface allows;
 //! - [`reply`]: the responses the edge builds itself;
+//! - [`outbound`]: requests the edge sends on its own, bounded by a timeout;
 //! - [`restore`]: a record write made safe first, by the host's restore endpoint;
 //! - [`settings`]: the settings, read once per instance from Spin variables.
 
@@ -21,6 +22,7 @@ mod body;
 mod cache;
 mod origin;
 mod origin_check;
+mod outbound;
 mod read;
 mod record;
 mod reply;

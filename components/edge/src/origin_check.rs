@@ -4,11 +4,10 @@
 //! `auth_decision_seconds`, under a digest of the credential and the id; any other answer is
 //! the API's own, passed on as it is.
 
-use crate::reply;
+use crate::{outbound, reply};
 use spin_sdk::http::{EmptyBody, HeaderMap};
 use spin_sdk::key_value::Store;
-use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions, Response};
-use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::Duration;
 use tiergate_core::access::OriginCheck;
 use tiergate_core::server_timing::ServerTiming;
@@ -50,18 +49,13 @@ pub(crate) async fn allowed(
         return Ok(());
     }
 
-    let options = RequestOptions::new();
-    let timeout = Some(TIMEOUT.as_nanos() as u64);
-    let _ = options.set_connect_timeout(timeout);
-    let _ = options.set_first_byte_timeout(timeout);
-    let _ = options.set_between_bytes_timeout(timeout);
     let url = check.url_for(id.as_str());
     let mut request = http::Request::get(&url);
     for (name, value) in &credentials {
         request = request.header(*name, *value);
     }
     let request = request
-        .extension(RequestOptionsExtension(options))
+        .extension(outbound::bounded(TIMEOUT))
         .body(EmptyBody::new())
         .map_err(|e| reply::unavailable(format!("tiergate: cannot check access: {e}\n")))?;
     let response = spin_sdk::http::send(request).await.map_err(|e| {

@@ -4,10 +4,8 @@
 //! write that cannot be made safe goes nowhere: the origin would answer for a record it no
 //! longer holds, and the copy would keep answering reads.
 
-use crate::body;
+use crate::{body, outbound};
 use spin_sdk::http::EmptyBody;
-use spin_sdk::wasip3::http::types::RequestOptions;
-use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
 use std::time::{Duration, SystemTime};
 use tiergate_core::RecordId;
 use tiergate_core::restore_auth::HEADER;
@@ -25,17 +23,12 @@ pub(crate) async fn before_write(restore: &RestoreSettings, id: &RecordId) -> Re
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let options = RequestOptions::new();
-    let timeout = Some(TIMEOUT.as_nanos() as u64);
-    let _ = options.set_connect_timeout(timeout);
-    let _ = options.set_first_byte_timeout(timeout);
-    let _ = options.set_between_bytes_timeout(timeout);
     let url = format!("{}/{id}", restore.url);
     let request = http::Request::builder()
         .method("POST")
         .uri(&url)
         .header(HEADER, restore.key.sign("POST", id, now))
-        .extension(RequestOptionsExtension(options))
+        .extension(outbound::bounded(TIMEOUT))
         .body(EmptyBody::new())
         .map_err(|e| format!("cannot build the restore request for record {id}: {e}"))?;
     let response = spin_sdk::http::send(request)
