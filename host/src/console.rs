@@ -13,13 +13,14 @@ use tokio::sync::watch;
 /// Most per-record errors printed; the rest are counted.
 const ERRORS_SHOWN: usize = 20;
 
-/// Runs once with a progress bar over the cold bytes found at the start, then prints the
-/// summary.
+/// Runs once with a progress bar over the records the store estimates are cold (grown if
+/// the estimate was short), then prints the summary.
 pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<RunReport> {
-    let plan = archiver.dry_run().await?;
-    let bar = ProgressBar::new(plan.cold.bytes).with_style(
+    let estimate = archiver.estimate_cold().await?;
+    let bar = ProgressBar::new(estimate).with_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/~{human_len} records \
+             {per_sec} ETA {eta} {msg}",
         )
         .expect("a valid template"),
     );
@@ -36,10 +37,15 @@ pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<Run
             report = &mut run => break report,
             Ok(()) = watched.changed() => {
                 let p = *watched.borrow_and_update();
-                bar.set_position(p.bytes_in);
+                let done = p.archived + p.failed;
+                if done > bar.length().unwrap_or(0) {
+                    bar.set_length(done);
+                }
+                bar.set_position(done);
                 bar.set_message(format!(
-                    "{} archived, {} deleted, {} failed",
-                    HumanCount(p.archived), HumanCount(p.deleted), HumanCount(p.failed)
+                    "{} copied ({}), {} deleted, {} failed",
+                    HumanCount(p.archived), HumanBytes(p.bytes_in), HumanCount(p.deleted),
+                    HumanCount(p.failed)
                 ));
             }
         }

@@ -10,6 +10,7 @@
 //! - `config.rs`: the `[hot]` section of the host's TOML file ([`HotConfig`]).
 //! - `error.rs`: [`StoreError`], split into retry-worthy and permanent.
 //! - `types.rs`: the values going in and out ([`Lease`], [`Claim`], [`ArchivedCopy`], ...).
+//! - `cold_cursor.rs`: [`ColdCursor`], where a run's walk over cold records has got to.
 //! - `sql_name.rs`: configured table and column names, checked before they enter SQL.
 //! - `sqlite.rs`, `postgres.rs`: the backends; each holds all of its SQL.
 //! - `row_image.rs`: a SQLite row as JSON, the whole row the ledger keeps.
@@ -19,6 +20,7 @@
 
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod cold_cursor;
 mod config;
 mod error;
 mod pg_env;
@@ -28,6 +30,7 @@ mod sql_name;
 mod sqlite;
 mod types;
 
+pub use cold_cursor::ColdCursor;
 pub use config::{Engine, HotConfig};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
@@ -98,17 +101,35 @@ impl HotStore {
         })
     }
 
-    /// Claims up to `limit` records that changed before `cutoff_ms`, oldest first, skipping
-    /// held and excluded ones, those without a body, and those another run holds (or that
-    /// wait for a retry, or are archived already): their ledger rows become `copying` under
-    /// `lease`, with the version to copy. Concurrent callers never get the same id.
+    /// Claims up to `limit` records that changed before `cutoff_ms`, after `cursor` in the
+    /// walk's order, skipping held and excluded ones, those without a body, and those
+    /// another run holds (or that wait for a retry, or are archived already): their ledger
+    /// rows become `copying` under `lease`, with the version to copy, and `cursor` moves past
+    /// every record looked at. Empty only when the walk has reached the cutoff. Concurrent
+    /// callers never get the same id; a claim that raced another for every row it found
+    /// walks on rather than come back empty.
+    ///
+    /// The walk goes oldest first (changed time, then id) where the changed column leads an
+    /// index, which serves it; on PostgreSQL without such an index it goes in id order,
+    /// which the primary key's index serves (see [`changed_indexed`](Self::changed_indexed)).
     pub async fn claim_cold(
         &self,
         lease: &Lease,
         cutoff_ms: i64,
         limit: u32,
+        cursor: &mut ColdCursor,
     ) -> Result<Vec<Claim>, StoreError> {
-        dispatch!(self.claim_cold(lease, cutoff_ms, limit))
+        dispatch!(self.claim_cold(lease, cutoff_ms, limit, cursor))
+    }
+
+    /// Whether an index of the records table leads with the changed column, as found when
+    /// the store was opened. Without one, a PostgreSQL claim walks the table in id order
+    /// (records are then not taken oldest first) and a SQLite claim scans the table.
+    pub fn changed_indexed(&self) -> bool {
+        match self {
+            HotStore::Sqlite(store) => store.changed_indexed(),
+            HotStore::Postgres(store) => store.changed_indexed(),
+        }
     }
 
     /// Reads a record for copying; `None` when it is not in the hot table.
@@ -271,6 +292,14 @@ impl HotStore {
     /// taking it: for `--dry-run` and the progress bar's total.
     pub async fn count_cold(&self, now_ms: i64, cutoff_ms: i64) -> Result<ColdCount, StoreError> {
         dispatch!(self.count_cold(now_ms, cutoff_ms))
+    }
+
+    /// About how many records [`claim_cold`](Self::claim_cold) would take at `now_ms`, for
+    /// the progress bar of a run, without reading the table: PostgreSQL's planner estimate
+    /// (which can be off either way), SQLite's count of the records alone (its bodies are
+    /// not read).
+    pub async fn estimate_cold(&self, now_ms: i64, cutoff_ms: i64) -> Result<u64, StoreError> {
+        dispatch!(self.estimate_cold(now_ms, cutoff_ms))
     }
 
     /// The records whose copy failed and that wait for their retry time at `now_ms`, and

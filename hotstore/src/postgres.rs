@@ -6,6 +6,7 @@
 //! latest committed ledger row, so a claim that raced another one drops that row.
 
 use crate::Access;
+use crate::cold_cursor::{ColdCursor, Position};
 use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
 use crate::sql_name::{SqlName, quote};
@@ -57,7 +58,13 @@ impl std::fmt::Debug for PostgresStore {
 struct Sql {
     /// What a user sees in messages: the records table's name.
     table: String,
-    claim_cold: String,
+    /// A run's first claim, and the claims after it, which go on from the last record
+    /// passed (the walk's position, `$6` and maybe `$7`).
+    claim_cold_first: String,
+    claim_cold_after: String,
+    /// Whether the walk goes by changed time (an index leads with the changed column) or,
+    /// without such an index, by id.
+    changed_indexed: bool,
     read: String,
     mark_archived: String,
     release: String,
@@ -89,6 +96,7 @@ struct Sql {
     /// The ledger's schema version: older than [`SCHEMA_VERSION`] only when read-only.
     schema: i32,
     cold_totals: String,
+    cold_estimate: String,
     cold_sample: String,
     hot_totals: String,
     state_totals: String,
@@ -147,9 +155,9 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Invalid(format!("hot.pool_size: {e}")))?;
         let mut client = pool.get().await.map_err(pool_error)?;
-        let body_is_bytea = check_columns(&client, &names).await?;
+        let facts = check_columns(&client, &names).await?;
         let schema = migrate(&mut client, &names.ledger, access).await?;
-        let mut sql = Sql::new(&names, config.exclude_where.as_deref(), body_is_bytea);
+        let mut sql = Sql::new(&names, config.exclude_where.as_deref(), &facts);
         sql.schema = schema;
         for statement in sql.all() {
             if schema < 2 && sql.of_schema_2().contains(&statement) {
@@ -215,30 +223,50 @@ impl PostgresStore {
         lease: &Lease,
         cutoff_ms: i64,
         limit: u32,
+        cursor: &mut ColdCursor,
     ) -> Result<Vec<Claim>, StoreError> {
         let doing = "claiming cold records";
-        let rows = self
-            .query(
-                doing,
-                &self.sql.claim_cold,
-                &[
-                    &lease.now_ms,
-                    &cutoff_ms,
-                    &i64::from(limit),
-                    &lease.owner,
-                    &lease.until_ms(),
-                ],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Claim {
-                    id: row.try_get(0)?,
-                    version: row.try_get(1)?,
-                })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(self.fail(doing))
+        let fail = self.fail(doing);
+        let (limit, until) = (i64::from(limit), lease.until_ms());
+        loop {
+            let mut params: Vec<&(dyn ToSql + Sync)> =
+                vec![&lease.now_ms, &cutoff_ms, &limit, &lease.owner, &until];
+            let statement = match &cursor.at {
+                None => &self.sql.claim_cold_first,
+                Some(Position::Postgres { changed, id }) => {
+                    if self.sql.changed_indexed {
+                        params.push(changed);
+                    }
+                    params.push(id);
+                    &self.sql.claim_cold_after
+                }
+                Some(Position::Sqlite { .. }) => return Err(crate::cold_cursor::foreign()),
+            };
+            let rows = self.query(doing, statement, &params).await?;
+            let Some(last) = rows.last() else {
+                return Ok(Vec::new());
+            };
+            cursor.at = Some(Position::Postgres {
+                id: last.try_get(0).map_err(&fail)?,
+                changed: last.try_get(2).map_err(&fail)?,
+            });
+            let mut claims = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if row.try_get(3).map_err(&fail)? {
+                    claims.push(Claim {
+                        id: row.try_get(0).map_err(&fail)?,
+                        version: row.try_get(1).map_err(&fail)?,
+                    });
+                }
+            }
+            if !claims.is_empty() {
+                return Ok(claims);
+            }
+        }
+    }
+
+    pub(crate) fn changed_indexed(&self) -> bool {
+        self.sql.changed_indexed
     }
 
     pub(crate) async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
@@ -682,6 +710,28 @@ impl PostgresStore {
         self.count(doing, totals, sample, &params).await
     }
 
+    pub(crate) async fn estimate_cold(
+        &self,
+        now_ms: i64,
+        cutoff_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let doing = "estimating the cold records";
+        let plan = self
+            .query(doing, &self.sql.cold_estimate, &[&now_ms, &cutoff_ms])
+            .await?;
+        let top: String = plan
+            .first()
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(self.fail(doing))?
+            .unwrap_or_default();
+        planned_rows(&top).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{doing}: no row estimate in the plan's line {top:?}"
+            ))
+        })
+    }
+
     /// A count, its bytes and the first ids: `totals` answers one row (count, bytes),
     /// `sample` the ids; both take `params`.
     async fn count(
@@ -824,7 +874,8 @@ impl PostgresStore {
 }
 
 impl Sql {
-    fn new(names: &Names, exclude_where: Option<&str>, body_is_bytea: bool) -> Self {
+    fn new(names: &Names, exclude_where: Option<&str>, facts: &TableFacts) -> Self {
+        let body_is_bytea = facts.body_is_bytea;
         let Names {
             table: t,
             ledger: l,
@@ -889,14 +940,36 @@ impl Sql {
         let runs = l.with_suffix("_runs");
         let run_columns = "owner, started_ms, finished_ms, claimed, archived, deleted, restored, \
             failed, bytes_in, bytes_out, dry_run, errors";
-        Self {
-            table: t.to_string(),
-            // FOR NO KEY UPDATE: enough to keep concurrent claims apart, and unlike FOR
-            // UPDATE it does not block inserts elsewhere that reference a record by key.
-            claim_cold: format!(
+        // A claim's walk: by changed time and id where an index on the changed column serves
+        // it, else by id alone (the primary key's index). $6 (and $7) are the position of the
+        // last record passed, as text, cast back to the columns' types.
+        let (ct, it) = (&facts.changed_type, &facts.id_type);
+        let (walk, walked, after) = if facts.changed_indexed {
+            (
+                format!("{changed}, {id}"),
+                "c.changed, c.walk_id",
+                format!(
+                    "AND {changed} >= CAST($6::text AS {ct}) \
+                     AND ({changed}, {id}) > (CAST($6::text AS {ct}), CAST($7::text AS {it}))"
+                ),
+            )
+        } else {
+            (
+                id.clone(),
+                "c.walk_id",
+                format!("AND {id} > CAST($6::text AS {it})"),
+            )
+        };
+        // FOR NO KEY UPDATE: enough to keep concurrent claims apart, and unlike FOR UPDATE
+        // it does not block inserts elsewhere that reference a record by key. Every row
+        // looked at comes back, claimed or not (another claim that raced this one took
+        // it), so that the walk moves past it.
+        let claim_cold = |after: &str| {
+            format!(
                 "WITH candidates AS ( \
-                   SELECT {id} AS id, {version} AS version, {changed} AS changed {eligible} \
-                   {order} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
+                   SELECT CAST({id} AS text) AS id, {version} AS version, \
+                     CAST({changed} AS text) AS changed_text, {id} AS walk_id, {changed} AS changed \
+                   {eligible} {after} ORDER BY {walk} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
                  claimed AS ( \
                    INSERT INTO {l} AS l (id, state, version, attempts, lease_owner, lease_until, claimed_at, updated_at) \
                    SELECT id, '{copying}', version, 1, $4::text, $5::bigint, $1::bigint, $1::bigint FROM candidates \
@@ -905,10 +978,17 @@ impl Sql {
                      lease_until = EXCLUDED.lease_until, claimed_at = EXCLUDED.claimed_at, \
                      updated_at = EXCLUDED.updated_at \
                    WHERE l.state = '{copying}' AND {free} \
-                   RETURNING l.id, l.version) \
-                 SELECT claimed.id, claimed.version FROM claimed JOIN candidates USING (id) \
-                 ORDER BY candidates.changed, candidates.id"
-            ),
+                   RETURNING l.id) \
+                 SELECT c.id, c.version, c.changed_text, claimed.id IS NOT NULL \
+                 FROM candidates AS c LEFT JOIN claimed USING (id) \
+                 ORDER BY {walked}"
+            )
+        };
+        Self {
+            table: t.to_string(),
+            claim_cold_first: claim_cold(""),
+            claim_cold_after: claim_cold(&after),
+            changed_indexed: facts.changed_indexed,
             read: format!(
                 "SELECT CAST({id} AS text), {version}, {changed_ms}, {content_type}, {body} \
                  FROM {t} WHERE {id} = $1"
@@ -1013,6 +1093,7 @@ impl Sql {
             cold_totals: format!(
                 "SELECT count(*), CAST(COALESCE(sum({length}), 0) AS bigint) {eligible}"
             ),
+            cold_estimate: format!("EXPLAIN SELECT 1 {eligible}"),
             cold_sample: format!(
                 "SELECT CAST({id} AS text) {eligible} {order} LIMIT {}",
                 crate::COLD_SAMPLE
@@ -1057,14 +1138,15 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 28] {
+    fn all(&self) -> [&str; 30] {
         [
             &self.deleted_between,
             &self.claim_expired,
             &self.mark_expired,
             &self.expiring_totals,
             &self.expiring_sample,
-            &self.claim_cold,
+            &self.claim_cold_first,
+            &self.claim_cold_after,
             &self.read,
             &self.mark_archived,
             &self.release,
@@ -1080,6 +1162,7 @@ impl Sql {
             &self.forget_restored,
             &self.forget,
             &self.cold_totals,
+            &self.cold_estimate,
             &self.cold_sample,
             &self.hot_totals,
             &self.state_totals,
@@ -1091,10 +1174,25 @@ impl Sql {
     }
 }
 
-/// Names the first configured column the records table lacks, and checks the types that
-/// the queries depend on. Returns whether the body column is `bytea` (else it is read as
-/// text and returned as its UTF-8 bytes).
-async fn check_columns(client: &tokio_postgres::Client, names: &Names) -> Result<bool, StoreError> {
+/// What the queries need to know of the records table.
+#[derive(Debug)]
+struct TableFacts {
+    /// Whether the body column is `bytea` (else it is read as text and returned as its
+    /// UTF-8 bytes).
+    body_is_bytea: bool,
+    /// The types of the id and changed columns, as SQL, for casting a walk's position back.
+    id_type: String,
+    changed_type: String,
+    /// Whether an index leads with the changed column.
+    changed_indexed: bool,
+}
+
+/// Names the first configured column the records table lacks, checks the types that the
+/// queries depend on, and looks for an index on the changed column.
+async fn check_columns(
+    client: &tokio_postgres::Client,
+    names: &Names,
+) -> Result<TableFacts, StoreError> {
     let table = &names.table;
     let rows = client
         .query(
@@ -1145,7 +1243,22 @@ async fn check_columns(client: &tokio_postgres::Client, names: &Names) -> Result
             )));
         }
     }
-    Ok(type_of("body_column", &names.body)? == "bytea")
+    let changed_indexed = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index AS i JOIN pg_attribute AS a \
+             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             WHERE i.indrelid = to_regclass($1) AND a.attname = $2)",
+            &[&table.to_string(), &names.changed.name()],
+        )
+        .await
+        .map_err(|e| classify(&format!("reading the indexes of {table}"), &e))?
+        .get(0);
+    Ok(TableFacts {
+        body_is_bytea: type_of("body_column", &names.body)? == "bytea",
+        id_type: type_of("id_column", &names.id)?.to_owned(),
+        changed_type: changed.to_owned(),
+        changed_indexed,
+    })
 }
 
 /// Creates tiergate's tables, or checks that they are of this version. An advisory lock
@@ -1262,6 +1375,14 @@ async fn migrate(
     Ok(SCHEMA_VERSION)
 }
 
+/// The planner's row estimate in the top line of an `EXPLAIN`, such as
+/// `Index Scan using ... (cost=0.43..8.45 rows=1234 width=4)`.
+fn planned_rows(line: &str) -> Option<u64> {
+    let rows = line.split_once(" rows=")?.1;
+    let digits = rows.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
+}
+
 fn totals_of(rows: &[Row]) -> Result<(u64, u64), tokio_postgres::Error> {
     match rows.first() {
         Some(row) => Ok((from_sql(row.try_get(0)?), from_sql(row.try_get(1)?))),
@@ -1375,4 +1496,20 @@ fn restore_sql(names: &Names, body_is_bytea: bool) -> String {
         columns.join(", "),
         values.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::planned_rows;
+
+    #[test]
+    fn the_row_estimate_is_read_from_a_plan_line() {
+        let line = "Index Scan using r_updated_at_idx on r  (cost=0.43..8.45 rows=1234 width=4)";
+        assert_eq!(planned_rows(line), Some(1234));
+        assert_eq!(
+            planned_rows("Result  (cost=0.00..0.01 rows=1 width=4)"),
+            Some(1)
+        );
+        assert_eq!(planned_rows("Seq Scan on r"), None);
+    }
 }

@@ -6,6 +6,7 @@
 //! (the origin API) go on meanwhile; the busy timeout makes writers wait for each other.
 
 use crate::Access;
+use crate::cold_cursor::{ColdCursor, Position};
 use crate::config::{HotConfig, Names};
 use crate::error::StoreError;
 use crate::row_image;
@@ -14,7 +15,7 @@ use crate::types::{
     ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
     RestoredRow, RunRow, StaleCopy, StateCount, Status, from_sql, to_sql,
 };
-use rusqlite::types::{Type, ValueRef};
+use rusqlite::types::{Type, Value, ValueRef};
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
 };
@@ -65,7 +66,12 @@ struct Sql {
     body_is_text: bool,
     /// The ledger's schema version: older than [`SCHEMA_VERSION`] only when read-only.
     schema: i64,
-    claim_candidates: String,
+    /// A run's first claim's candidates, and the candidates after the last record passed
+    /// (`?4`, `?5`: its changed and id cells).
+    claim_candidates_first: String,
+    claim_candidates_after: String,
+    /// Whether an index leads with the changed column.
+    changed_indexed: bool,
     claim_upsert: String,
     read: String,
     mark_archived: String,
@@ -94,6 +100,7 @@ struct Sql {
     expiring_sample: String,
     deleted_between: String,
     cold_totals: String,
+    cold_estimate: String,
     cold_sample: String,
     hot_totals: String,
     state_totals: String,
@@ -151,39 +158,70 @@ impl SqliteStore {
         lease: &Lease,
         cutoff_ms: i64,
         limit: u32,
+        cursor: &mut ColdCursor,
     ) -> Result<Vec<Claim>, StoreError> {
+        let at = match &cursor.at {
+            None => None,
+            Some(Position::Sqlite { changed, id }) => Some((changed.clone(), id.clone())),
+            Some(Position::Postgres { .. }) => return Err(crate::cold_cursor::foreign()),
+        };
         let lease = lease.clone();
-        self.run("claiming cold records", move |conn, sql| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let candidates = tx
-                .prepare_cached(&sql.claim_candidates)?
-                .query_map(params![lease.now_ms, cutoff_ms, limit], |row| {
-                    Ok(Claim {
+        let (claims, passed) = self
+            .run("claiming cold records", move |conn, sql| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let to_candidate = |row: &Row<'_>| {
+                    let claim = Claim {
                         id: row.get(0)?,
                         version: row.get(1)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut claims = Vec::with_capacity(candidates.len());
-            {
-                let mut upsert = tx.prepare_cached(&sql.claim_upsert)?;
-                for claim in candidates {
-                    let params = params![
-                        claim.id,
-                        claim.version,
-                        lease.owner,
-                        lease.until_ms(),
-                        lease.now_ms
-                    ];
-                    if upsert.execute(params)? == 1 {
-                        claims.push(claim);
+                    };
+                    Ok((claim, row.get::<_, Value>(2)?, row.get::<_, Value>(3)?))
+                };
+                let candidates = match &at {
+                    None => tx
+                        .prepare_cached(&sql.claim_candidates_first)?
+                        .query_map(params![lease.now_ms, cutoff_ms, limit], to_candidate)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?,
+                    Some((changed, id)) => tx
+                        .prepare_cached(&sql.claim_candidates_after)?
+                        .query_map(
+                            params![lease.now_ms, cutoff_ms, limit, changed, id],
+                            to_candidate,
+                        )?
+                        .collect::<rusqlite::Result<Vec<_>>>()?,
+                };
+                let passed = candidates
+                    .last()
+                    .map(|(_, changed, id)| (changed.clone(), id.clone()));
+                // SQLite has one writer: no claim runs between this one's read and its
+                // upserts, whose condition is the candidates' own, so each one takes its row.
+                let mut claims = Vec::with_capacity(candidates.len());
+                {
+                    let mut upsert = tx.prepare_cached(&sql.claim_upsert)?;
+                    for (claim, ..) in candidates {
+                        let params = params![
+                            claim.id,
+                            claim.version,
+                            lease.owner,
+                            lease.until_ms(),
+                            lease.now_ms
+                        ];
+                        if upsert.execute(params)? == 1 {
+                            claims.push(claim);
+                        }
                     }
                 }
-            }
-            tx.commit()?;
-            Ok(claims)
-        })
-        .await
+                tx.commit()?;
+                Ok((claims, passed))
+            })
+            .await?;
+        if let Some((changed, id)) = passed {
+            cursor.at = Some(Position::Sqlite { changed, id });
+        }
+        Ok(claims)
+    }
+
+    pub(crate) fn changed_indexed(&self) -> bool {
+        self.inner.sql.changed_indexed
     }
 
     pub(crate) async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
@@ -563,6 +601,18 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn estimate_cold(
+        &self,
+        now_ms: i64,
+        cutoff_ms: i64,
+    ) -> Result<u64, StoreError> {
+        self.run("counting cold records", move |conn, sql| {
+            conn.prepare_cached(&sql.cold_estimate)?
+                .query_row(params![now_ms, cutoff_ms], |row| row.get(0).map(from_sql))
+        })
+        .await
+    }
+
     pub(crate) async fn status(&self) -> Result<Status, StoreError> {
         self.run("reading the status", move |conn, sql| {
             let (hot_records, hot_bytes) = conn
@@ -740,9 +790,14 @@ impl Sql {
             table_sql: t.to_string(),
             table_name: t.name().to_owned(),
             body_name: names.body.name().to_owned(),
-            claim_candidates: format!(
-                "SELECT CAST({id} AS TEXT), {version} {eligible} {order} LIMIT ?3"
+            claim_candidates_first: format!(
+                "SELECT CAST({id} AS TEXT), {version}, {changed}, {id} {eligible} {order} LIMIT ?3"
             ),
+            claim_candidates_after: format!(
+                "SELECT CAST({id} AS TEXT), {version}, {changed}, {id} {eligible} \
+                 AND {changed} >= ?4 AND ({changed}, {id}) > (?4, ?5) {order} LIMIT ?3"
+            ),
+            changed_indexed: false,
             claim_upsert: format!(
                 "INSERT INTO {l} (id, state, version, attempts, lease_owner, lease_until, claimed_at, updated_at) \
                  VALUES (?1, '{copying}', ?2, 1, ?3, ?4, ?5, ?5) \
@@ -837,6 +892,7 @@ impl Sql {
                 crate::COLD_SAMPLE
             ),
             cold_totals: format!("SELECT count(*), COALESCE(sum({length}), 0) {eligible}"),
+            cold_estimate: format!("SELECT count(*) {eligible}"),
             cold_sample: format!(
                 "SELECT CAST({id} AS TEXT) {eligible} {order} LIMIT {}",
                 crate::COLD_SAMPLE
@@ -878,7 +934,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 32] {
+    fn all(&self) -> [&str; 34] {
         [
             &self.deleted_between,
             &self.expired,
@@ -887,7 +943,8 @@ impl Sql {
             &self.expiring_sample,
             &self.capture,
             &self.captured,
-            &self.claim_candidates,
+            &self.claim_candidates_first,
+            &self.claim_candidates_after,
             &self.claim_upsert,
             &self.read,
             &self.mark_archived,
@@ -905,6 +962,7 @@ impl Sql {
             &self.forget_restored,
             &self.forget,
             &self.cold_totals,
+            &self.cold_estimate,
             &self.cold_sample,
             &self.hot_totals,
             &self.state_totals,
@@ -948,6 +1006,7 @@ fn connect(
     }
     let body_is_text = check_columns(&conn, names)?;
     let mut sql = Sql::new(names, exclude_where, body_is_text);
+    sql.changed_indexed = changed_indexed(&conn, names)?;
     sql.schema = migrate(&mut conn, &names.ledger, access)?;
     for statement in sql.all() {
         if sql.schema < 2 && sql.of_schema_2().contains(&statement) {
@@ -996,6 +1055,18 @@ fn check_columns(conn: &Connection, names: &Names) -> Result<bool, StoreError> {
         }
     }
     Ok(type_of(&names.body).is_some_and(has_text_affinity))
+}
+
+/// Whether an index of the records table leads with the changed column.
+fn changed_indexed(conn: &Connection, names: &Names) -> Result<bool, StoreError> {
+    let table = names.table.name();
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i \
+         WHERE i.seqno = 0 AND i.name = ?2 COLLATE NOCASE)",
+        [table, names.changed.name()],
+        |row| row.get(0),
+    )
+    .map_err(|e| classify(&format!("reading the indexes of {table}"), e))
 }
 
 /// Creates tiergate's tables, or checks that they are of this version. Read-only, it

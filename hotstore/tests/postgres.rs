@@ -5,7 +5,7 @@ mod common;
 
 use common::{Fixture, T0, lease, postgres_db, unique};
 use tiergate_core::LedgerState;
-use tiergate_hotstore::{ArchivedCopy, DeleteOutcome, HotStore, StoreError};
+use tiergate_hotstore::{ArchivedCopy, ColdCursor, DeleteOutcome, HotStore, StoreError};
 
 #[tokio::test]
 async fn timestamp_columns_in_a_schema_are_read_as_utc() {
@@ -30,7 +30,7 @@ async fn timestamp_columns_in_a_schema_are_read_as_utc() {
     let now = T0 + 5_000;
     let claims = f
         .store
-        .claim_cold(&lease("a", now), T0 + 251, 10)
+        .claim_cold(&lease("a", now), T0 + 251, 10, &mut ColdCursor::default())
         .await
         .unwrap();
     assert_eq!(
@@ -128,4 +128,50 @@ async fn a_read_only_store_creates_nothing() {
     }
     drop(store);
     db.exec(&format!("DROP TABLE {t}")).await;
+}
+
+/// A claim's walk casts its position back to the key columns' own types (here `varchar`
+/// and `timestamp`): by changed time where an index leads with the changed column, by id
+/// otherwise. Either way each record is claimed once and the walk ends empty.
+#[tokio::test]
+async fn a_walk_goes_by_changed_time_with_an_index_and_by_id_without() {
+    for indexed in [false, true] {
+        let Some((db, config)) = postgres_db().await else {
+            return;
+        };
+        let table = &config.table;
+        // Ids rise as changed times fall, so the two walks go opposite ways.
+        db.exec(&format!(
+            "CREATE TABLE {table} (id varchar(8) PRIMARY KEY, updated_at timestamp NOT NULL, body text); \
+             INSERT INTO {table} SELECT lpad(i::text, 2, '0'), \
+             timestamp '2023-11-14 00:00:00.5' - i * interval '1.25 second', 'x' \
+             FROM generate_series(1, 10) AS i"
+        ))
+        .await;
+        if indexed {
+            db.exec(&format!("CREATE INDEX ON {table} (updated_at)"))
+                .await;
+        }
+        let f = Fixture::open(db, config, None).await;
+        assert_eq!(f.store.changed_indexed(), indexed);
+        let (now, mut walk, mut order) = (T0 + 5_000, ColdCursor::default(), Vec::new());
+        loop {
+            let claims = f
+                .store
+                .claim_cold(&lease("a", now), now, 3, &mut walk)
+                .await
+                .unwrap();
+            if claims.is_empty() {
+                break;
+            }
+            order.extend(claims.into_iter().map(|c| c.id.parse::<u32>().unwrap()));
+        }
+        let expected: Vec<u32> = if indexed {
+            (1..=10).rev().collect()
+        } else {
+            (1..=10).collect()
+        };
+        assert_eq!(order, expected, "indexed: {indexed}");
+        f.cleanup().await;
+    }
 }

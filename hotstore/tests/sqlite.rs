@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Fixture, T0, lease, sqlite_db};
-use tiergate_hotstore::{Claim, HotConfig, HotStore};
+use tiergate_hotstore::{Claim, ColdCursor, HotConfig, HotStore};
 
 /// A store over `create` (a records table named `{table}`), configured by `configure`.
 async fn fixture(create: &str, configure: impl FnOnce(&mut HotConfig)) -> Fixture {
@@ -48,7 +48,12 @@ async fn iso_text_times_are_read_in_both_spellings() {
 
     let claims = f
         .store
-        .claim_cold(&lease("a", T0 + 5_000), T0 + 1_000, 10)
+        .claim_cold(
+            &lease("a", T0 + 5_000),
+            T0 + 1_000,
+            10,
+            &mut ColdCursor::default(),
+        )
         .await
         .unwrap();
     assert_eq!(ids(&claims), ["datetime", "strftime"]);
@@ -79,7 +84,12 @@ async fn integer_unix_seconds_are_read_as_milliseconds() {
     // "edge" changed at exactly the cutoff: not cold yet.
     let claims = f
         .store
-        .claim_cold(&lease("a", T0 + 5_000), T0 + 1_000, 10)
+        .claim_cold(
+            &lease("a", T0 + 5_000),
+            T0 + 1_000,
+            10,
+            &mut ColdCursor::default(),
+        )
         .await
         .unwrap();
     assert_eq!(ids(&claims), ["old"]);
@@ -109,7 +119,12 @@ async fn claims_use_an_index_on_the_changed_column_and_still_see_every_spelling(
     .await;
     let mut claimed = ids(&f
         .store
-        .claim_cold(&lease("a", T0 + 5_000), T0 + 1_000, 10)
+        .claim_cold(
+            &lease("a", T0 + 5_000),
+            T0 + 1_000,
+            10,
+            &mut ColdCursor::default(),
+        )
         .await
         .unwrap())
     .into_iter()

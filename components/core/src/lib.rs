@@ -8,8 +8,7 @@
 //! - [`access`]: who reads which record ([`access::AccessMode`]); [`jwt`]: bearer tokens
 //!   checked against the issuer's keys.
 //! - [`archival`]: the archival protocol's decisions ([`PreparedCopy`], [`CopyFacts`]).
-//! - [`instance_shares`](instance_shares()): a run's record limit shared among its instances;
-//!   [`failed_records`]: the records that failed in a run ([`FailedRecords`]).
+//! - [`instance_shares`](instance_shares()): a run's record limit shared among its instances.
 //! - [`record_id`]: what a record id may look like ([`RecordId`]).
 //! - [`route`]: which requests are record reads or writes ([`RecordRoute`], [`RequestKind`]).
 //! - [`blob_key`]: where a record lives in blob storage ([`BlobKey`]).
@@ -47,7 +46,6 @@ pub mod cache_entry;
 pub mod digest;
 pub mod encoding;
 pub mod etag;
-pub mod failed_records;
 pub mod instance_shares;
 pub mod jwt;
 pub mod ledger;
@@ -75,7 +73,6 @@ pub use blob_object::ObjectMeta;
 pub use cache_entry::CacheEntry;
 pub use encoding::Encoding;
 pub use etag::ETag;
-pub use failed_records::{FailedRecords, HeldRecord};
 pub use instance_shares::instance_shares;
 pub use ledger::LedgerState;
 pub use put_checksum::{PutChecksum, PutReceipt};

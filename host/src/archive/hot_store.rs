@@ -98,7 +98,7 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         job.call("release", async {
             job.progress.send_modify(|p| p.failed += 1);
             let retry_after_ms = i64::try_from(retry_after_ms).unwrap_or(i64::MAX);
-            job.release_failed(id, error, retry_after_ms).await
+            job.release(&id, &error, retry_after_ms).await
         })
         .await
     }

@@ -3,12 +3,11 @@
 
 use super::locked_deletes::LockedDeletes;
 use crate::wasm::bindings::archiver::tiergate::records::hot_store;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tiergate_core::FailedRecords;
-use tiergate_hotstore::{DeleteOutcome, HotStore, Lease};
-use tokio::sync::watch;
+use tiergate_hotstore::{ColdCursor, DeleteOutcome, HotStore, Lease};
+use tokio::sync::{Mutex, watch};
 
 /// A run's progress so far, as the host sees it through the hot store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,8 +50,11 @@ pub(super) struct Job {
     pub progress: watch::Sender<RunProgress>,
     fault: Option<Fault>,
     calls: AtomicUsize,
-    /// The records that failed in this run.
-    failed: Mutex<FailedRecords>,
+    /// Where the run's walk over cold records has got to. One for all of the run's
+    /// instances, and held through each claim: they take turns, each claim goes on where
+    /// the last one stopped, and the run tries each record once (one that failed is not
+    /// met again until the next run).
+    cursor: Mutex<ColdCursor>,
     /// Deletes waiting for their copies to be published.
     locked: LockedDeletes,
 }
@@ -76,7 +78,7 @@ impl Job {
             progress,
             fault,
             calls: AtomicUsize::new(0),
-            failed: Mutex::default(),
+            cursor: Mutex::default(),
             locked: LockedDeletes::default(),
         }
     }
@@ -90,67 +92,22 @@ impl Job {
         }
     }
 
-    /// Releases record `id`, which failed in this run, to wait `retry_after_ms`. It is noted
-    /// as failed before the store frees it: with a short wait, another of the run's
-    /// instances may claim it the moment it is free, and must find it noted.
-    pub(super) async fn release_failed(
-        &self,
-        id: String,
-        error: String,
-        retry_after_ms: i64,
-    ) -> Result<bool, tiergate_hotstore::StoreError> {
-        self.failed
-            .lock()
-            .unwrap()
-            .note(id.clone(), error.clone(), retry_after_ms);
-        let released = self.release(&id, &error, retry_after_ms).await;
-        if !matches!(released, Ok(true)) {
-            // Not freed by this run (another holds it, or the store failed): nothing to hold.
-            self.failed.lock().unwrap().forget(&id);
-        }
-        released
-    }
-
-    /// Claims cold records for one of the run's instances. A run tries each record once: one
-    /// that failed in it comes back when its wait is shorter than the run (0 above all), and
-    /// a lasting failure would then never let the run end. Such claims are held (their lease
-    /// keeps them from the next claims, which go on to younger records) and not handed out.
+    /// Claims cold records for one of the run's instances, after the last record any of
+    /// them was handed; empty when the walk has reached `cutoff_ms`.
     pub(super) async fn claim_cold(
         &self,
         cutoff_ms: i64,
         limit: u32,
     ) -> Result<Vec<tiergate_hotstore::Claim>, tiergate_hotstore::StoreError> {
-        loop {
-            let claims = self
-                .store
-                .claim_cold(&self.lease(), cutoff_ms, limit)
-                .await?;
-            if claims.is_empty() {
-                return Ok(claims);
-            }
-            let fresh = self
-                .failed
-                .lock()
-                .unwrap()
-                .fresh(claims, |claim| claim.id.as_str());
-            if !fresh.is_empty() {
-                return Ok(fresh);
-            }
-        }
+        let mut cursor = self.cursor.lock().await;
+        self.store
+            .claim_cold(&self.lease(), cutoff_ms, limit, &mut cursor)
+            .await
     }
 
-    /// Hands the held records back, each to wait as its failure said.
-    pub(super) async fn release_held(&self) -> Result<(), tiergate_hotstore::StoreError> {
-        let held = self.failed.lock().unwrap().take_held();
-        for record in held {
-            self.release(&record.id, &record.error, record.retry_after_ms)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Frees record `id` in the store, with `error`, to wait `retry_after_ms` from now.
-    async fn release(
+    /// Frees record `id`, which failed in this run, with `error`, to wait `retry_after_ms`
+    /// from now.
+    pub(super) async fn release(
         &self,
         id: &str,
         error: &str,

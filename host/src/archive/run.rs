@@ -178,6 +178,18 @@ impl Archiver {
         let config = archive_config(config)?;
         // The archiver's own store creates and upgrades tiergate's tables.
         let store = opened(HotStore::open(&config.hot).await)?;
+        if !store.changed_indexed() {
+            let cost = match store {
+                HotStore::Postgres(_) => "claims walk it in id order, not oldest first",
+                HotStore::Sqlite(_) => "each claim scans it",
+            };
+            tracing::warn!(
+                table = %config.hot.table,
+                column = %config.hot.changed_column,
+                "no index of the records table leads with its changed column: {cost}, and dry \
+                 runs scan it; an index on that column lets both read only the cold records"
+            );
+        }
         let engine = crate::wasm::engine(Allocation::OnDemand)?;
         let component = Component::new(&engine, ARCHIVER_COMPONENT)
             .context("compiling the archiver component")?;
@@ -216,9 +228,16 @@ impl Archiver {
         &self.store
     }
 
-    /// What a run would copy now, changing nothing.
-    pub async fn dry_run(&self) -> anyhow::Result<DryRun> {
-        dry_run(&self.store, &self.config).await
+    /// About how many records a run would copy now, for a progress bar: an estimate, not
+    /// a count, so that a run does not first read the whole table
+    /// ([`HotStore::estimate_cold`]).
+    pub async fn estimate_cold(&self) -> anyhow::Result<u64> {
+        let now = SystemTime::now();
+        let cutoff = now - self.config.settings.hot_window;
+        self.store
+            .estimate_cold(unix_ms(now), unix_ms(cutoff))
+            .await
+            .map_err(|e| anyhow::anyhow!("estimating the cold records: {e}"))
     }
 
     /// Runs the archiver once and records the run in the hot database. An error means the
@@ -308,12 +327,6 @@ impl Archiver {
             }
         }
         job.let_go_of_locked_rows();
-        if result.is_ok()
-            && let Err(e) = job.release_held().await
-        {
-            // Their leases run out by themselves; the records are only delayed.
-            tracing::warn!(error = %e, "handing back records that failed in the run");
-        }
         if let Ok(report) = &mut result {
             match self
                 .store

@@ -136,7 +136,8 @@ impl Db {
     }
 }
 
-/// A store over a fresh records table with a hold column, a content-type column and
+/// A store over a fresh records table with an index on its changed column (claims walk by
+/// changed time), a hold column, a content-type column and
 /// `exclude_where = "state = 'draft'"` (a column name the ledger has too).
 pub(crate) struct Fixture {
     pub(crate) store: HotStore,
@@ -152,7 +153,8 @@ impl Fixture {
         let table = config.table.clone();
         db.exec(&format!(
             "CREATE TABLE {table} (id TEXT PRIMARY KEY, updated_at TEXT NOT NULL, body BLOB, \
-             content_type TEXT, held INTEGER NOT NULL DEFAULT 0, state TEXT)"
+             content_type TEXT, held INTEGER NOT NULL DEFAULT 0, state TEXT); \
+             CREATE INDEX {table}_updated_at ON {table} (updated_at)"
         ))
         .await;
         configure(&mut config);
@@ -165,7 +167,8 @@ impl Fixture {
         let table = config.table.clone();
         db.exec(&format!(
             "CREATE TABLE {table} (id text PRIMARY KEY, updated_at timestamptz NOT NULL, body bytea, \
-             content_type text, held boolean NOT NULL DEFAULT false, state text)"
+             content_type text, held boolean NOT NULL DEFAULT false, state text); \
+             CREATE INDEX ON {table} (updated_at)"
         ))
         .await;
         configure(&mut config);
