@@ -234,12 +234,20 @@ impl HotStore {
     /// that the caller removes the copy and [`forget`](Self::forget)s the row: `archived` or
     /// `copying` rows whose record is gone, changed, held or excluded, and `deleted` rows
     /// whose id is back in the hot table.
+    ///
+    /// With `changed_since_ms`, only among the records whose changed column is at or after
+    /// it: what the application wrote since, found through the changed column's index
+    /// rather than by joining the whole ledger with the table. That misses a record deleted
+    /// from the table (the delete step finds its staged copy when due) and one written
+    /// without moving its changed column, so a caller still looks at everything now and
+    /// then.
     pub async fn claim_stale(
         &self,
         lease: &Lease,
         limit: u32,
+        changed_since_ms: Option<i64>,
     ) -> Result<Vec<StaleCopy>, StoreError> {
-        dispatch!(self.claim_stale(lease, limit))
+        dispatch!(self.claim_stale(lease, limit, changed_since_ms))
     }
 
     /// Deletes our ledger row, after the caller removed its stale copy; the record is then

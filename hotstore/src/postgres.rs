@@ -70,6 +70,8 @@ struct Sql {
     release: String,
     claim_due: String,
     claim_stale: String,
+    /// The same among the records changed since `$5`, read through the changed column.
+    claim_stale_since: String,
     owned_archived: String,
     /// Deletes the hot row and marks the ledger row `deleted`, keeping every column of the
     /// row but the body (`row_columns`, as `to_json` writes them) and its changed time.
@@ -595,20 +597,20 @@ impl PostgresStore {
         &self,
         lease: &Lease,
         limit: u32,
+        changed_since_ms: Option<i64>,
     ) -> Result<Vec<StaleCopy>, StoreError> {
         let doing = "claiming stale copies";
-        let rows = self
-            .query(
-                doing,
-                &self.sql.claim_stale,
-                &[
-                    &lease.now_ms,
-                    &i64::from(limit),
-                    &lease.owner,
-                    &lease.until_ms(),
-                ],
-            )
-            .await?;
+        let (limit, until) = (i64::from(limit), lease.until_ms());
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&lease.now_ms, &limit, &lease.owner, &until];
+        let statement = match &changed_since_ms {
+            None => &self.sql.claim_stale,
+            Some(since) => {
+                params.push(since);
+                &self.sql.claim_stale_since
+            }
+        };
+        let rows = self.query(doing, statement, &params).await?;
         rows.iter()
             .map(|row| {
                 Ok(StaleCopy {
@@ -1022,6 +1024,17 @@ impl Sql {
                 ),
                 "l.id, l.blob_key, l.state",
             ),
+            claim_stale_since: take_leases(
+                &format!(
+                    "SELECT l.id FROM (SELECT {id} AS id, {version} AS version, {kept} AS kept \
+                     FROM {t} WHERE {changed} >= to_timestamp($5::bigint / 1000.0)) AS h \
+                     JOIN {l} AS l ON l.id = h.id WHERE {free} AND ( \
+                     (l.state IN ('{copying}', '{archived}') \
+                      AND (h.version IS DISTINCT FROM l.version OR h.kept)) \
+                     OR l.state IN ('{deleted}', '{expired}')) ORDER BY l.id"
+                ),
+                "l.id, l.blob_key, l.state",
+            ),
             owned_archived: format!(
                 "SELECT 1 FROM {l} WHERE id = $1 AND state = '{archived}' AND lease_owner = $2 \
                  FOR UPDATE"
@@ -1138,7 +1151,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 30] {
+    fn all(&self) -> [&str; 31] {
         [
             &self.deleted_between,
             &self.claim_expired,
@@ -1152,6 +1165,7 @@ impl Sql {
             &self.release,
             &self.claim_due,
             &self.claim_stale,
+            &self.claim_stale_since,
             &self.owned_archived,
             &self.delete_and_mark,
             &self.captured,

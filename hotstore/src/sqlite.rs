@@ -78,6 +78,8 @@ struct Sql {
     release: String,
     due: String,
     stale: String,
+    /// The same among the records changed since `?3`.
+    stale_since: String,
     take_lease: String,
     owned_archived: String,
     delete_record: String,
@@ -471,20 +473,28 @@ impl SqliteStore {
         &self,
         lease: &Lease,
         limit: u32,
+        changed_since_ms: Option<i64>,
     ) -> Result<Vec<StaleCopy>, StoreError> {
         let lease = lease.clone();
         self.run("claiming stale copies", move |conn, sql| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let stale = tx
-                .prepare_cached(&sql.stale)?
-                .query_map(params![lease.now_ms, limit], |row| {
-                    Ok(StaleCopy {
-                        id: row.get(0)?,
-                        blob_key: row.get(1)?,
-                        state: state(row, 2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let to_stale = |row: &Row<'_>| {
+                Ok(StaleCopy {
+                    id: row.get(0)?,
+                    blob_key: row.get(1)?,
+                    state: state(row, 2)?,
+                })
+            };
+            let stale = match changed_since_ms {
+                None => tx
+                    .prepare_cached(&sql.stale)?
+                    .query_map(params![lease.now_ms, limit], to_stale)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+                Some(since) => tx
+                    .prepare_cached(&sql.stale_since)?
+                    .query_map(params![lease.now_ms, limit, since], to_stale)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            };
             take_leases(&tx, sql, &lease, stale.iter().map(|copy| copy.id.as_str()))?;
             tx.commit()?;
             Ok(stale)
@@ -836,6 +846,14 @@ impl Sql {
                  OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL)) \
                  ORDER BY l.id LIMIT ?2"
             ),
+            stale_since: format!(
+                "SELECT l.id, l.blob_key, l.state FROM (SELECT {id} AS id, {version} AS version, \
+                 {kept} AS kept FROM {t} WHERE {changed_ms} >= ?3) AS h JOIN {l} AS l ON l.id = h.id \
+                 WHERE (l.lease_until IS NULL OR l.lease_until <= ?1) AND ( \
+                 (l.state IN ('{copying}', '{archived}') AND (h.version IS NOT l.version OR h.kept)) \
+                 OR l.state IN ('{deleted}', '{expired}')) \
+                 ORDER BY l.id LIMIT ?2"
+            ),
             take_lease: format!(
                 "UPDATE {l} SET lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1"
             ),
@@ -934,7 +952,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 34] {
+    fn all(&self) -> [&str; 35] {
         [
             &self.deleted_between,
             &self.expired,
@@ -951,6 +969,7 @@ impl Sql {
             &self.release,
             &self.due,
             &self.stale,
+            &self.stale_since,
             &self.take_lease,
             &self.owned_archived,
             &self.delete_record,

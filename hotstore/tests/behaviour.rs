@@ -30,6 +30,7 @@ on_both_engines!(
     retention_takes_deleted_copies_by_the_time_their_record_last_changed,
     a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver,
     claim_stale_finds_every_copy_that_no_longer_matches,
+    claim_stale_since_looks_only_at_records_changed_since,
     count_cold_agrees_with_claim_cold,
     status_counts_records_and_bytes_per_tier,
     read_returns_the_record_with_its_version_and_time,
@@ -777,7 +778,7 @@ async fn retention_takes_deleted_copies_by_the_time_their_record_last_changed(f:
     );
     let stale = f
         .store
-        .claim_stale(&lease("d", now + 40), 10)
+        .claim_stale(&lease("d", now + 40), 10, None)
         .await
         .unwrap();
     assert_eq!(stale.len(), 1, "{stale:?}");
@@ -835,6 +836,42 @@ async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &
     HotStore::open(&f.config).await.unwrap();
 }
 
+/// Looking only at the records changed since a time finds what the application wrote
+/// since; what it deleted or wrote earlier waits for a pass over everything.
+async fn claim_stale_since_looks_only_at_records_changed_since(f: &Fixture) {
+    let now = T0 + 5_000;
+    for id in ["changed-early", "changed-late", "gone", "deleted-back"] {
+        f.insert(id, T0, id.as_bytes()).await;
+    }
+    for id in ["changed-early", "changed-late", "gone"] {
+        archive(f, id, "a", now, now).await;
+    }
+    let copy = due(f, "deleted-back", "a", now).await;
+    assert_eq!(delete(f, "a", now, &copy).await, DeleteOutcome::Deleted);
+    f.touch("changed-early", T0 + 1_000).await;
+    f.touch("changed-late", T0 + 3_000).await;
+    f.remove("gone").await;
+    f.insert("deleted-back", T0 + 4_000, b"new").await;
+
+    let later = now + 1_000;
+    let since = f
+        .store
+        .claim_stale(&lease("b", later), 100, Some(T0 + 2_000))
+        .await
+        .unwrap();
+    let mut since: Vec<String> = since.into_iter().map(|copy| copy.id).collect();
+    since.sort();
+    assert_eq!(since, ["changed-late", "deleted-back"], "{}", f.db.engine());
+    let rest = f
+        .store
+        .claim_stale(&lease("c", later), 100, None)
+        .await
+        .unwrap();
+    let mut rest: Vec<String> = rest.into_iter().map(|copy| copy.id).collect();
+    rest.sort();
+    assert_eq!(rest, ["changed-early", "gone"]);
+}
+
 async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
     let now = T0 + 5_000;
     let records = [
@@ -879,7 +916,11 @@ async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
     f.insert("deleted-back", T0 + 2_000, b"new").await;
 
     let later = now + 1_000; // the copying leases have expired
-    let mut found = f.store.claim_stale(&lease("b", later), 100).await.unwrap();
+    let mut found = f
+        .store
+        .claim_stale(&lease("b", later), 100, None)
+        .await
+        .unwrap();
     found.sort_by(|a, b| a.id.cmp(&b.id));
     let stale = |id: &str, state| StaleCopy {
         id: id.into(),
@@ -897,7 +938,7 @@ async fn claim_stale_finds_every_copy_that_no_longer_matches(f: &Fixture) {
     assert_eq!(found, expected);
     assert!(
         f.store
-            .claim_stale(&lease("c", later), 100)
+            .claim_stale(&lease("c", later), 100, None)
             .await
             .unwrap()
             .is_empty(),

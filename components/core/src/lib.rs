@@ -61,6 +61,7 @@ pub mod server_timing;
 pub mod settings;
 pub mod shared_cache;
 pub mod signed_url;
+pub mod stale_sweeps;
 pub mod timed_out;
 
 pub use archival::{CopyFacts, MAX_RECORD_BYTES, PreparedCopy};
@@ -84,3 +85,4 @@ pub use run_report::{RecordError, RunReport, WaitingForRetry};
 pub use s3::S3Signer;
 pub use settings::{ArchiverSettings, EdgeSettings};
 pub use signed_url::{SignedPut, SignedUrl};
+pub use stale_sweeps::StaleSweeps;

@@ -163,11 +163,8 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<String>, StoreError>> {
         let job = job(accessor);
-        job.call("claim-stale", async {
-            let stale = job.store.claim_stale(&job.lease(), limit).await?;
-            Ok(stale.into_iter().map(|s| s.id).collect())
-        })
-        .await
+        job.call("claim-stale", async { job.claim_stale(limit).await })
+            .await
     }
 
     async fn forget(
@@ -175,10 +172,7 @@ impl<U> HostWithStore<U> for HotStoreAccess {
         id: String,
     ) -> wasmtime::Result<Result<bool, StoreError>> {
         let job = job(accessor);
-        job.call("forget", async {
-            job.store.forget(&job.lease(), &id).await
-        })
-        .await
+        job.call("forget", async { job.forget(&id).await }).await
     }
 
     async fn claim_expired(

@@ -1,10 +1,11 @@
-//! One run's job: its claims, its lease, its progress and the records that failed in it,
-//! shared by the hot-store functions of every instance of the run.
+//! One run's job: its claims, its lease and its progress, shared by the hot-store
+//! functions of every instance of the run.
 
 use super::locked_deletes::LockedDeletes;
 use crate::wasm::bindings::archiver::tiergate::records::hot_store;
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 use tiergate_hotstore::{ColdCursor, DeleteOutcome, HotStore, Lease};
 use tokio::sync::{Mutex, watch};
@@ -55,17 +56,25 @@ pub(super) struct Job {
     /// the last one stopped, and the run tries each record once (one that failed is not
     /// met again until the next run).
     cursor: Mutex<ColdCursor>,
+    /// The stale pass looks at the records changed since this (unix ms), or at all.
+    stale_since_ms: Option<i64>,
+    /// The stale copies claimed and not yet removed: the pass looked at everything it was
+    /// to look at only if none is left when the run ends.
+    stale_left: std::sync::Mutex<HashSet<String>>,
     /// Deletes waiting for their copies to be published.
     locked: LockedDeletes,
 }
 
 impl Job {
-    /// The job of run `owner` over `store`, whose claims are leased for `lease` and whose
-    /// delete pass takes copies marked before `copied_before_ms`; `fault` injects a crash.
+    /// The job of run `owner` over `store`, whose claims are leased for `lease`, whose
+    /// delete pass takes copies marked before `copied_before_ms` and whose stale pass looks
+    /// at the records changed since `stale_since_ms` (all with `None`); `fault` injects a
+    /// crash.
     pub(super) fn new(
         store: Arc<HotStore>,
         owner: String,
         copied_before_ms: i64,
+        stale_since_ms: Option<i64>,
         lease: Duration,
         progress: watch::Sender<RunProgress>,
         fault: Option<Fault>,
@@ -79,8 +88,45 @@ impl Job {
             fault,
             calls: AtomicUsize::new(0),
             cursor: Mutex::default(),
+            stale_since_ms,
+            stale_left: std::sync::Mutex::default(),
             locked: LockedDeletes::default(),
         }
+    }
+
+    /// Claims stale copies for one of the run's instances, among the records changed since
+    /// the job's time (or all).
+    pub(super) async fn claim_stale(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<String>, tiergate_hotstore::StoreError> {
+        let stale = self
+            .store
+            .claim_stale(&self.lease(), limit, self.stale_since_ms)
+            .await?;
+        let ids: Vec<String> = stale.into_iter().map(|copy| copy.id).collect();
+        self.stale_left().extend(ids.iter().cloned());
+        Ok(ids)
+    }
+
+    /// Forgets the ledger row of `id`, whose stale copy is gone.
+    pub(super) async fn forget(&self, id: &str) -> Result<bool, tiergate_hotstore::StoreError> {
+        let forgotten = self.store.forget(&self.lease(), id).await?;
+        if forgotten {
+            self.stale_left().remove(id);
+        }
+        Ok(forgotten)
+    }
+
+    /// Whether every stale copy the run claimed is gone: its stale pass missed nothing.
+    pub(super) fn stale_pass_complete(&self) -> bool {
+        self.stale_left().is_empty()
+    }
+
+    fn stale_left(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.stale_left
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A lease from now, for this run.

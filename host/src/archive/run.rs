@@ -23,8 +23,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
-use tiergate_core::RunReport;
 use tiergate_core::settings::names;
+use tiergate_core::{RunReport, StaleSweeps};
 use tiergate_hotstore::{ColdCount, HotStore, RunRow, StoreError};
 use tokio::sync::watch;
 use wasmtime::component::Component;
@@ -159,6 +159,8 @@ pub struct Archiver {
     blob_authority: Option<String>,
     runs: AtomicUsize,
     instances: usize,
+    /// What this archiver's stale passes have looked at so far.
+    stale_sweeps: std::sync::Mutex<StaleSweeps>,
 }
 
 impl std::fmt::Debug for Archiver {
@@ -213,6 +215,7 @@ impl Archiver {
             blob_authority,
             runs: AtomicUsize::new(0),
             instances: std::thread::available_parallelism().map_or(1, usize::from),
+            stale_sweeps: std::sync::Mutex::default(),
         })
     }
 
@@ -221,6 +224,12 @@ impl Archiver {
     pub fn with_instances(mut self, count: usize) -> Self {
         self.instances = count.max(1);
         self
+    }
+
+    fn sweeps(&self) -> std::sync::MutexGuard<'_, StaleSweeps> {
+        self.stale_sweeps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The hot database.
@@ -258,10 +267,12 @@ impl Archiver {
         let progress = options
             .progress
             .unwrap_or_else(|| watch::channel(RunProgress::default()).0);
+        let stale_since = self.sweeps().changed_since_ms();
         let job = Arc::new(Job::new(
             self.store.clone(),
             owner.clone(),
             copied_before_ms,
+            stale_since,
             self.config.lease,
             progress,
             options.fault,
@@ -327,6 +338,12 @@ impl Archiver {
             }
         }
         job.let_go_of_locked_rows();
+        if let Ok(report) = &result
+            && report.aborted.is_none()
+            && job.stale_pass_complete()
+        {
+            self.sweeps().ended(unix_ms(started), stale_since);
+        }
         if let Ok(report) = &mut result {
             match self
                 .store
