@@ -916,12 +916,21 @@ impl Sql {
         // Cold records a claim may take: $1 = now, $2 = cutoff. Only the records table is in
         // scope at this level, so `exclude_where` sees its columns unqualified. Comparing
         // the column itself (not its milliseconds) lets an index on it serve the query.
-        let eligible = format!(
-            "FROM {t} WHERE {changed} < to_timestamp($2::bigint / 1000.0) \
-             AND {body} IS NOT NULL AND NOT {kept} \
-             AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.id = {id} \
-             AND NOT (l.state = '{copying}' AND (l.lease_until IS NULL OR l.lease_until <= $1)))"
-        );
+        let eligible_where = |fence: &str| {
+            format!(
+                "FROM {t} WHERE {changed} < to_timestamp($2::bigint / 1000.0) \
+                 AND {body} IS NOT NULL AND NOT {kept} \
+                 AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.id = {id} \
+                 AND NOT (l.state = '{copying}' AND (l.lease_until IS NULL OR l.lease_until <= $1)) \
+                 {fence})"
+            )
+        };
+        // Counts take every eligible row, which an anti-join with the ledger finds fastest.
+        let eligible = eligible_where("");
+        // A claim takes a batch: `OFFSET 0` keeps PostgreSQL from making its ledger check an
+        // anti-join, which walks the whole ledger (or hashes it) at every claim, so that
+        // each row the walk reaches costs one lookup by key instead.
+        let eligible_one_by_one = eligible_where("OFFSET 0");
         let order = format!("ORDER BY {changed}, {id}");
         // The hot side of a ledger row, for comparing versions.
         let hot =
@@ -971,7 +980,7 @@ impl Sql {
                 "WITH candidates AS ( \
                    SELECT CAST({id} AS text) AS id, {version} AS version, \
                      CAST({changed} AS text) AS changed_text, {id} AS walk_id, {changed} AS changed \
-                   {eligible} {after} ORDER BY {walk} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
+                   {eligible_one_by_one} {after} ORDER BY {walk} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
                  claimed AS ( \
                    INSERT INTO {l} AS l (id, state, version, attempts, lease_owner, lease_until, claimed_at, updated_at) \
                    SELECT id, '{copying}', version, 1, $4::text, $5::bigint, $1::bigint, $1::bigint FROM candidates \
