@@ -85,18 +85,18 @@ impl GateConfig {
     /// Archives from the hot database whose `[hot]` section is `hot_toml`: records older
     /// than 30 days, hot rows deleted at the run after their copy (unless a
     /// [grace period](Self::grace_seconds) is set), claims leased for a second so that a
-    /// crashed run's records come free quickly, failed records retried at once unless
-    /// `extra` sets `retry_seconds`, and any further `[archive]` keys in `extra` (lines like
-    /// `encoding = "gzip"`).
+    /// crashed run's records come free quickly and failed records retried at once (unless
+    /// `extra` sets `lease_seconds` or `retry_seconds`), and any further `[archive]` keys in
+    /// `extra` (lines like `encoding = "gzip"`).
     pub fn archive(mut self, hot_toml: &str, extra: &str) -> Self {
-        // Failed records are retried at once, unless `extra` says otherwise.
-        let retry = if extra.contains("retry_seconds") {
-            ""
-        } else {
-            "retry_seconds = 0\n"
-        };
+        // Failed records are retried at once, and a crashed run's claims come free after a
+        // second, unless `extra` says otherwise.
+        let unless_given =
+            |key: &str, line: &'static str| if extra.contains(key) { "" } else { line };
+        let retry = unless_given("retry_seconds", "retry_seconds = 0\n");
+        let lease = unless_given("lease_seconds", "lease_seconds = 1\n");
         self.archive = Some(format!(
-            "\n{hot_toml}\n[archive]\nafter_days = 30\nlease_seconds = 1\n{retry}{extra}\n"
+            "\n{hot_toml}\n[archive]\nafter_days = 30\n{lease}{retry}{extra}\n"
         ));
         self
     }

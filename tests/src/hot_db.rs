@@ -253,19 +253,41 @@ impl HotDb {
         Ok(deleted == 1)
     }
 
+    /// The records table's name: `records` in SQLite, a table of this database's own in
+    /// PostgreSQL. Columns: `id`, `body`, `content_type`, `version`, `updated_at` (the
+    /// changed column) and `legal_hold`.
+    pub fn table(&self) -> &str {
+        match &*self.0 {
+            Engine::Sqlite { .. } => "records",
+            Engine::Postgres { table, .. } => table,
+        }
+    }
+
+    /// Runs `sql`, one or more statements, on the database: for what the other methods do
+    /// not cover, such as filling the [table](Self::table) with millions of rows in one
+    /// statement (the scale benchmark). PostgreSQL runs several statements in one
+    /// transaction, so a `VACUUM` must come alone.
+    pub async fn execute_batch(&self, sql: &str) -> anyhow::Result<()> {
+        match &*self.0 {
+            Engine::Sqlite { conn, .. } => conn.lock().unwrap().execute_batch(sql)?,
+            Engine::Postgres { client, .. } => client.batch_execute(sql).await?,
+        }
+        Ok(())
+    }
+
     /// How many records the table holds.
     pub async fn count(&self) -> anyhow::Result<u64> {
+        let count = self
+            .number(&format!("SELECT count(*) FROM {}", self.table()))
+            .await?;
+        Ok(u64::try_from(count)?)
+    }
+
+    /// The integer `sql` selects (one row, one column).
+    pub async fn number(&self, sql: &str) -> anyhow::Result<i64> {
         Ok(match &*self.0 {
-            Engine::Sqlite { conn, .. } => {
-                conn.lock()
-                    .unwrap()
-                    .query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))?
-                    as u64
-            }
-            Engine::Postgres { client, table, .. } => client
-                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-                .await?
-                .get::<_, i64>(0) as u64,
+            Engine::Sqlite { conn, .. } => conn.lock().unwrap().query_row(sql, [], |r| r.get(0))?,
+            Engine::Postgres { client, .. } => client.query_one(sql, &[]).await?.get(0),
         })
     }
 }

@@ -32,13 +32,17 @@
 //! cargo run --release -p tiergate-bench --bin archiver -- [--records N] [--quick]
 //! ```
 
+// The machine, its load and the revision, as the other benchmarks record them.
+#[path = "../run_facts.rs"]
+mod run_facts;
+
 use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
+use run_facts::{loadavg, machine};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,7 +55,6 @@ use tokio::sync::watch;
 /// Records this old are cold (the harness archives after 30 days).
 const AGE: Duration = Duration::from_secs(40 * 86_400);
 const MB: f64 = 1e6;
-const MIB: f64 = 1024.0 * 1024.0;
 
 /// Benchmark the archiver per encoding, on loopback, beside the same work done natively.
 #[derive(Parser)]
@@ -372,8 +375,8 @@ fn main() -> anyhow::Result<()> {
         "date": jiff::Zoned::now().strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
         "command": command_line(),
         "machine": machine(),
-        "rustc": run_text("rustc", &["-V"]),
-        "git_rev": run_text("git", &["rev-parse", "--short", "HEAD"]),
+        "rustc": run_facts::first_line("rustc", &["-V"]),
+        "git_rev": run_facts::git_revision(),
         "settings": {
             "records": n,
             "record_bytes": args.size,
@@ -688,42 +691,12 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
-
 fn load1() -> f64 {
     loadavg()
         .split_whitespace()
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or(f64::NAN)
-}
-
-/// CPU model, core count and memory.
-fn machine() -> Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
-        .map_or("unknown", |(_, model)| model.trim());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kib: Option<u64> = meminfo.lines().find_map(|line| {
-        line.strip_prefix("MemTotal:")?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
-    });
-    json!({
-        "cpu": model,
-        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-        "memory_gib": mem_kib.map(|k| (k as f64 / MIB * 10.0).round() / 10.0),
-        "shared": true,
-    })
 }
 
 /// How this was run: the cargo command with this run's arguments, and the raw argv.
@@ -738,21 +711,4 @@ fn command_line() -> Value {
         )
     };
     json!({ "cargo": cargo, "argv": std::env::args().collect::<Vec<_>>() })
-}
-
-/// The first line a command prints, run in the workspace (so the toolchain file applies).
-fn run_text(program: &str, args: &[&str]) -> Option<String> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(workspace)
-        .output()
-        .ok()?;
-    output.status.success().then(|| {
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    })
 }

@@ -1,0 +1,60 @@
+//! What the standalone benchmarks (`bin/`) record about the run beside their numbers: the
+//! machine, its load, and the code's revision.
+
+use serde_json::{Value, json};
+use std::process::Command;
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// CPU model, cores, memory and kernel.
+pub(crate) fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.split_once(':'))
+            .map(|(_, value)| value.trim().to_owned())
+    };
+    let mem_gib = field(&meminfo, "MemTotal")
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kib| (kib / 1024.0 / 1024.0 * 10.0).round() / 10.0);
+    json!({
+        "cpu": field(&cpuinfo, "model name"),
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "memory_gib": mem_gib,
+        "kernel": first_line("uname", &["-r"]),
+        "shared": true,
+    })
+}
+
+/// tiergate's git revision, `-dirty` when the work tree has changes.
+pub(crate) fn git_revision() -> Option<String> {
+    let rev = first_line("git", &["rev-parse", "--short=12", "HEAD"])?;
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    Some(if dirty { format!("{rev}-dirty") } else { rev })
+}
+
+/// The first line a command prints, run in the workspace (so the toolchain file applies).
+pub(crate) fn first_line(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    output.status.success().then(|| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
