@@ -933,8 +933,11 @@ impl Sql {
         let eligible_one_by_one = eligible_where("OFFSET 0");
         let order = format!("ORDER BY {changed}, {id}");
         // The hot side of a ledger row, for comparing versions.
-        let hot =
-            format!("(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t}) AS h");
+        let hot = |filter: &str| {
+            format!(
+                "(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t} {filter}) AS h"
+            )
+        };
         let ledger_columns = "l.id, l.state, l.version, l.blob_key, l.sha256, l.size, \
             l.stored_size, l.stored_sha256, l.encoding, l.attempts, l.last_error, l.lease_owner, \
             l.lease_until, l.claimed_at, l.archived_at, l.delete_after, l.deleted_at, l.updated_at";
@@ -951,6 +954,12 @@ impl Sql {
         let runs = l.with_suffix("_runs");
         let run_columns = "owner, started_ms, finished_ms, claimed, archived, deleted, restored, \
             failed, bytes_in, bytes_out, dry_run, errors";
+        // Ledger rows whose copy no longer matches the hot row `h` (NULL when gone).
+        let stale = format!(
+            "{free} AND ((l.state IN ('{copying}', '{archived}') \
+               AND (h.id IS NULL OR h.version IS DISTINCT FROM l.version OR h.kept)) \
+             OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL))"
+        );
         // A claim's walk: by changed time and id where an index on the changed column serves
         // it, else by id alone (the primary key's index). $6 (and $7) are the position of the
         // last record passed, as text, cast back to the columns' types.
@@ -1026,21 +1035,18 @@ impl Sql {
             ),
             claim_stale: take_leases(
                 &format!(
-                    "SELECT l.id FROM {l} AS l LEFT JOIN {hot} ON h.id = l.id WHERE {free} AND ( \
-                     (l.state IN ('{copying}', '{archived}') \
-                      AND (h.id IS NULL OR h.version IS DISTINCT FROM l.version OR h.kept)) \
-                     OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL)) ORDER BY l.id"
+                    "SELECT l.id FROM {l} AS l LEFT JOIN {} ON h.id = l.id WHERE {stale} ORDER BY l.id",
+                    hot("")
                 ),
                 "l.id, l.blob_key, l.state",
             ),
+            // The records changed since $5, joined: each has a hot row (`h.id` is set).
             claim_stale_since: take_leases(
                 &format!(
-                    "SELECT l.id FROM (SELECT {id} AS id, {version} AS version, {kept} AS kept \
-                     FROM {t} WHERE {changed} >= to_timestamp($5::bigint / 1000.0)) AS h \
-                     JOIN {l} AS l ON l.id = h.id WHERE {free} AND ( \
-                     (l.state IN ('{copying}', '{archived}') \
-                      AND (h.version IS DISTINCT FROM l.version OR h.kept)) \
-                     OR l.state IN ('{deleted}', '{expired}')) ORDER BY l.id"
+                    "SELECT l.id FROM {} JOIN {l} AS l ON l.id = h.id WHERE {stale} ORDER BY l.id",
+                    hot(&format!(
+                        "WHERE {changed} >= to_timestamp($5::bigint / 1000.0)"
+                    ))
                 ),
                 "l.id, l.blob_key, l.state",
             ),

@@ -787,8 +787,18 @@ impl Sql {
         // sort, so a claim stops after `limit` rows.
         let order = format!("ORDER BY {changed}, {id}");
         // The hot side of a ledger row, for comparing versions.
-        let hot =
-            format!("(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t}) AS h");
+        let hot = |filter: &str| {
+            format!(
+                "(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t} {filter}) AS h"
+            )
+        };
+        // Ledger rows whose copy no longer matches the hot row `h` (NULL when gone).
+        let stale = format!(
+            "(l.lease_until IS NULL OR l.lease_until <= ?1) AND ( \
+             (l.state IN ('{copying}', '{archived}') \
+              AND (h.id IS NULL OR h.version IS NOT l.version OR h.kept)) \
+             OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL))"
+        );
         let ledger_columns = "id, state, version, blob_key, sha256, size, stored_size, \
             stored_sha256, encoding, attempts, last_error, lease_owner, lease_until, \
             claimed_at, archived_at, delete_after, deleted_at, updated_at";
@@ -839,20 +849,15 @@ impl Sql {
                  ORDER BY delete_after, id LIMIT ?2"
             ),
             stale: format!(
-                "SELECT l.id, l.blob_key, l.state FROM {l} AS l LEFT JOIN {hot} ON h.id = l.id \
-                 WHERE (l.lease_until IS NULL OR l.lease_until <= ?1) AND ( \
-                 (l.state IN ('{copying}', '{archived}') \
-                  AND (h.id IS NULL OR h.version IS NOT l.version OR h.kept)) \
-                 OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL)) \
-                 ORDER BY l.id LIMIT ?2"
+                "SELECT l.id, l.blob_key, l.state FROM {l} AS l LEFT JOIN {} ON h.id = l.id \
+                 WHERE {stale} ORDER BY l.id LIMIT ?2",
+                hot("")
             ),
+            // The records changed since ?3, joined: each has a hot row (`h.id` is set).
             stale_since: format!(
-                "SELECT l.id, l.blob_key, l.state FROM (SELECT {id} AS id, {version} AS version, \
-                 {kept} AS kept FROM {t} WHERE {changed_ms} >= ?3) AS h JOIN {l} AS l ON l.id = h.id \
-                 WHERE (l.lease_until IS NULL OR l.lease_until <= ?1) AND ( \
-                 (l.state IN ('{copying}', '{archived}') AND (h.version IS NOT l.version OR h.kept)) \
-                 OR l.state IN ('{deleted}', '{expired}')) \
-                 ORDER BY l.id LIMIT ?2"
+                "SELECT l.id, l.blob_key, l.state FROM {} JOIN {l} AS l ON l.id = h.id \
+                 WHERE {stale} ORDER BY l.id LIMIT ?2",
+                hot(&format!("WHERE {changed_ms} >= ?3"))
             ),
             take_lease: format!(
                 "UPDATE {l} SET lease_owner = ?2, lease_until = ?3, updated_at = ?4 WHERE id = ?1"
