@@ -1,8 +1,27 @@
-//! What the standalone benchmarks (`bin/`) record about the run beside their numbers: the
-//! machine, its load, and the code's revision.
+//! What the standalone benchmarks (`bin/`) record about the run beside their numbers (the
+//! machine, its load, and the code's revision), and where they write it.
 
+use anyhow::Context as _;
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// `bench/results/<YYYY-MM-DD>-<name>.json`: where a benchmark's report goes by default.
+pub(crate) fn results_path(name: &str) -> PathBuf {
+    let date = jiff::Zoned::now().strftime("%Y-%m-%d");
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("results/{date}-{name}.json"))
+}
+
+/// Writes `report` to `out` as pretty JSON, creating its directory, and says where.
+pub(crate) fn write_report(out: &Path, report: &Value) -> anyhow::Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(report)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
 
 /// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
 pub(crate) fn loadavg() -> String {

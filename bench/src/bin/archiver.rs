@@ -36,7 +36,7 @@
 #[path = "../run_facts.rs"]
 mod run_facts;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{bail, ensure};
 use clap::Parser;
 use run_facts::{loadavg, machine};
 use serde_json::{Value, json};
@@ -414,20 +414,11 @@ fn main() -> anyhow::Result<()> {
             value
         }).collect::<Vec<_>>(),
     });
-    let out = match &args.out {
-        Some(path) => path.clone(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-            "results/{}-archiver.json",
-            jiff::Zoned::now().strftime("%Y-%m-%d")
-        )),
-    };
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("wrote {}", out.display());
-    Ok(())
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| run_facts::results_path("archiver"));
+    run_facts::write_report(&out, &report)
 }
 
 /// `args.repeat` fresh worlds of `records` records in `encoding`, medians.

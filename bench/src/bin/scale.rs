@@ -61,7 +61,7 @@ use clap::{Parser, ValueEnum};
 use proc_stats::Process;
 use run_facts::{git_revision, loadavg, machine};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tiergate::{RunOptions, RunProgress, RunReport};
 use tiergate_hotstore::{Claim, ColdCursor, HotStore, Lease};
@@ -163,9 +163,7 @@ impl Args {
 
     fn out(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
-            let date = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
-            let suffix = if self.quick { "-quick" } else { "" };
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("results/{date}-scale{suffix}.json"))
+            run_facts::results_path(if self.quick { "scale-quick" } else { "scale" })
         })
     }
 }
@@ -559,14 +557,7 @@ fn main() -> anyhow::Result<()> {
         "load": { "start": load_start, "end": load_end },
         "worlds": measured.iter().map(Measured::to_json).collect::<Vec<_>>(),
     });
-    let out = args.out();
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("wrote {}", out.display());
-    Ok(())
+    run_facts::write_report(&args.out(), &report)
 }
 
 /// A fresh world with or without the index: fill, first claim, backfill, last claim.
