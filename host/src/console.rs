@@ -20,7 +20,7 @@ pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<Run
     let bar = ProgressBar::new(estimate).with_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/~{human_len} records \
-             {per_sec} ETA {eta} {msg}",
+             ETA {eta} {msg}",
         )
         .expect("a valid template"),
     );
