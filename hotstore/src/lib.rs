@@ -12,7 +12,8 @@
 //! - `types.rs`: the values going in and out ([`Lease`], [`Claim`], [`ArchivedCopy`], ...).
 //! - `cold_cursor.rs`: [`ColdCursor`], where a run's walk over cold records has got to.
 //! - `sql_name.rs`: configured table and column names, checked before they enter SQL.
-//! - `sqlite.rs`, `postgres.rs`: the backends; each holds all of its SQL.
+//! - `sqlite.rs`, `postgres.rs`: the backends; each holds all of its SQL, but for
+//!   `ledger_upgrade.rs`: what both do alike to an older ledger.
 //! - `row_image.rs`: a SQLite row as JSON, the whole row the ledger keeps.
 //! - `pg_env.rs`: what `hot.url` leaves out, from `PG*` variables and the password file.
 //!
@@ -23,6 +24,7 @@
 mod cold_cursor;
 mod config;
 mod error;
+mod ledger_upgrade;
 mod pg_env;
 mod postgres;
 mod row_image;

@@ -1386,16 +1386,19 @@ async fn migrate(
         // Version 2 keeps the rest of a deleted record's row and its changed time (for
         // retention). Rows deleted before keep what they had: a restore puts back their
         // configured columns, and their retention counts from their claim, which came after
-        // their last change (so they expire a little late, never early).
+        // their last change (so they expire a little late, never early). Copies made before
+        // copies were staged become stale copies (`publish_unstaged`).
         tracing::info!(ledger = %l, "upgrading tiergate's ledger to schema version 2");
         let changed_index = format!("\"{}_state_changed\"", l.name());
         tx.batch_execute(&format!(
-            "ALTER TABLE {l} ADD COLUMN row_columns json;
+            "{}
+             ALTER TABLE {l} ADD COLUMN row_columns json;
              ALTER TABLE {l} ADD COLUMN record_changed_at bigint;
              UPDATE {l} SET record_changed_at = COALESCE(claimed_at, archived_at, updated_at)
                WHERE state = 'deleted';
              CREATE INDEX IF NOT EXISTS {changed_index} ON {l} (state, record_changed_at);
-             INSERT INTO {schema} (version) VALUES (2);"
+             INSERT INTO {schema} (version) VALUES (2);",
+            crate::ledger_upgrade::publish_unstaged(l)
         ))
         .await
         .map_err(failed)?;

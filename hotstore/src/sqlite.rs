@@ -1201,16 +1201,19 @@ fn count(
 /// Version 2 keeps the rest of a deleted record's row (`row_columns`) and its changed time
 /// (`record_changed_at`, for retention). Rows deleted before keep what they had: a restore
 /// puts back their configured columns, and their retention counts from their claim, which
-/// came after their last change (so they expire a little late, never early).
+/// came after their last change (so they expire a little late, never early). Copies made
+/// before copies were staged become stale copies (`publish_unstaged`).
 fn upgrade_to_2(tx: &rusqlite::Transaction<'_>, l: &SqlName) -> rusqlite::Result<()> {
     tracing::info!(ledger = %l, "upgrading tiergate's ledger to schema version 2");
     tx.execute_batch(&format!(
-        "ALTER TABLE {l} ADD COLUMN row_columns TEXT;
+        "{}
+         ALTER TABLE {l} ADD COLUMN row_columns TEXT;
          ALTER TABLE {l} ADD COLUMN record_changed_at INTEGER;
          UPDATE {l} SET record_changed_at = COALESCE(claimed_at, archived_at, updated_at)
            WHERE state = 'deleted';
          CREATE INDEX IF NOT EXISTS {} ON {l} (state, record_changed_at);
          INSERT INTO {} (version) VALUES (2);",
+        crate::ledger_upgrade::publish_unstaged(l),
         l.with_suffix("_state_changed"),
         l.with_suffix("_schema")
     ))

@@ -790,7 +790,9 @@ async fn retention_takes_deleted_copies_by_the_time_their_record_last_changed(f:
 
 /// A ledger written by a tiergate before schema version 2 (no whole rows, no changed
 /// times): read-only commands read it as it is (and say what they cannot tell yet); the
-/// archiver's store upgrades it, and retention counts a deleted row from its claim.
+/// archiver's store upgrades it, and retention counts a deleted row from its claim. That
+/// tiergate published copies in their grace period beside the hot row: they become stale
+/// copies, which a write hides and the stale pass removes.
 async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &Fixture) {
     let now = T0 + 5_000;
     f.insert("before", T0, b"deleted by the old version").await;
@@ -799,6 +801,8 @@ async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &
         delete(f, "a", now + 10, &copy).await,
         DeleteOutcome::Deleted
     );
+    f.insert("in-grace", T0, b"copied, its hot row kept").await;
+    archive(f, "in-grace", "a", now + 20, now + 1_000_000).await;
     let l = &f.config.ledger_table;
     f.db.exec(&format!(
         "DROP INDEX \"{l}_state_changed\"; ALTER TABLE {l} DROP COLUMN row_columns; \
@@ -832,6 +836,24 @@ async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &
     // Its claim (at `now`) stands in for its last change.
     assert_eq!(upgraded.count_expiring(now).await.unwrap().records, 0);
     assert_eq!(upgraded.count_expiring(now + 1).await.unwrap().records, 1);
+    assert_eq!(
+        upgraded
+            .before_write("in-grace", now + 60_000)
+            .await
+            .unwrap(),
+        BeforeWrite::StaleCopy
+    );
+    let stale = upgraded
+        .claim_stale(&lease("b", now + 30), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale
+            .iter()
+            .map(|s| (s.id.as_str(), s.state))
+            .collect::<Vec<_>>(),
+        [("in-grace", LedgerState::Deleted)]
+    );
     // Opening again finds nothing to do.
     HotStore::open(&f.config).await.unwrap();
 }

@@ -100,6 +100,37 @@ impl BlobStore {
         self._root.path().join(BUCKET).join(key.as_str())
     }
 
+    /// Moves record `id`'s staged copy to its record key, where a tiergate from before
+    /// copies were staged wrote it: published while the hot row is still there. s3s-fs
+    /// keeps an object as a file named by its key, with its metadata (and checksums) in
+    /// files at the root named by the base64 of bucket and key.
+    pub fn publish_staged(&self, id: &str) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let id = RecordId::parse(id)?;
+        let root = self._root.path();
+        let (from, to) = (BlobKey::staged_for_record(&id), BlobKey::for_record(&id));
+        let side_file = |key: &BlobKey, kind: &str| {
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            root.join(format!(
+                ".bucket-{}.object-{}.{kind}.json",
+                b64(BUCKET),
+                b64(key.as_str())
+            ))
+        };
+        let object = |key: &BlobKey| root.join(BUCKET).join(key.as_str());
+        let target = object(&to);
+        std::fs::create_dir_all(target.parent().expect("a key has a folder"))?;
+        std::fs::rename(object(&from), &target)
+            .with_context(|| format!("moving {from} to {to}: is record {id} staged?"))?;
+        for kind in ["metadata", "internal"] {
+            let side = side_file(&from, kind);
+            if side.is_file() {
+                std::fs::rename(side, side_file(&to, kind))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The endpoint URL, such as `http://127.0.0.1:40124`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.server.addr())

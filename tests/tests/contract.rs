@@ -17,6 +17,7 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::time::Duration;
 use tiergate::RunOptions;
 use tiergate_tests::{
@@ -38,7 +39,8 @@ const SEEDS: u64 = 2;
 struct World {
     db: HotDb,
     _origin: HotOrigin,
-    _blob: BlobStore,
+    blob: BlobStore,
+    config: GateConfig,
     gate: Gate,
     archiver: tiergate::Archiver,
     put: PutKind,
@@ -63,7 +65,8 @@ impl World {
         Ok(Self {
             db,
             _origin: origin,
-            _blob: blob,
+            blob,
+            config,
             gate,
             archiver,
             put,
@@ -72,6 +75,26 @@ impl World {
             seed,
             steps: Vec::new(),
         })
+    }
+
+    /// [`start`](Self::start) on the database `db` makes, if its engine runs here.
+    async fn on(
+        db: &impl AsyncFn() -> anyhow::Result<Option<HotDb>>,
+        put: PutKind,
+        seed: u64,
+    ) -> anyhow::Result<Option<Self>> {
+        match db().await? {
+            Some(db) => Ok(Some(Self::start(db, put, seed).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A new tiergate over the same database, origin and blob storage, as after an upgrade.
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        self.gate = Gate::start(&self.config).await?;
+        self.archiver = self.gate.archiver().await?;
+        self.note("tiergate restarted".to_owned());
+        Ok(())
     }
 
     /// Stops the test with `what`, the seed and the steps that led there.
@@ -237,15 +260,32 @@ impl World {
         Ok(())
     }
 
+    /// Records `INV-{n}` for every `n` in `ids`, `size` bytes each, created long ago
+    /// straight in the table.
+    async fn insert_old(&mut self, ids: Range<u64>, size: usize) -> anyhow::Result<()> {
+        for n in ids {
+            let id = format!("INV-{n}");
+            let body = billing_record(&id, n, size);
+            self.db.insert(&id, &body, OLD).await?;
+            self.model.insert(id, body);
+        }
+        Ok(())
+    }
+
+    /// Reads `INV-{n}` for every `n` in `ids`.
+    async fn read_every(&mut self, ids: Range<u64>) -> anyhow::Result<()> {
+        for n in ids {
+            self.read(&format!("INV-{n}")).await?;
+        }
+        Ok(())
+    }
+
     /// At the end: every id answers as the model says, after one more full cycle.
     async fn settle(&mut self) -> anyhow::Result<()> {
         self.run().await?;
         tokio::time::sleep(GRACE + Duration::from_millis(100)).await;
         self.run().await?;
-        for n in 0..IDS {
-            self.read(&format!("INV-{n}")).await?;
-        }
-        Ok(())
+        self.read_every(0..IDS).await
     }
 }
 
@@ -256,20 +296,12 @@ async fn writes_in_the_grace_period_and_after_it(
     db: impl AsyncFn() -> anyhow::Result<Option<HotDb>>,
     put: PutKind,
 ) -> anyhow::Result<()> {
-    let Some(db) = db().await? else {
+    let Some(mut world) = World::on(&db, put, 0).await? else {
         return Ok(());
     };
-    let mut world = World::start(db, put, 0).await?;
-    for n in 0..6 {
-        let id = format!("INV-{n}");
-        let body = billing_record(&id, n, 20_000);
-        world.db.insert(&id, &body, OLD).await?;
-        world.model.insert(id, body);
-    }
+    world.insert_old(0..6, 20_000).await?;
     world.run().await?; // every record copied, in its grace period now
-    for n in 0..6 {
-        world.read(&format!("INV-{n}")).await?;
-    }
+    world.read_every(0..6).await?;
     // 1. A write in the grace period is read back, not the copy.
     world
         .write("INV-0", billing_record("INV-0", 100, 10_000))
@@ -287,9 +319,7 @@ async fn writes_in_the_grace_period_and_after_it(
     world.read("INV-2").await?;
     tokio::time::sleep(GRACE + Duration::from_millis(100)).await;
     world.run().await?; // the hot rows of INV-3..5 go; INV-0..2 changed and stay
-    for n in 0..6 {
-        world.read(&format!("INV-{n}")).await?;
-    }
+    world.read_every(0..6).await?;
     // 4. Writes to records whose hot row is gone: each reaches the API as if the record
     //    had stayed hot, and the copy stops answering.
     world.delete("INV-3").await?;
@@ -304,6 +334,63 @@ async fn writes_in_the_grace_period_and_after_it(
         .write("INV-5", billing_record("INV-5", 105, 8_000))
         .await?;
     world.read("INV-5").await
+}
+
+/// A ledger and copies left by a tiergate from before copies were staged (ledger schema 1):
+/// copies of records in their grace period sit at the key the edge reads, beside their hot
+/// rows. After the upgrade, writes to those records are read back, not the copy; a write
+/// around the API is hidden by the new version's first run; records whose hot row the old
+/// version deleted are restored on a write, as ever.
+async fn an_older_versions_ledger_and_copies_keep_answering(
+    db: impl AsyncFn() -> anyhow::Result<Option<HotDb>>,
+    put: PutKind,
+) -> anyhow::Result<()> {
+    let Some(mut world) = World::on(&db, put, 0).await? else {
+        return Ok(());
+    };
+    // INV-0..1: hot rows deleted by the old version, copies published.
+    world.insert_old(0..2, 6_000).await?;
+    world.run().await?;
+    tokio::time::sleep(GRACE + Duration::from_millis(100)).await;
+    world.run().await?;
+    // INV-2..5: copied, in their grace period; the old version published copies at once.
+    world.insert_old(2..6, 6_000).await?;
+    world.run().await?;
+    for n in 2..6 {
+        world.blob.publish_staged(&format!("INV-{n}"))?;
+    }
+    let l = format!("{}_ledger", world.db.table());
+    world
+        .db
+        .execute_batch(&format!(
+            "DROP INDEX \"{l}_state_changed\"; ALTER TABLE {l} DROP COLUMN row_columns; \
+             ALTER TABLE {l} DROP COLUMN record_changed_at; UPDATE {l}_schema SET version = 1"
+        ))
+        .await?;
+    world.note("the ledger and copies made as a tiergate before staged copies left them".into());
+    world.restart().await?;
+    world.read_every(0..6).await?;
+    // Writes through the edge before the new version's first run.
+    world
+        .write("INV-2", billing_record("INV-2", 102, 7_000))
+        .await?;
+    world.read("INV-2").await?;
+    world.delete("INV-3").await?;
+    world.read("INV-3").await?;
+    world.patch("INV-0", 1).await?;
+    world.read("INV-0").await?;
+    // A write around the API shows from the first run on.
+    let body = billing_record("INV-4", 104, 5_000);
+    world.db.update("INV-4", &body).await?;
+    world.note("INV-4 updated straight in the table".into());
+    world.model.insert("INV-4".into(), body);
+    world.run().await?;
+    world.read_every(0..6).await?;
+    world
+        .write("INV-5", billing_record("INV-5", 105, 4_000))
+        .await?;
+    world.read("INV-5").await?;
+    world.settle().await
 }
 
 /// The seeds to run: the one `TIERGATE_TEST_SEED` names, or a few drawn from the clock.
@@ -327,17 +414,11 @@ async fn every_answer_equals_the_apis(
     put: PutKind,
 ) -> anyhow::Result<()> {
     for seed in seeds() {
-        let Some(db) = db().await? else {
+        let Some(mut world) = World::on(&db, put, seed).await? else {
             return Ok(());
         };
-        let mut world = World::start(db, put, seed).await?;
         // Half the ids start as old records, the rest absent.
-        for n in 0..IDS / 2 {
-            let id = format!("INV-{n}");
-            let body = billing_record(&id, n, 1_500);
-            world.db.insert(&id, &body, OLD).await?;
-            world.model.insert(id, body);
-        }
+        world.insert_old(0..IDS / 2, 1_500).await?;
         for n in 0..STEPS {
             world.step(n).await?;
         }
@@ -376,4 +457,8 @@ contract_on_both_engines!(
         writes_in_the_grace_period_and_after_it(PutKind::Updates),
     writes_around_the_grace_period_on_an_api_whose_put_creates:
         writes_in_the_grace_period_and_after_it(PutKind::Creates),
+    an_upgrade_on_an_api_whose_put_only_replaces:
+        an_older_versions_ledger_and_copies_keep_answering(PutKind::Updates),
+    an_upgrade_on_an_api_whose_put_creates:
+        an_older_versions_ledger_and_copies_keep_answering(PutKind::Creates),
 );
