@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tiergate::archive::{self, schedule};
 use tiergate::kv::{self, KvBackend};
-use tiergate::ops::admin::Admin;
+use tiergate::ops::admin::{self, Admin};
 use tiergate::restore::Restorer;
 use tiergate::restore::endpoint::InProcessRestore;
 use tiergate::{Archiver, Config, Server};
@@ -221,7 +221,12 @@ async fn run() -> anyhow::Result<ExitCode> {
             let config = Config::load(&config)?;
             let kv = kv::open(&config.cache).context("opening the edge cache")?;
             let restore = InProcessRestore::from_config(&config, kv.clone());
-            let admin = Admin::start(config.admin_listen, restore).await?;
+            let admin = Admin::start(
+                admin::bind(config.admin_listen).await?,
+                restore,
+                Some(kv.clone()),
+            )
+            .await?;
             let scheduled = match config.archive.as_ref().and_then(|a| a.schedule.clone()) {
                 Some(cron) => {
                     let archiver =
@@ -260,7 +265,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                 // A run that cannot start or breaks off alerts as a scheduled one does: the
                 // operator's scheduler may be all that runs it.
                 let ran = async {
-                    let archiver = Archiver::new(&config, archive_cache(&config)?).await?;
+                    let archiver = Archiver::new(&config, command_cache(&config)?).await?;
                     console::run_with_progress(&archiver).await
                 }
                 .await;
@@ -276,14 +281,15 @@ async fn run() -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             } else {
-                let kv = archive_cache(&config)?;
+                let kv = scheduled_archive_cache(&config)?;
                 let archiver = Archiver::new(&config, kv.clone()).await?;
                 let cron = config
                     .archive
                     .as_ref()
                     .and_then(|a| a.schedule.clone())
                     .context("archive.schedule is not set: add it, or run with --once")?;
-                let admin = Admin::start(config.admin_listen, None).await?;
+                let admin =
+                    Admin::start(admin::bind(config.admin_listen).await?, None, None).await?;
                 let webhook = config.alert_webhook.clone();
                 let task = schedule::spawn(Some(Arc::new(archiver)), config, kv, cron, webhook);
                 admin.ready();
@@ -329,7 +335,11 @@ async fn run() -> anyhow::Result<ExitCode> {
             }
             // No edge cache here: a restored row holds the bytes the copy held, so a
             // cached copy in a running edge stays right.
-            let restorer = Restorer::new(archive.hot.clone(), &archive.settings, None);
+            let restorer = Restorer::new(
+                archive.hot.clone(),
+                &archive.settings,
+                Some(command_cache(&config)?),
+            );
             if !console::restore(&restorer, &ids).await {
                 return Ok(ExitCode::FAILURE);
             }
@@ -357,12 +367,26 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         })
 }
 
-/// The cache an archiver outside `serve` drops cached copies from: the edges' own when it
-/// is shared (Redis), so that what the run hides or expires stops being served at once.
-/// A local cache lives in its server's process (or holds its redb file's lock): the run
-/// gets a private one, and the edges' copies of what it hid or expired are served until
-/// their TTL, which the log says.
-fn archive_cache(config: &Config) -> anyhow::Result<Arc<dyn KvBackend>> {
+/// The cache a command of its own (`archive --once`, `restore`) drops cached copies from,
+/// so that what it hides, expires or restores stops being served at once: the edges' own
+/// when it is shared (Redis); the redb file itself when no server holds it; else the local
+/// cache of the `serve` on this machine, through its admin address (`server.admin_listen`).
+fn command_cache(config: &Config) -> anyhow::Result<Arc<dyn KvBackend>> {
+    use tiergate::config::CacheBackend;
+    match kv::open(&config.cache) {
+        Ok(cache) if !matches!(config.cache.backend, CacheBackend::Memory) => Ok(cache),
+        Ok(_) | Err(kv::KvError::InUse(_)) => {
+            Ok(Arc::new(kv::ServeDrops::new(config.admin_listen)))
+        }
+        Err(e) => Err(e).context("opening the edge cache"),
+    }
+}
+
+/// The cache a scheduled archiver outside `serve` drops cached copies from: the edges' own
+/// when it is shared (Redis). A local cache lives in its server's process, which cannot be
+/// on this admin address (this process holds it): the run gets a private one, and the
+/// edges' copies of what it hid or expired are served until their TTL, which the log says.
+fn scheduled_archive_cache(config: &Config) -> anyhow::Result<Arc<dyn KvBackend>> {
     use tiergate::config::{CacheBackend, CacheConfig};
     if let CacheBackend::Redis(_) = config.cache.backend {
         return kv::open(&config.cache).context("opening the shared edge cache");

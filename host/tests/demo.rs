@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::Command;
-use support::{Demo, NEVER, TIERGATE, archive_once, get, get_as};
+use support::{Demo, NEVER, TIERGATE, archive_once, get, get_as, put};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<()> {
@@ -228,6 +228,56 @@ async fn the_demo_serves_every_tier_and_archives_on_demand() -> anyhow::Result<(
     for leak in [secret.as_str(), "X-Amz-Signature", "X-Amz-Credential"] {
         assert!(!log.contains(leak), "the log shows {leak:?}");
     }
+    Ok(())
+}
+
+/// A record the application writes again around the edge, straight to its API, after its
+/// hot row was archived: the demo's edge keeps serving its cached copy until the next run,
+/// and an `archive --once` run in its own process drops that copy from the demo's memory
+/// cache (through the admin address) as it hides the blob copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_once_run_drops_what_it_hides_from_the_servers_cache() -> anyhow::Result<()> {
+    let demo = Demo::start("drops-test", 40, NEVER)?;
+    let config = demo.config();
+    let ids = async || -> anyhow::Result<Vec<String>> {
+        let listing = get(&format!("{}/records?limit=1000", demo.api)).await?;
+        Ok(
+            serde_json::from_slice::<Vec<serde_json::Value>>(&listing.body)?
+                .iter()
+                .map(|r| r["id"].as_str().expect("every entry has an id").to_owned())
+                .collect(),
+        )
+    };
+    let before = ids().await?;
+    archive_once(&config)?;
+    archive_once(&config)?;
+    let hot = ids().await?;
+    let old = before
+        .into_iter()
+        .find(|id| !hot.contains(id))
+        .expect("a record whose hot row was archived");
+    let url = format!("{}/records/{old}", demo.edge);
+    let archived = get(&url).await?;
+    assert_eq!(archived.source.as_deref(), Some("blob"), "{old} archived");
+    assert_eq!(get(&url).await?.source.as_deref(), Some("cache"));
+
+    const AROUND: &[u8] = br#"{"written":"around the edge"}"#;
+    let written = put(&format!("{}/records/{old}", demo.api), AROUND).await?;
+    assert_eq!(written.status, 204, "the API created {old} again");
+    let hidden = get(&url).await?;
+    assert_eq!(
+        (hidden.source.as_deref(), &hidden.body),
+        (Some("cache"), &archived.body),
+        "until the next run, the copy may hide a write around the API"
+    );
+    let ran = archive_once(&config)?;
+    let after = get(&url).await?;
+    assert_eq!(
+        (after.status, after.source.as_deref()),
+        (200, Some("origin")),
+        "after the run, the API's record, not the cached copy: {ran}"
+    );
+    assert_eq!(after.body.as_ref(), AROUND);
     Ok(())
 }
 

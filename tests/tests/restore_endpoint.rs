@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use std::time::{Duration, SystemTime};
 use tiergate::RunOptions;
-use tiergate::ops::admin::Admin;
+use tiergate::ops::admin::{self, Admin};
 use tiergate::restore::endpoint::InProcessRestore;
 use tiergate_core::RecordId;
 use tiergate_core::restore_auth::{HEADER, RestoreKey};
@@ -37,7 +37,7 @@ async fn signed_requests_restore_and_others_change_nothing() -> anyhow::Result<(
         restore.is_some(),
         "a config with a hot database has a restore endpoint"
     );
-    let admin = Admin::start("127.0.0.1:0".parse()?, restore).await?;
+    let admin = Admin::start(admin::bind("127.0.0.1:0".parse()?).await?, restore, None).await?;
     let url = format!("http://{}/restore/INV-1", admin.local_addr());
     let key = RestoreKey::new(&gate.config().edge_variables["restore_key"])
         .map_err(anyhow::Error::msg)?;

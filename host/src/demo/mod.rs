@@ -17,7 +17,7 @@ mod issuer;
 use crate::archive::Archiver;
 use crate::config::Config;
 use crate::kv;
-use crate::ops::admin::Admin;
+use crate::ops::admin::{self, Admin};
 use crate::ops::plain_server::serve;
 use crate::restore::endpoint::InProcessRestore;
 use crate::serve::{RunningServer, Server};
@@ -157,16 +157,27 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<RunningDemo> {
         blob_store::service(&dir.join("blob"), &key_id, &secret)?,
     );
 
+    // Bound before the config is written, so that it names the port (`archive --once`
+    // drops cached copies through it).
+    let admin_listener = admin::bind(options.admin).await?;
+    let admin_addr = admin_listener.local_addr()?;
     let config_path = dir.join("tiergate.toml");
     std::fs::write(
         &config_path,
-        config_text(options, &dir, &api_url, &blob_url, issuer.as_ref()),
+        config_text(
+            options,
+            admin_addr,
+            &dir,
+            &api_url,
+            &blob_url,
+            issuer.as_ref(),
+        ),
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
     let cache = kv::open(&config.cache)?;
     let restore = InProcessRestore::from_config(&config, cache.clone());
-    let admin = Admin::start(config.admin_listen, restore).await?;
+    let admin = Admin::start(admin_listener, restore, Some(cache.clone())).await?;
     let archiver = Archiver::new(&config, cache.clone()).await?;
     let schedule = config
         .archive
@@ -248,6 +259,7 @@ fn credentials(dir: &Path) -> anyhow::Result<(String, String)> {
 
 fn config_text(
     options: &DemoOptions,
+    admin: SocketAddr,
     dir: &Path,
     api_url: &str,
     blob_url: &str,
@@ -309,7 +321,6 @@ lease_seconds = 10
 "#,
         dir = dir.display(),
         listen = options.listen,
-        admin = options.admin,
         bucket = blob_store::BUCKET,
         schedule = options.schedule,
         grace = options.grace_seconds,

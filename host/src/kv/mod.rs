@@ -6,7 +6,9 @@
 //!
 //! - [`KvBackend`] and its backends: `memory` (large values in sealed memory files,
 //!   [`zero_copy`]), `redb_file`, and `redis_store` (shared by many hosts; Redis bounds it);
-//! - [`import`]: the guest-facing `spin:key-value` import over the backend.
+//! - [`import`]: the guest-facing `spin:key-value` import over the backend;
+//! - [`ServeDrops`]: a local cache as a run in another process reaches it, through its
+//!   server's admin address.
 //!
 //! May use: `config`, `telemetry::metrics`, `wasm::bindings` (the import's generated traits).
 
@@ -14,11 +16,13 @@ pub mod import;
 mod memory;
 mod redb_file;
 mod redis_store;
+mod serve_drops;
 pub mod zero_copy;
 
 pub use memory::MemoryKv;
 pub use redb_file::RedbKv;
 pub use redis_store::RedisKv;
+pub use serve_drops::{DROP_PREFIX, ServeDrops};
 
 use crate::config::{CacheBackend, CacheConfig};
 use bytes::Bytes;
@@ -35,6 +39,13 @@ pub enum KvError {
         /// The budget.
         budget: u64,
     },
+    /// The cache file is open in another process (its server).
+    #[error(
+        "{} is open in another process: another `tiergate serve`, or an `archive --once` or \
+         `restore` that drops cached copies from it while no server runs; start again once it ends",
+        .0.display()
+    )]
+    InUse(std::path::PathBuf),
     /// The backend's storage failed.
     #[error("cache storage failed: {0}")]
     Storage(String),

@@ -35,8 +35,10 @@ fn storage(e: impl std::fmt::Display) -> KvError {
 impl RedbKv {
     /// Opens (or creates) the file at `path`.
     pub fn open(path: &Path, budget: u64) -> Result<Self, KvError> {
-        let db = Database::create(path)
-            .map_err(|e| KvError::Storage(format!("cannot open {}: {e}", path.display())))?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => KvError::InUse(path.to_owned()),
+            e => KvError::Storage(format!("cannot open {}: {e}", path.display())),
+        })?;
         let txn = db.begin_write().map_err(storage)?;
         let (mut used, mut next) = (0, 0);
         {

@@ -1,7 +1,12 @@
 //! The admin endpoint: `/metrics` for Prometheus, `/healthz`, and, with a hot database, the
 //! restore endpoint `POST /restore/{id}` for edges that run elsewhere (Spin), on an address
-//! of its own (loopback by default), so that none is reachable where the edge is.
+//! of its own (loopback by default), so that none is reachable where the edge is. Where
+//! the process serves the edge, `DELETE /cache/{key}` drops an entry from its cache: a
+//! command in another process (`archive --once`, `restore`) sends what it hides, expires
+//! or restores there when the cache is local (`kv::ServeDrops`). A drop can only make the
+//! edge ask the next tier, so it needs no key beyond the address's reach.
 
+use crate::kv::{DROP_PREFIX, KvBackend};
 use crate::restore::endpoint::InProcessRestore;
 use anyhow::Context as _;
 use http_body_util::Full;
@@ -30,17 +35,24 @@ pub struct Admin {
     tasks: [JoinHandle<()>; 2],
 }
 
+/// The admin address bound, before the endpoint starts: for a process that must know its
+/// port first (the demo writes it into its config).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for /metrics (server.admin_listen)"))
+}
+
 impl Admin {
-    /// Installs the metrics recorder and serves it on `addr`, with `restore`'s endpoint if
+    /// Installs the metrics recorder and serves it on `listener`, with `restore`'s endpoint
+    /// if there is one, and drops from `cache`, the local cache the edge serves from, if
     /// there is one.
     pub async fn start(
-        addr: SocketAddr,
+        listener: TcpListener,
         restore: Option<Arc<InProcessRestore>>,
+        cache: Option<Arc<dyn KvBackend>>,
     ) -> anyhow::Result<Self> {
         let handle = crate::telemetry::metrics::install();
-        let listener = TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot listen on {addr} for /metrics (server.admin_listen)")
-        })?;
         let addr = listener.local_addr()?;
         let ready = Arc::new(AtomicBool::new(false));
         let upkeep = tokio::spawn({
@@ -60,11 +72,16 @@ impl Admin {
                 move |request: http::Request<Incoming>| {
                     let handle = handle.clone();
                     let restore = restore.clone();
+                    let cache = cache.clone();
                     let ready = ready.load(Ordering::Acquire);
                     async move {
-                        let response = match restore {
-                            Some(restore) if request.uri().path().starts_with("/restore/") => {
+                        let path = request.uri().path();
+                        let response = match (restore, cache) {
+                            (Some(restore), _) if path.starts_with("/restore/") => {
                                 restore_answer(&restore, &request).await
+                            }
+                            (_, Some(cache)) if path.starts_with(DROP_PREFIX) => {
+                                drop_answer(cache.as_ref(), &request).await
                             }
                             _ => answer(&handle, ready, &request),
                         };
@@ -107,6 +124,28 @@ impl Drop for Admin {
     }
 }
 
+async fn drop_answer(
+    cache: &dyn KvBackend,
+    request: &http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let key = &request.uri().path()[DROP_PREFIX.len()..];
+    let (status, text) = if request.method() != http::Method::DELETE || key.is_empty() {
+        (
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "the cache takes DELETE /cache/{key}\n".to_owned(),
+        )
+    } else {
+        match cache.delete(key).await {
+            Ok(()) => (http::StatusCode::NO_CONTENT, String::new()),
+            Err(e) => (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("dropping {key} failed: {e}\n"),
+            ),
+        }
+    };
+    text_response(status, text)
+}
+
 async fn restore_answer(
     restore: &InProcessRestore,
     request: &http::Request<Incoming>,
@@ -118,6 +157,10 @@ async fn restore_answer(
             request.headers(),
         )
         .await;
+    text_response(status, text)
+}
+
+fn text_response(status: http::StatusCode, text: String) -> http::Response<Full<Bytes>> {
     http::Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "text/plain")

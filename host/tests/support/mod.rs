@@ -2,7 +2,7 @@
 //! plain HTTP client, and `archive --once` against the demo's config.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::io::{BufRead, BufReader};
@@ -149,12 +149,21 @@ pub(crate) async fn get(url: &str) -> anyhow::Result<Reply> {
 
 /// `GET url` with `token` as its bearer token, if any.
 pub(crate) async fn get_as(url: &str, token: Option<&str>) -> anyhow::Result<Reply> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let mut request = http::Request::get(url);
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = client.request(request.body(Empty::new())?).await?;
+    send(request.body(Full::default())?).await
+}
+
+/// `PUT url` with `body`.
+pub(crate) async fn put(url: &str, body: &'static [u8]) -> anyhow::Result<Reply> {
+    send(http::Request::put(url).body(Full::new(Bytes::from_static(body)))?).await
+}
+
+async fn send(request: http::Request<Full<Bytes>>) -> anyhow::Result<Reply> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let response = client.request(request).await?;
     let status = response.status().as_u16();
     let source = response
         .headers()
