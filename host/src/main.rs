@@ -333,8 +333,8 @@ async fn run() -> anyhow::Result<ExitCode> {
                 println!("{} archived records last changed {range}", found.len());
                 ids.extend(found);
             }
-            // No edge cache here: a restored row holds the bytes the copy held, so a
-            // cached copy in a running edge stays right.
+            // A restored row holds the bytes the copy held, so a cached copy would stay
+            // right; it goes all the same, as every hidden copy's does.
             let restorer = Restorer::new(
                 archive.hot.clone(),
                 &archive.settings,
@@ -373,12 +373,14 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 /// cache of the `serve` on this machine, through its admin address (`server.admin_listen`).
 fn command_cache(config: &Config) -> anyhow::Result<Arc<dyn KvBackend>> {
     use tiergate::config::CacheBackend;
+    let serve_drops =
+        || -> Arc<dyn KvBackend> { Arc::new(kv::ServeDrops::new(config.admin_listen)) };
+    if let CacheBackend::Memory = config.cache.backend {
+        return Ok(serve_drops());
+    }
     match kv::open(&config.cache) {
-        Ok(cache) if !matches!(config.cache.backend, CacheBackend::Memory) => Ok(cache),
-        Ok(_) | Err(kv::KvError::InUse(_)) => {
-            Ok(Arc::new(kv::ServeDrops::new(config.admin_listen)))
-        }
-        Err(e) => Err(e).context("opening the edge cache"),
+        Err(kv::KvError::InUse(_)) => Ok(serve_drops()),
+        opened => opened.context("opening the edge cache"),
     }
 }
 
