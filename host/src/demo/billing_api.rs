@@ -33,7 +33,9 @@ impl BillingApi {
                  content_type TEXT NOT NULL DEFAULT 'application/json',
                  version INTEGER NOT NULL DEFAULT 1,
                  updated_at TEXT NOT NULL
-             );",
+             );
+             -- What the README asks of a records table: the archiver walks it by this.
+             CREATE INDEX IF NOT EXISTS records_updated_at ON records (updated_at);",
         )?;
         Ok(Self(Arc::new(Mutex::new(conn))))
     }
