@@ -88,7 +88,7 @@ impl KvBackend for ServeDrops {
                 )));
             }
             // No server: no process holds a cache to drop from (a redb file, unlocked, is
-            // opened instead: see `main`'s `archive_cache`).
+            // opened instead: see `main`'s `command_cache`).
             Ok(Err(e)) if e.is_connect() => {
                 if !self.said_absent.swap(true, Ordering::Relaxed) {
                     tracing::info!(
