@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tiergate_core::access::{AccessMode, KeySource};
+use tiergate_core::access::{AccessMode, KeySource, OwnerAt};
 use tiergate_core::restore_auth::RestoreKey;
 use tiergate_core::settings::names;
 use tiergate_core::{ArchiverSettings, EdgeSettings, RecordRoute};
@@ -338,6 +338,7 @@ struct AuthSection {
     leeway_seconds: Option<u64>,
     owner_claim: Option<String>,
     owner_pointer: Option<String>,
+    owner_column: Option<String>,
     read_all: Option<String>,
     refused_status: Option<u16>,
     check_url: Option<String>,
@@ -368,6 +369,7 @@ impl AuthSection {
             (names::AUTH_JWKS, self.jwks),
             (names::AUTH_OWNER_CLAIM, self.owner_claim),
             (names::AUTH_OWNER_POINTER, self.owner_pointer),
+            (names::AUTH_OWNER_COLUMN, self.owner_column),
             (names::AUTH_READ_ALL, self.read_all),
             (names::AUTH_HS256_SECRET, secret),
             (names::AUTH_CHECK_URL, self.check_url),
@@ -712,7 +714,29 @@ impl Config {
             AccessMode::None => None,
         };
 
-        let archive = match (file.hot, file.archive) {
+        // An owner column is read by the hot store (the archiver stores it with each copy,
+        // and the host hands the edge the owner of a record the origin answers).
+        let owner_column = match &edge.access {
+            AccessMode::Jwt(rules) => match rules.owner.as_ref().map(|owner| &owner.at) {
+                Some(OwnerAt::Column(column)) => Some(column.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut hot = file.hot;
+        match (&mut hot, owner_column) {
+            (_, None) => {}
+            (Some(hot), column) => hot.owner_column = column,
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "edge.auth.owner_column",
+                    reason: "needs the [hot] database, whose column it names; or use \
+                             owner_pointer to read the owner from the record's body"
+                        .into(),
+                });
+            }
+        }
+        let archive = match (hot, file.archive) {
             (None, None) => None,
             (None, Some(_)) => {
                 return Err(ConfigError::Invalid {

@@ -13,6 +13,7 @@ use tiergate::ops::admin::{self, Admin};
 use tiergate::restore::Restorer;
 use tiergate::restore::endpoint::InProcessRestore;
 use tiergate::{Archiver, Config, Server};
+use tiergate_hotstore::LazyHotStore;
 
 /// tiergate keeps a record API's storage bill down: old records move from the hot database
 /// to blob storage, and an edge component keeps serving every record, from wherever it
@@ -336,7 +337,7 @@ async fn run() -> anyhow::Result<ExitCode> {
             // A restored row holds the bytes the copy held, so a cached copy would stay
             // right; it goes all the same, as every hidden copy's does.
             let restorer = Restorer::new(
-                archive.hot.clone(),
+                Arc::new(LazyHotStore::new(archive.hot.clone())),
                 &archive.settings,
                 Some(command_cache(&config)?),
             );

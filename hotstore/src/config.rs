@@ -59,6 +59,11 @@ pub struct HotConfig {
     /// PostgreSQL: how many connections the pool may open.
     #[serde(default = "defaults::pool_size")]
     pub pool_size: u32,
+    /// The column holding each record's owner, when the edge checks access by it: its value
+    /// is read with the record and stored with the copy. Set from `[edge.auth]
+    /// owner_column` (one place for it), not a `[hot]` key.
+    #[serde(skip)]
+    pub owner_column: Option<String>,
 }
 
 impl fmt::Debug for HotConfig {
@@ -78,6 +83,7 @@ impl fmt::Debug for HotConfig {
             exclude_where,
             ledger_table,
             pool_size,
+            owner_column,
         } = self;
         f.debug_struct("HotConfig")
             .field("engine", engine)
@@ -93,6 +99,7 @@ impl fmt::Debug for HotConfig {
             .field("exclude_where", exclude_where)
             .field("ledger_table", ledger_table)
             .field("pool_size", pool_size)
+            .field("owner_column", owner_column)
             .finish()
     }
 }
@@ -172,20 +179,22 @@ pub(crate) struct Names {
     pub(crate) content_type: Option<SqlName>,
     pub(crate) version: Option<SqlName>,
     pub(crate) hold: Option<SqlName>,
+    pub(crate) owner: Option<SqlName>,
     pub(crate) ledger: SqlName,
 }
 
 impl Names {
-    /// Every configured column of the records table, with its key, for checking that they
-    /// exist.
+    /// Every configured column of the records table, with its config key, for checking that
+    /// they exist.
     pub(crate) fn columns(&self) -> impl Iterator<Item = (&'static str, &SqlName)> {
         [
-            ("id_column", Some(&self.id)),
-            ("changed_column", Some(&self.changed)),
-            ("body_column", Some(&self.body)),
-            ("content_type_column", self.content_type.as_ref()),
-            ("version_column", self.version.as_ref()),
-            ("hold_column", self.hold.as_ref()),
+            ("hot.id_column", Some(&self.id)),
+            ("hot.changed_column", Some(&self.changed)),
+            ("hot.body_column", Some(&self.body)),
+            ("hot.content_type_column", self.content_type.as_ref()),
+            ("hot.version_column", self.version.as_ref()),
+            ("hot.hold_column", self.hold.as_ref()),
+            ("edge.auth.owner_column", self.owner.as_ref()),
         ]
         .into_iter()
         .filter_map(|(key, column)| column.map(|column| (key, column)))
@@ -209,6 +218,7 @@ impl HotConfig {
             exclude_where: None,
             ledger_table: defaults::ledger_table(),
             pool_size: defaults::pool_size(),
+            owner_column: None,
         }
     }
 
@@ -257,6 +267,14 @@ impl HotConfig {
             content_type: optional("content_type_column", &self.content_type_column)?,
             version: optional("version_column", &self.version_column)?,
             hold: optional("hold_column", &self.hold_column)?,
+            owner: self
+                .owner_column
+                .as_deref()
+                .map(|text| {
+                    SqlName::parse(text, false)
+                        .map_err(|why| format!("edge.auth.owner_column: {why}"))
+                })
+                .transpose()?,
             ledger: table("ledger_table", &self.ledger_table)?,
         })
     }

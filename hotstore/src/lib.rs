@@ -65,6 +65,32 @@ pub enum HotStore {
     Postgres(PostgresStore),
 }
 
+/// A hot store opened at its first use, and shared by whoever needs it then: a server's
+/// restores before writes and its owner look-ups. Serving reads never waits for the hot
+/// database to start, and a failed open is tried again at the next use.
+#[derive(Debug)]
+pub struct LazyHotStore {
+    config: HotConfig,
+    store: tokio::sync::OnceCell<HotStore>,
+}
+
+impl LazyHotStore {
+    /// A store of `config`, not opened yet.
+    pub fn new(config: HotConfig) -> Self {
+        Self {
+            config,
+            store: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The store, opened (as [`HotStore::open`]) at the first call.
+    pub async fn get(&self) -> Result<&HotStore, StoreError> {
+        self.store
+            .get_or_try_init(|| HotStore::open(&self.config))
+            .await
+    }
+}
+
 /// Calls the same method on whichever backend this is.
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
@@ -137,6 +163,14 @@ impl HotStore {
     /// Reads a record for copying; `None` when it is not in the hot table.
     pub async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
         dispatch!(self.read(id))
+    }
+
+    /// The owner of record `id` (the owner column's value), for the edge's access check of
+    /// a record the origin answered: from its hot row, or, once that is deleted after its
+    /// copy, from the ledger's image of the row, so that a read racing the delete still
+    /// finds it. `None` without an owner column, or when neither has the record.
+    pub async fn owner(&self, id: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self.owner(id))
     }
 
     /// Records a verified copy: the ledger row goes `copying` -> `archived`, and the lease

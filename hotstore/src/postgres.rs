@@ -66,6 +66,8 @@ struct Sql {
     /// without such an index, by id.
     changed_indexed: bool,
     read: String,
+    /// The owner of a record: its row's owner column, else the ledger's image of its row.
+    owner: String,
     mark_archived: String,
     release: String,
     claim_due: String,
@@ -282,9 +284,20 @@ impl PostgresStore {
                     changed_ms: row.try_get(2)?,
                     content_type: row.try_get(3)?,
                     body: row.try_get(4)?,
+                    owner: row.try_get(5)?,
                 })
             })
             .transpose()
+            .map_err(self.fail(doing))
+    }
+
+    pub(crate) async fn owner(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let doing = "reading a record's owner";
+        let rows = self.query(doing, &self.sql.owner, &[&id]).await?;
+        rows.first()
+            .map(|row| row.try_get::<_, Option<String>>(0))
+            .transpose()
+            .map(Option::flatten)
             .map_err(self.fail(doing))
     }
 
@@ -912,6 +925,15 @@ impl Sql {
             format!("({})", kept_by.join(" OR "))
         };
         let length = format!("octet_length({body})");
+        let owner = names.owner.as_ref().map_or_else(
+            || "CAST(NULL AS text)".to_owned(),
+            |c| format!("CAST({} AS text)", col(c)),
+        );
+        // A column name is a plain identifier (checked when parsed): safe in a literal.
+        let imaged_owner = names.owner.as_ref().map_or_else(
+            || "CAST(NULL AS text)".to_owned(),
+            |c| format!("l.row_columns ->> '{}'", c.name()),
+        );
         let [copying, archived, deleted, expired] = LedgerState::ALL.map(LedgerState::as_str);
         // Cold records a claim may take: $1 = now, $2 = cutoff. Only the records table is in
         // scope at this level, so `exclude_where` sees its columns unqualified. Comparing
@@ -1010,8 +1032,15 @@ impl Sql {
             claim_cold_after: claim_cold(&after),
             changed_indexed: facts.changed_indexed,
             read: format!(
-                "SELECT CAST({id} AS text), {version}, {changed_ms}, {content_type}, {body} \
+                "SELECT CAST({id} AS text), {version}, {changed_ms}, {content_type}, {body}, {owner} \
                  FROM {t} WHERE {id} = $1"
+            ),
+            owner: format!(
+                "SELECT owner FROM ( \
+                   SELECT 0 AS k, {owner} AS owner FROM {t} WHERE {id} = $1 \
+                   UNION ALL SELECT 1, {imaged_owner} FROM {l} AS l \
+                   WHERE l.id = $1 AND l.row_columns IS NOT NULL) AS found \
+                 ORDER BY k LIMIT 1"
             ),
             mark_archived: format!(
                 "UPDATE {l} SET state = '{archived}', version = $3, blob_key = $4, sha256 = $5, \
@@ -1246,7 +1275,7 @@ async fn check_columns(
             .ok_or_else(|| {
                 let present: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
                 StoreError::Invalid(format!(
-                    "hot.{key}: table {table} has no column {column} (it has: {}); fix the key",
+                    "{key}: table {table} has no column {column} (it has: {}); fix the key",
                     present.join(", ")
                 ))
             })
@@ -1254,7 +1283,7 @@ async fn check_columns(
     for (key, column) in names.columns() {
         type_of(key, column)?;
     }
-    let changed = type_of("changed_column", &names.changed)?;
+    let changed = type_of("hot.changed_column", &names.changed)?;
     if !matches!(
         changed,
         "timestamp with time zone" | "timestamp without time zone"
@@ -1265,7 +1294,7 @@ async fn check_columns(
         )));
     }
     if let Some(hold) = &names.hold {
-        let kind = type_of("hold_column", hold)?;
+        let kind = type_of("hot.hold_column", hold)?;
         if kind != "boolean" {
             return Err(StoreError::Invalid(format!(
                 "hot.hold_column: {table}.{hold} is {kind}; a legal hold column must be boolean"
@@ -1283,8 +1312,8 @@ async fn check_columns(
         .map_err(|e| classify(&format!("reading the indexes of {table}"), &e))?
         .get(0);
     Ok(TableFacts {
-        body_is_bytea: type_of("body_column", &names.body)? == "bytea",
-        id_type: type_of("id_column", &names.id)?.to_owned(),
+        body_is_bytea: type_of("hot.body_column", &names.body)? == "bytea",
+        id_type: type_of("hot.id_column", &names.id)?.to_owned(),
         changed_type: changed.to_owned(),
         changed_indexed,
     })

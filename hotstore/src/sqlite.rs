@@ -74,6 +74,8 @@ struct Sql {
     changed_indexed: bool,
     claim_upsert: String,
     read: String,
+    /// The owner of a record: its row's owner column, else the ledger's image of its row.
+    owner: String,
     mark_archived: String,
     release: String,
     due: String,
@@ -237,9 +239,22 @@ impl SqliteStore {
                         changed_ms: row.get(2)?,
                         content_type: row.get(3)?,
                         body: bytes(row, 4)?,
+                        owner: row.get(5)?,
                     })
                 })
                 .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn owner(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let id = id.to_owned();
+        self.run("reading a record's owner", move |conn, sql| {
+            Ok(conn
+                .prepare_cached(&sql.owner)?
+                .query_row([&id], |row| row.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten())
         })
         .await
     }
@@ -753,6 +768,22 @@ impl Sql {
             .content_type
             .as_ref()
             .map_or_else(|| "NULL".to_owned(), col);
+        let owner = names.owner.as_ref().map_or_else(
+            || "NULL".to_owned(),
+            |c| format!("CAST({} AS TEXT)", col(c)),
+        );
+        // The row image keeps integers as JSON integers and text as strings, which cast to
+        // the text the column's own cast gives. A column name is a plain identifier (checked
+        // when parsed): safe in a literal.
+        let imaged_owner = names.owner.as_ref().map_or_else(
+            || "NULL".to_owned(),
+            |c| {
+                format!(
+                    "CAST(json_extract(row_columns, '$.\"{}\"') AS TEXT)",
+                    c.name()
+                )
+            },
+        );
         let mut kept_by = Vec::new();
         if let Some(hold) = &names.hold {
             kept_by.push(format!("COALESCE({}, FALSE)", col(hold)));
@@ -828,8 +859,14 @@ impl Sql {
                  WHERE state = '{copying}' AND (lease_until IS NULL OR lease_until <= ?5)"
             ),
             read: format!(
-                "SELECT CAST({id} AS TEXT), {version}, {changed_ms}, {content_type}, {body} \
+                "SELECT CAST({id} AS TEXT), {version}, {changed_ms}, {content_type}, {body}, {owner} \
                  FROM {t} WHERE {id} = ?1"
+            ),
+            owner: format!(
+                "SELECT owner FROM ( \
+                   SELECT 0 AS k, {owner} AS owner FROM {t} WHERE {id} = ?1 \
+                   UNION ALL SELECT 1, {imaged_owner} FROM {l} WHERE id = ?1 AND row_columns IS NOT NULL) \
+                 ORDER BY k LIMIT 1"
             ),
             mark_archived: format!(
                 "UPDATE {l} SET state = '{archived}', version = ?3, blob_key = ?4, sha256 = ?5, \
@@ -1072,7 +1109,7 @@ fn check_columns(conn: &Connection, names: &Names) -> Result<bool, StoreError> {
         if type_of(column).is_none() {
             let names: Vec<&str> = present.iter().map(|(name, _)| name.as_str()).collect();
             return Err(StoreError::Invalid(format!(
-                "hot.{key}: table {table:?} has no column {:?} (it has: {}); fix the key",
+                "{key}: table {table:?} has no column {:?} (it has: {}); fix the key",
                 column.name(),
                 names.join(", ")
             )));

@@ -45,6 +45,8 @@ pub struct HotRecord {
     pub content_type: Option<String>,
     /// The record's bytes, whether the column is binary or text.
     pub body: Vec<u8>,
+    /// The owner column's value as text, when one is configured and the cell is not NULL.
+    pub owner: Option<String>,
 }
 
 /// A verified blob copy of a record, as the ledger keeps it.

@@ -34,6 +34,7 @@ on_both_engines!(
     count_cold_agrees_with_claim_cold,
     status_counts_records_and_bytes_per_tier,
     read_returns_the_record_with_its_version_and_time,
+    an_owner_is_read_from_its_row_then_from_the_ledger_once_deleted,
     ledger_pages_in_id_order,
     a_missing_column_is_invalid_and_named,
     concurrent_claims_never_share_an_id,
@@ -1116,6 +1117,35 @@ async fn read_returns_the_record_with_its_version_and_time(f: &Fixture) {
     let changed = f.store.read("r1").await.unwrap().unwrap();
     assert_ne!(changed.version, record.version);
     assert_eq!(f.store.read("nope").await.unwrap(), None);
+}
+
+async fn an_owner_is_read_from_its_row_then_from_the_ledger_once_deleted(f: &Fixture) {
+    let by_owner = HotStore::open(&HotConfig {
+        owner_column: Some("state".into()),
+        ..f.config.clone()
+    })
+    .await
+    .unwrap();
+    f.insert("r1", T0, b"x").await;
+    f.update("r1", "state = 'ACME'").await;
+    f.insert("r2", T0, b"y").await;
+    let record = by_owner.read("r1").await.unwrap().unwrap();
+    assert_eq!(record.owner.as_deref(), Some("ACME"));
+    assert_eq!(f.store.read("r1").await.unwrap().unwrap().owner, None);
+    assert_eq!(by_owner.owner("r1").await.unwrap().as_deref(), Some("ACME"));
+    assert_eq!(by_owner.owner("r2").await.unwrap(), None, "a NULL owner");
+    assert_eq!(by_owner.owner("nope").await.unwrap(), None);
+    assert_eq!(f.store.owner("r1").await.unwrap(), None, "no owner column");
+    // Deleted after its copy: a read that raced the delete still finds the owner, in the
+    // ledger's image of the row.
+    let now = T0 + 5_000;
+    let copy = due(f, "r1", "a", now).await;
+    assert_eq!(
+        delete(f, "a", now + 10, &copy).await,
+        DeleteOutcome::Deleted
+    );
+    assert!(!f.exists("r1").await);
+    assert_eq!(by_owner.owner("r1").await.unwrap().as_deref(), Some("ACME"));
 }
 
 async fn ledger_pages_in_id_order(f: &Fixture) {

@@ -66,3 +66,16 @@ pub fn excerpt(reply: &Reply) -> String {
         None => text,
     }
 }
+
+/// Asserts that `reply` is the edge's refusal of another customer's record: 404 with the
+/// same body as for a record that does not exist, so that it confirms nothing.
+#[track_caller]
+pub fn assert_refused_as_missing(reply: &Reply, what: &str) {
+    assert_eq!(
+        reply.status,
+        http::StatusCode::NOT_FOUND,
+        "{what}: {}",
+        excerpt(reply)
+    );
+    assert_eq!(reply.text(), "tiergate: no such record\n", "{what}");
+}

@@ -155,6 +155,16 @@ impl Issuer {
         format!("http://{}/jwks", self.server.addr())
     }
 
+    /// An `[edge.auth]` section in `jwt` mode that trusts this issuer (its JWKS over HTTP),
+    /// with more keys in `lines` (`owner_claim = "customer_id"`, ...).
+    pub fn edge_auth(&self, lines: &str) -> String {
+        format!(
+            "\n[edge.auth]\nmode = \"jwt\"\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\n\
+             jwks_url = \"{}\"\n{lines}\n",
+            self.jwks_url()
+        )
+    }
+
     /// How many times its keys were fetched.
     pub fn jwks_requests(&self) -> usize {
         self.jwks_requests.load(Ordering::SeqCst)

@@ -8,8 +8,8 @@ use http::StatusCode;
 use http_body_util::Full;
 use hyper::Request;
 use serde_json::json;
-use tiergate_tests::assertions::{assert_served, excerpt};
-use tiergate_tests::issuer::{AUDIENCE, ISSUER, Signer, tampered, unsigned};
+use tiergate_tests::assertions::{assert_refused_as_missing, assert_served, excerpt};
+use tiergate_tests::issuer::{Signer, tampered, unsigned};
 use tiergate_tests::records::{CONTENT_TYPE, LARGE_RECORD_BYTES};
 use tiergate_tests::{Gate, GateConfig, Issuer, Reply, Stack, billing_record};
 
@@ -23,19 +23,10 @@ fn path(id: &str) -> String {
 /// `[edge.auth]` for `issuer`: the caller's `customer_id` claim must be the record's
 /// `customer` field; the `records.read_all` scope reads everything.
 fn auth(issuer: &Issuer, extra: &str) -> String {
-    format!(
-        r#"
-[edge.auth]
-mode = "jwt"
-issuer = "{ISSUER}"
-audience = "{AUDIENCE}"
-jwks_url = "{jwks}"
-owner_claim = "customer_id"
-owner_pointer = "/customer"
-read_all = "records.read_all"
-{extra}"#,
-        jwks = issuer.jwks_url()
-    )
+    issuer.edge_auth(&format!(
+        "owner_claim = \"customer_id\"\nowner_pointer = \"/customer\"\n\
+         read_all = \"records.read_all\"\n{extra}"
+    ))
 }
 
 async fn start(issuer: &Issuer, extra: &str) -> anyhow::Result<Stack> {
@@ -65,16 +56,6 @@ async fn get_as(gate: &Gate, id: &str, token: Option<&str>) -> anyhow::Result<Re
         request = request.header("authorization", format!("Bearer {token}"));
     }
     gate.send(request.body(Full::default())?).await
-}
-
-fn assert_not_found(reply: &Reply, what: &str) {
-    assert_eq!(
-        reply.status,
-        StatusCode::NOT_FOUND,
-        "{what}: {}",
-        excerpt(reply)
-    );
-    assert_eq!(reply.text(), "tiergate: no such record\n", "{what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +95,7 @@ async fn each_customer_reads_its_own_records_from_every_tier_and_no_one_elses() 
             "origin",
             &body,
         );
-        assert_not_found(
+        assert_refused_as_missing(
             &get_as(gate, &hot, Some(&theirs)).await?,
             "another's, cached",
         );
@@ -127,17 +108,17 @@ async fn each_customer_reads_its_own_records_from_every_tier_and_no_one_elses() 
         // Blob, then cache.
         let reply = get_as(gate, &archived, Some(&mine)).await?;
         assert_served(&reply, &archived, "blob", &archived_body);
-        assert_not_found(
+        assert_refused_as_missing(
             &get_as(gate, &archived, Some(&theirs)).await?,
             "another's, cached",
         );
         // The other reads first: refused by the blob tier and by the origin tier.
         let reply = get_as(gate, &archived_unread, Some(&theirs)).await?;
-        assert_not_found(&reply, "another's, from blob");
+        assert_refused_as_missing(&reply, "another's, from blob");
         let reply = get_as(gate, &archived_unread, Some(&mine)).await?;
         assert_served(&reply, &archived_unread, "cache", &archived_unread_body);
         let reply = get_as(gate, &hot_unread, Some(&theirs)).await?;
-        assert_not_found(&reply, "another's, from the origin");
+        assert_refused_as_missing(&reply, "another's, from the origin");
 
         // A conditional read of another's record learns nothing either: 404, not 304.
         let tag = get_as(gate, &hot, Some(&mine))
@@ -148,7 +129,7 @@ async fn each_customer_reads_its_own_records_from_every_tier_and_no_one_elses() 
             .header("authorization", format!("Bearer {theirs}"))
             .header("if-none-match", tag.unwrap_or_default())
             .body(Full::default())?;
-        assert_not_found(&gate.send(request).await?, "another's, conditional");
+        assert_refused_as_missing(&gate.send(request).await?, "another's, conditional");
         let request = Request::head(path(&hot))
             .header("authorization", format!("Bearer {theirs}"))
             .body(Full::default())?;

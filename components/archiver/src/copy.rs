@@ -43,7 +43,7 @@ pub(crate) async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<C
         return Ok(Copied::Gone);
     };
     let PreparedCopy {
-        meta,
+        mut meta,
         stored,
         facts,
     } = PreparedCopy::prepare(
@@ -54,7 +54,8 @@ pub(crate) async fn copy(settings: &ArchiverSettings, claim: &Claim) -> Result<C
         settings.encoding,
     )
     .map_err(|e| Failure::record(format!("record {id}: {e}; nothing was written")))?;
-    drop(record);
+    meta.owner = record.owner;
+    drop(record.body);
     write(
         settings,
         &id,

@@ -5,8 +5,10 @@
 //! settings (`auth_mode`):
 //!
 //! - `jwt`: an OAuth2 bearer token, checked here ([`crate::jwt`]), whose owner claim must
-//!   equal the record's owner, read from the record itself by a JSON pointer into its body;
-//!   a configured scope or role reads every record.
+//!   equal the record's owner, read from the record itself by a JSON pointer into its body,
+//!   or from an owner column of the hot table, which the archiver stores with each copy and
+//!   the tiergate host adds to the origin's answers ([`OwnerAt`]); a configured scope or role
+//!   reads every record.
 //! - `origin`: for credentials only the API can check (sessions, opaque tokens), an
 //!   authorization subrequest in the style of nginx's `auth_request`: the client's credential
 //!   headers go to a check URL of the API, and only a 2xx lets the cache or blob storage
@@ -116,9 +118,25 @@ impl fmt::Debug for Secret {
 pub struct OwnerRule {
     /// The claim naming the caller's customer, such as `customer_id`.
     pub claim: String,
-    /// A JSON pointer (RFC 6901) to the owner in the record's body, such as `/customer/id`.
-    pub pointer: String,
+    /// Where a record's owner is read.
+    pub at: OwnerAt,
 }
+
+/// Where a record's owner is read: the same rule whichever tier answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerAt {
+    /// A JSON pointer (RFC 6901) to the owner in the record's body, such as `/customer/id`.
+    Pointer(String),
+    /// A column of the hot table, named here: the archiver stores its value with each copy
+    /// (object metadata), and the tiergate host adds it to the origin's answer of a record
+    /// still hot ([`OWNER_HEADER`]). A record that arrives without one is nobody's.
+    Column(String),
+}
+
+/// The header in which the tiergate host hands the edge the owner of a record the origin
+/// answered, percent-encoded (as [`escape_owner`](crate::blob_object::escape_owner)
+/// writes it). The host sets it on every such answer, after removing any the origin sent.
+pub const OWNER_HEADER: &str = "tiergate-owner";
 
 /// Who is asking, once their credential checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,17 +157,17 @@ pub struct Reader<'r> {
 }
 
 impl Reader<'_> {
-    /// The pointer to a record's owner, when the answer depends on it (the caller reads
-    /// only their own records): reading the owner costs a parse of the body.
-    pub fn owner_pointer(&self) -> Option<&str> {
+    /// Where a record's owner is read, when the answer depends on it (the caller reads only
+    /// their own records): reading it at a pointer costs a parse of the body.
+    pub fn owner_at(&self) -> Option<&OwnerAt> {
         match (&self.caller, &self.rules.owner) {
-            (Caller::Owner(_), Some(rule)) => Some(&rule.pointer),
+            (Caller::Owner(_), Some(rule)) => Some(&rule.at),
             _ => None,
         }
     }
 
-    /// What to answer instead of a record whose owner is `owner` (read at
-    /// [`owner_pointer`](Self::owner_pointer)), if it is not the caller's.
+    /// What to answer instead of a record whose owner is `owner` (read where
+    /// [`owner_at`](Self::owner_at) says), if it is not the caller's.
     pub fn refusal(&self, owner: Option<&str>) -> Option<RefusalAnswer> {
         self.rules
             .may_read(&self.caller, owner)
@@ -245,7 +263,7 @@ impl JwtRules {
         }
     }
 
-    /// Whether `caller` may read a record whose owner (at the rule's pointer) is `owner`.
+    /// Whether `caller` may read a record whose owner (where the rule reads it) is `owner`.
     pub fn may_read(&self, caller: &Caller, owner: Option<&str>) -> Result<(), Refusal> {
         match (caller, &self.owner) {
             (Caller::Everything, _) | (_, None) => Ok(()),
@@ -381,28 +399,41 @@ impl JwtRules {
                 });
             }
         };
-        let owner = match (get(names::AUTH_OWNER_CLAIM), get(names::AUTH_OWNER_POINTER)) {
+        let at = match (
+            get(names::AUTH_OWNER_POINTER),
+            get(names::AUTH_OWNER_COLUMN),
+        ) {
             (None, None) => None,
-            (Some(claim), Some(pointer)) => {
-                if !pointer.starts_with('/') {
-                    return Err(SettingsError::Invalid {
-                        name: names::AUTH_OWNER_POINTER,
-                        value: pointer,
-                        reason: "expected a JSON pointer such as /customer/id".into(),
-                    });
-                }
-                Some(OwnerRule { claim, pointer })
+            (Some(pointer), None) if !pointer.starts_with('/') => {
+                return Err(SettingsError::Invalid {
+                    name: names::AUTH_OWNER_POINTER,
+                    value: pointer,
+                    reason: "expected a JSON pointer such as /customer/id".into(),
+                });
             }
+            (Some(pointer), None) => Some(OwnerAt::Pointer(pointer)),
+            (None, Some(column)) => Some(OwnerAt::Column(column)),
+            (Some(_), Some(_)) => {
+                return Err(SettingsError::Invalid {
+                    name: names::AUTH_OWNER_COLUMN,
+                    value: "...".into(),
+                    reason: "set auth_owner_pointer or auth_owner_column, not both".into(),
+                });
+            }
+        };
+        let owner = match (get(names::AUTH_OWNER_CLAIM), at) {
+            (None, None) => None,
+            (Some(claim), Some(at)) => Some(OwnerRule { claim, at }),
             (Some(_), None) => {
                 return Err(SettingsError::Missing {
                     name: names::AUTH_OWNER_POINTER,
-                    because: "auth_owner_claim is set",
+                    because: "auth_owner_claim is set (or auth_owner_column)",
                 });
             }
             (None, Some(_)) => {
                 return Err(SettingsError::Missing {
                     name: names::AUTH_OWNER_CLAIM,
-                    because: "auth_owner_pointer is set",
+                    because: "auth_owner_pointer or auth_owner_column is set",
                 });
             }
         };

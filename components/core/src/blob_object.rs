@@ -25,6 +25,11 @@ const CONTENT_TYPE: &str = "tiergatecontenttype";
 const ENCODING: &str = "tiergateencoding";
 const VERSION: &str = "tiergateversion";
 const XXH3: &str = "tiergatexxh3";
+const OWNER: &str = "tiergateowner";
+
+/// What an owner is percent-encoded with in its header: everything but letters and digits,
+/// so that any owner value is a header value both stores keep as it is.
+const OWNER_ESCAPED: &percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC;
 
 /// The metadata stored with a record's object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +47,9 @@ pub struct ObjectMeta {
     /// XXH3-64 (16 hex digits) of the record's original bytes; absent on objects written
     /// before tiergate recorded it.
     pub xxh3: Option<String>,
+    /// The record's owner, from the hot table's owner column when `[edge.auth]` names one:
+    /// the edge compares it with the caller's claim. Absent when no owner column is set.
+    pub owner: Option<String>,
 }
 
 /// Why an object cannot be served as the record.
@@ -50,6 +58,9 @@ pub enum ObjectError {
     /// A metadata field is absent.
     #[error("object lacks metadata {0}")]
     MissingMeta(&'static str),
+    /// The owner field does not decode to UTF-8 text.
+    #[error("object metadata {OWNER} is not percent-encoded UTF-8: {0:?}")]
+    BadOwner(String),
     /// The size field is not a number.
     #[error("object metadata {SIZE} is not a number: {0:?}")]
     BadSize(String),
@@ -87,6 +98,7 @@ impl ObjectMeta {
             encoding: Encoding::Identity,
             version: None,
             xxh3: Some(xxh3(body)),
+            owner: None,
         }
     }
 
@@ -103,6 +115,9 @@ impl ObjectMeta {
         }
         if let Some(xxh3) = &self.xxh3 {
             headers.push((format!("{prefix}{XXH3}"), xxh3.clone()));
+        }
+        if let Some(owner) = &self.owner {
+            headers.push((format!("{prefix}{OWNER}"), escape_owner(owner)));
         }
         headers
     }
@@ -129,6 +144,10 @@ impl ObjectMeta {
             },
             version: get(VERSION).ok().map(str::to_owned),
             xxh3: get(XXH3).ok().map(str::to_owned),
+            owner: match get(OWNER) {
+                Ok(escaped) => Some(unescape_owner(escaped)?),
+                Err(_) => None,
+            },
         })
     }
 
@@ -186,6 +205,19 @@ impl ObjectMeta {
     }
 }
 
+/// An owner as its header value carries it.
+pub fn escape_owner(owner: &str) -> String {
+    percent_encoding::utf8_percent_encode(owner, OWNER_ESCAPED).to_string()
+}
+
+/// An owner from its header value.
+pub fn unescape_owner(escaped: &str) -> Result<String, ObjectError> {
+    percent_encoding::percent_decode_str(escaped)
+        .decode_utf8()
+        .map(String::from)
+        .map_err(|_| ObjectError::BadOwner(escaped.to_owned()))
+}
+
 /// The XXH3-64 checksum of `body`, as 16 hex digits.
 fn xxh3(body: &[u8]) -> String {
     format!("{:016x}", XxHash3_64::oneshot(body))
@@ -207,17 +239,31 @@ mod tests {
 
     #[test]
     fn metadata_round_trips_through_headers() {
+        let round_trip = |meta: &ObjectMeta| {
+            let headers = meta.to_headers("x-amz-meta-");
+            ObjectMeta::from_headers("x-amz-meta-", |name| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            })
+            .unwrap()
+        };
         let meta = ObjectMeta::describe(b"{\"id\":1}", "application/json");
-        let headers = meta.to_headers("x-amz-meta-");
-        let back = ObjectMeta::from_headers("x-amz-meta-", |name| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        })
-        .unwrap();
-        assert_eq!(back, meta);
+        assert_eq!(round_trip(&meta), meta);
         assert_eq!(meta.etag(), ETag::of(b"{\"id\":1}"));
+        let owned = ObjectMeta {
+            owner: Some("Müller & Söhne / 42".into()),
+            ..meta
+        };
+        assert_eq!(round_trip(&owned), owned);
+        let (_, escaped) = owned.to_headers("x-amz-meta-").pop().unwrap();
+        assert!(
+            escaped
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'%'),
+            "{escaped}"
+        );
     }
 
     #[test]

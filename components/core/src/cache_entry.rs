@@ -6,17 +6,22 @@
 //! the guest becomes the response body without a copy.
 //!
 //! ```text
-//! body | etag | content type | etag_len: u8 | type_len: u8 | expires_at: u64 LE (unix seconds) | "TGC2"
+//! body | etag | content type | owner | etag_len: u8 | type_len: u8 | owner_len: u8
+//!      | has_owner: u8 | expires_at: u64 LE (unix seconds) | "TGC3"
 //! ```
+//!
+//! The owner is the record's owner as the tier that filled the entry had it (an archived
+//! copy's metadata, or the host's answer for a record still hot), when access is checked by
+//! an owner column: a hit is checked by the same rule as the tier it came from.
 
 use crate::{ETag, RecordFacts, Source};
 
-const MAGIC: &[u8; 4] = b"TGC2";
-/// etag_len, type_len, expires_at, magic.
-const FIXED: usize = 1 + 1 + 8 + MAGIC.len();
+const MAGIC: &[u8; 4] = b"TGC3";
+/// etag_len, type_len, owner_len, has_owner, expires_at, magic.
+const FIXED: usize = 1 + 1 + 1 + 1 + 8 + MAGIC.len();
 
 /// Bytes a cache entry adds to the record body at most: KV value limits must leave room.
-pub const MAX_OVERHEAD: usize = 255 + 255 + FIXED;
+pub const MAX_OVERHEAD: usize = 255 + 255 + 255 + FIXED;
 
 /// A decoded cache entry, borrowing from the stored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +32,8 @@ pub struct CacheEntry<'a> {
     pub etag: ETag,
     /// The record's content type.
     pub content_type: &'a str,
+    /// The record's owner, when the entry was filled with one.
+    pub owner: Option<&'a str>,
     /// The record's bytes: the start of the stored value.
     pub body: &'a [u8],
 }
@@ -46,23 +53,26 @@ pub enum CacheEntryError {
 }
 
 impl<'a> CacheEntry<'a> {
-    /// Encodes an entry into the value to store. Content types and tags longer than 255 bytes
-    /// are not cacheable; the caller gets `None` and serves without caching.
+    /// Encodes an entry into the value to store. Content types, tags and owners longer than
+    /// 255 bytes are not cacheable; the caller gets `None` and serves without caching.
     pub fn encode(
         body: &[u8],
         content_type: &str,
         etag: &ETag,
+        owner: Option<&str>,
         expires_at: u64,
     ) -> Option<Vec<u8>> {
         let etag_len = u8::try_from(etag.as_str().len()).ok()?;
         let type_len = u8::try_from(content_type.len()).ok()?;
-        let mut out =
-            Vec::with_capacity(body.len() + etag_len as usize + type_len as usize + FIXED);
+        let owner_len = u8::try_from(owner.map_or(0, str::len)).ok()?;
+        let mut out = Vec::with_capacity(
+            body.len() + etag_len as usize + type_len as usize + owner_len as usize + FIXED,
+        );
         out.extend_from_slice(body);
         out.extend_from_slice(etag.as_str().as_bytes());
         out.extend_from_slice(content_type.as_bytes());
-        out.push(etag_len);
-        out.push(type_len);
+        out.extend_from_slice(owner.unwrap_or_default().as_bytes());
+        out.extend_from_slice(&[etag_len, type_len, owner_len, u8::from(owner.is_some())]);
         out.extend_from_slice(&expires_at.to_le_bytes());
         out.extend_from_slice(MAGIC);
         Some(out)
@@ -74,15 +84,17 @@ impl<'a> CacheEntry<'a> {
         let (rest, expires) = rest
             .split_last_chunk::<8>()
             .ok_or(CacheEntryError::Truncated)?;
-        let (rest, &[etag_len, type_len]) = rest
-            .split_last_chunk::<2>()
+        let (rest, &[etag_len, type_len, owner_len, has_owner]) = rest
+            .split_last_chunk::<4>()
             .ok_or(CacheEntryError::Truncated)?;
+        let (rest, owner) = field_at_end(rest, owner_len)?;
         let (rest, content_type) = field_at_end(rest, type_len)?;
         let (body, etag) = field_at_end(rest, etag_len)?;
         Ok(Self {
             expires_at: u64::from_le_bytes(*expires),
             etag: ETag::from_quoted(etag),
             content_type,
+            owner: (has_owner != 0).then_some(owner),
             body,
         })
     }
@@ -132,23 +144,24 @@ mod tests {
     fn round_trips_body_and_metadata() {
         let body = vec![7u8; 300_000];
         let etag = ETag::of(&body);
-        let value = CacheEntry::encode(&body, "application/json", &etag, 1_000).unwrap();
+        let value = CacheEntry::encode(&body, "application/json", &etag, None, 1_000).unwrap();
         let entry = CacheEntry::decode(&value).unwrap();
         assert_eq!(entry.body, &body[..]);
         assert_eq!(entry.content_type, "application/json");
         assert_eq!(entry.etag, etag);
         assert_eq!(value.len() - body.len(), etag.as_str().len() + 16 + FIXED);
+        assert_eq!(entry.owner, None);
     }
 
     #[test]
     fn the_body_is_the_start_of_the_value() {
-        let value = CacheEntry::encode(b"{\"id\":1}", "t", &ETag::of(b"x"), 1).unwrap();
+        let value = CacheEntry::encode(b"{\"id\":1}", "t", &ETag::of(b"x"), None, 1).unwrap();
         assert!(value.starts_with(b"{\"id\":1}"));
     }
 
     #[test]
     fn freshness_ends_at_expiry() {
-        let value = CacheEntry::encode(b"x", "t", &ETag::of(b"x"), 100).unwrap();
+        let value = CacheEntry::encode(b"x", "t", &ETag::of(b"x"), None, 100).unwrap();
         let entry = CacheEntry::decode(&value).unwrap();
         assert!(entry.is_fresh(99));
         assert!(!entry.is_fresh(100));
@@ -156,7 +169,7 @@ mod tests {
 
     #[test]
     fn only_a_fresh_entry_is_served() {
-        let value = CacheEntry::encode(b"x", "t", &ETag::of(b"x"), 100).unwrap();
+        let value = CacheEntry::encode(b"x", "t", &ETag::of(b"x"), None, 100).unwrap();
         assert!(CacheEntry::fresh(&value, 99).unwrap().is_some());
         assert_eq!(CacheEntry::fresh(&value, 100), Ok(None));
         assert_eq!(
@@ -168,7 +181,7 @@ mod tests {
     #[test]
     fn an_entry_is_served_as_the_caches_record_of_its_body() {
         let etag = ETag::of(b"{\"id\":1}");
-        let value = CacheEntry::encode(b"{\"id\":1}", "application/json", &etag, 1).unwrap();
+        let value = CacheEntry::encode(b"{\"id\":1}", "application/json", &etag, None, 1).unwrap();
         let entry = CacheEntry::decode(&value).unwrap();
         let facts = entry.facts();
         assert_eq!(
@@ -186,7 +199,7 @@ mod tests {
     #[test]
     fn foreign_and_truncated_values_are_refused() {
         assert_eq!(CacheEntry::decode(b"hello"), Err(CacheEntryError::Foreign));
-        let value = CacheEntry::encode(b"x", "text/plain", &ETag::of(b"x"), 1).unwrap();
+        let value = CacheEntry::encode(b"x", "text/plain", &ETag::of(b"x"), None, 1).unwrap();
         assert_eq!(
             CacheEntry::decode(&value[value.len() - 20..]),
             Err(CacheEntryError::Truncated)
@@ -194,16 +207,35 @@ mod tests {
     }
 
     #[test]
-    fn values_of_the_first_layout_are_foreign() {
-        let mut old = b"TGC1".to_vec();
-        old.extend_from_slice(&[0; 40]);
-        assert_eq!(CacheEntry::decode(&old), Err(CacheEntryError::Foreign));
+    fn values_of_earlier_layouts_are_foreign() {
+        for magic in [b"TGC1", b"TGC2"] {
+            let mut old = vec![0; 40];
+            old.extend_from_slice(magic);
+            assert_eq!(CacheEntry::decode(&old), Err(CacheEntryError::Foreign));
+        }
+    }
+
+    #[test]
+    fn an_owner_round_trips_and_none_differs_from_empty() {
+        let etag = ETag::of(b"x");
+        for owner in [None, Some(""), Some("CUST-42")] {
+            let value = CacheEntry::encode(b"x", "t", &etag, owner, 1).unwrap();
+            let entry = CacheEntry::decode(&value).unwrap();
+            assert_eq!(
+                (entry.owner, entry.body, entry.content_type),
+                (owner, &b"x"[..], "t")
+            );
+        }
+        assert_eq!(
+            CacheEntry::encode(b"x", "t", &etag, Some(&"o".repeat(256)), 1),
+            None
+        );
     }
 
     #[test]
     fn overlong_content_type_is_not_cacheable() {
         assert_eq!(
-            CacheEntry::encode(b"x", &"t".repeat(256), &ETag::of(b"x"), 1),
+            CacheEntry::encode(b"x", &"t".repeat(256), &ETag::of(b"x"), None, 1),
             None
         );
     }

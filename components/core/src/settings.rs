@@ -97,6 +97,9 @@ pub mod names {
     pub const AUTH_OWNER_CLAIM: &str = "auth_owner_claim";
     /// jwt: a JSON pointer to a record's owner in its body, such as `/customer/id`.
     pub const AUTH_OWNER_POINTER: &str = "auth_owner_pointer";
+    /// jwt: a column of the hot table holding each record's owner, stored with each copy
+    /// (instead of `auth_owner_pointer`).
+    pub const AUTH_OWNER_COLUMN: &str = "auth_owner_column";
     /// jwt: a scope or role that reads every record.
     pub const AUTH_READ_ALL: &str = "auth_read_all";
     /// The status of another customer's record: `404` (default) or `403`.
@@ -141,6 +144,7 @@ pub mod names {
         AUTH_LEEWAY_SECONDS,
         AUTH_OWNER_CLAIM,
         AUTH_OWNER_POINTER,
+        AUTH_OWNER_COLUMN,
         AUTH_READ_ALL,
         AUTH_REFUSED_STATUS,
         AUTH_CHECK_URL,

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tiergate_core::ETag;
 use tiergate_core::access::{
-    Caller, JwtRules, KeySource, Reader, Refusal, RefusalAnswer, owner_of,
+    Caller, JwtRules, KeySource, OwnerAt, Reader, Refusal, RefusalAnswer, owner_of,
 };
 use tiergate_core::jwt::{self, Keys, Rejected};
 
@@ -153,15 +153,18 @@ fn decode_caller(value: &[u8]) -> Option<Caller> {
     }
 }
 
-/// What to answer instead of the record `etag`, `body`, if it is not the `reader`'s.
+/// What to answer instead of the record `etag`, `body`, if it is not the `reader`'s;
+/// `stored_owner` is the owner the tier had with it (an owner column's value).
 pub(crate) async fn refusal(
     reader: Option<&Reader<'_>>,
     etag: &ETag,
     body: &[u8],
+    stored_owner: Option<&str>,
 ) -> Option<RefusalAnswer> {
     let reader = reader?;
-    let owner = match reader.owner_pointer() {
-        Some(pointer) => owner(etag, body, pointer).await,
+    let owner = match reader.owner_at() {
+        Some(OwnerAt::Pointer(pointer)) => owner(etag, body, pointer).await,
+        Some(OwnerAt::Column(_)) => stored_owner.map(str::to_owned),
         None => None,
     };
     reader.refusal(owner.as_deref())

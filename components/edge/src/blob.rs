@@ -65,6 +65,7 @@ pub(crate) async fn fetch(blob: &BlobSettings, id: &RecordId) -> Result<Record, 
         stored,
         etag: meta.etag(),
         content_type: meta.content_type,
+        owner: meta.owner,
     };
     Ok(record)
 }

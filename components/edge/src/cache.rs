@@ -44,9 +44,13 @@ pub(crate) async fn lookup<R>(
 
 /// Caches `record` until `expires_at` (unix seconds).
 pub(crate) async fn store(id: &RecordId, record: &Record, expires_at: u64) {
-    let Some(value) =
-        CacheEntry::encode(&record.body, &record.content_type, &record.etag, expires_at)
-    else {
+    let Some(value) = CacheEntry::encode(
+        &record.body,
+        &record.content_type,
+        &record.etag,
+        record.owner.as_deref(),
+        expires_at,
+    ) else {
         return;
     };
     if let Some(store) = open().await

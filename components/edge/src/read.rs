@@ -6,7 +6,8 @@ use crate::{access, blob, body, cache, origin, reply};
 use spin_sdk::http::{HeaderMap, Request, StatusCode};
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tiergate_core::access::Reader;
+use tiergate_core::access::{OWNER_HEADER, OwnerAt, Reader, RefusalAnswer};
+use tiergate_core::blob_object::unescape_owner;
 use tiergate_core::server_timing::{Outcome, ServerTiming, Tier};
 use tiergate_core::shared_cache;
 use tiergate_core::{
@@ -32,11 +33,16 @@ pub(crate) async fn serve(
     let started = Instant::now();
     let hit = cache::lookup(id, now, |entry| {
         timing.record(Tier::Cache, Outcome::Hit, started.elapsed());
-        (asked.answer(&entry.facts(), &timing), entry.etag.clone())
+        let owner = entry.owner.map(str::to_owned);
+        (
+            asked.answer(&entry.facts(), &timing),
+            entry.etag.clone(),
+            owner,
+        )
     })
     .await;
-    if let Some((body, (answer, etag))) = hit {
-        if let Some(refused) = access::refusal(reader, &etag, &body).await {
+    if let Some((body, (answer, etag, owner))) = hit {
+        if let Some(refused) = access::refusal(reader, &etag, &body, owner.as_deref()).await {
             return reply::refused(&refused);
         }
         return reply::record(&answer, None, body, None);
@@ -52,8 +58,7 @@ pub(crate) async fn serve(
             match fetched {
                 Ok(record) => {
                     fill(settings, id, &record, now).await;
-                    if let Some(refused) = access::refusal(reader, &record.etag, &record.body).await
-                    {
+                    if let Some(refused) = refusal(reader, &record).await {
                         return reply::refused(&refused);
                     }
                     return serve_record(&asked, Source::Blob, record, None, &timing);
@@ -80,10 +85,16 @@ pub(crate) async fn serve(
     // A HEAD too is a GET to the origin: its answer needs the record's etag and length,
     // which only the bytes give, and the record is then cached as after a GET.
     let fetched = origin::read(&request, http::Method::GET).await;
-    let response = match fetched {
+    let mut response = match fetched {
         Ok(response) => response,
         Err(failure) => return fail(&plan, id, &failure, started, timing),
     };
+    // The owner the tiergate host found for a record still hot: the edge's, never the
+    // client's to see.
+    let owner = response
+        .headers_mut()
+        .remove(OWNER_HEADER)
+        .and_then(|value| unescape_owner(value.to_str().ok()?).ok());
     let status = response.status();
     if status != StatusCode::OK {
         timing.record(
@@ -103,9 +114,16 @@ pub(crate) async fn serve(
         .and_then(|v| v.to_str().ok()?.parse().ok());
     if length.is_some_and(|length| length > MAX_RECORD_BYTES) {
         // More than the edge holds whole: the origin's answer goes on as it streams, never
-        // cached (nor archived: the archiver leaves such records hot). Its access is the
-        // API's own check of the client's credential, which went with the request.
+        // cached (nor archived: the archiver leaves such records hot). Its owner is known
+        // without the body only from an owner column; otherwise its access is the API's
+        // own check of the client's credential, which went with the request.
         timing.record(Tier::Origin, Outcome::Hit, started.elapsed());
+        if let Some(reader) = reader
+            && matches!(reader.owner_at(), Some(OwnerAt::Column(_)))
+            && let Some(refused) = reader.refusal(owner.as_deref())
+        {
+            return reply::refused(&refused);
+        }
         return reply::relay(response, Source::Origin, &timing);
     }
     // Read whole even when too large to cache: the tag must be the same from every tier.
@@ -128,6 +146,7 @@ pub(crate) async fn serve(
             .to_owned(),
         body,
         stored: None,
+        owner,
     };
     let values = |name| {
         parts
@@ -144,10 +163,15 @@ pub(crate) async fn serve(
     {
         fill(settings, id, &record, now).await;
     }
-    if let Some(refused) = access::refusal(reader, &record.etag, &record.body).await {
+    if let Some(refused) = refusal(reader, &record).await {
         return reply::refused(&refused);
     }
     serve_record(&asked, Source::Origin, record, Some(parts.headers), &timing)
+}
+
+/// What to answer instead of `record`, if it is not the `reader`'s.
+async fn refusal(reader: Option<&Reader<'_>>, record: &Record) -> Option<RefusalAnswer> {
+    access::refusal(reader, &record.etag, &record.body, record.owner.as_deref()).await
 }
 
 /// Serves `record`, which `source` had, as the client `asked`; `base` holds the origin's

@@ -15,6 +15,8 @@ pub(crate) struct Record {
     /// The archived object's bytes when they are compressed: served as they are to a
     /// client that accepts their encoding.
     pub(crate) stored: Option<(Encoding, Vec<u8>)>,
+    /// Its owner as the tier had it (an owner column's value), if it had one.
+    pub(crate) owner: Option<String>,
 }
 
 impl Record {

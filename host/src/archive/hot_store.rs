@@ -60,6 +60,7 @@ impl<U> HostWithStore<U> for HotStoreAccess {
                 version: r.version,
                 content_type: r.content_type,
                 body: r.body,
+                owner: r.owner,
             }))
         })
         .await

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tiergate_core::RecordId;
 use tiergate_core::restore_auth::{HEADER, RestoreKey};
+use tiergate_hotstore::LazyHotStore;
 use wasmtime_wasi_http::WasiBody;
 
 /// The endpoint's answer to a request: `method` on `path`, whose signature header is
@@ -101,14 +102,11 @@ impl InProcessRestore {
     /// hot database.
     pub fn from_config(config: &Config, cache: Arc<dyn KvBackend>) -> Option<Arc<Self>> {
         let (archive, key) = (config.archive.as_ref()?, config.restore_key.as_ref()?);
+        let store = Arc::new(LazyHotStore::new(archive.hot.clone()));
         Some(Arc::new(Self {
             authority: IN_PROCESS_RESTORE.to_owned(),
             key: key.clone(),
-            restorer: Arc::new(Restorer::new(
-                archive.hot.clone(),
-                &archive.settings,
-                Some(cache),
-            )),
+            restorer: Arc::new(Restorer::new(store, &archive.settings, Some(cache))),
         }))
     }
 }

@@ -20,8 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tiergate_core::archival::CopyFacts;
 use tiergate_core::{ArchiverSettings, BlobKey, RecordId};
-use tiergate_hotstore::{BeforeWrite, HotConfig, HotStore, RestoredRow, StoreError};
-use tokio::sync::OnceCell;
+use tiergate_hotstore::{BeforeWrite, HotStore, LazyHotStore, RestoredRow, StoreError};
 
 /// How long after the answer a write has to reach the origin: the archiver does not delete
 /// the record's hot row before then.
@@ -61,10 +60,9 @@ impl From<StoreError> for RestoreError {
 
 /// Puts archived records back in the hot table.
 pub struct Restorer {
-    hot: HotConfig,
     /// Opened at the first write that needs it: serving reads never waits for the hot
     /// database.
-    store: OnceCell<HotStore>,
+    store: Arc<LazyHotStore>,
     blob: BlobClient,
     /// The cache the edge serves from, whose copy of a restored record must go.
     cache: Option<Arc<dyn KvBackend>>,
@@ -73,32 +71,33 @@ pub struct Restorer {
 impl std::fmt::Debug for Restorer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Restorer")
-            .field("hot", &self.hot)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
 
 impl Restorer {
-    /// A restorer over the hot database `hot` and the blob storage of `settings`, dropping
-    /// cached copies from `cache`.
+    /// A restorer over the hot database `store` and the blob storage of `settings`,
+    /// dropping cached copies from `cache`.
     pub fn new(
-        hot: HotConfig,
+        store: Arc<LazyHotStore>,
         settings: &ArchiverSettings,
         cache: Option<Arc<dyn KvBackend>>,
     ) -> Self {
         Self {
-            hot,
-            store: OnceCell::new(),
+            store,
             blob: BlobClient::new(&settings.blob),
             cache,
         }
     }
 
+    /// The hot database it restores into, for others of the same server to share.
+    pub fn hot_store(&self) -> &Arc<LazyHotStore> {
+        &self.store
+    }
+
     async fn store(&self) -> Result<&HotStore, RestoreError> {
-        Ok(self
-            .store
-            .get_or_try_init(|| HotStore::open(&self.hot))
-            .await?)
+        Ok(self.store.get().await?)
     }
 
     /// Makes sure the hot row of record `id` is there for a write: restores it if only its

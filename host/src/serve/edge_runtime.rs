@@ -6,6 +6,7 @@ use crate::context::HostContext;
 use crate::kv::KvBackend;
 use crate::restore::endpoint::InProcessRestore;
 use crate::serve::next_hop::{NextHop, Origin};
+use crate::serve::owners::Owners;
 use crate::wasm::Allocation;
 use crate::wasm::outbound::{HttpClient, InProcess, Outbound};
 use std::collections::HashMap;
@@ -93,13 +94,26 @@ impl EdgeRuntime {
             ProxyPre::P3(ServicePre::new(pre).context("the edge must export wasi:http/handler")?);
 
         let client = HttpClient::new();
-        let restore = InProcessRestore::from_config(config, kv.clone())
-            .map(|restore| restore as Arc<dyn InProcess>);
+        let restore = InProcessRestore::from_config(config, kv.clone());
+        // With an owner column (`[edge.auth] owner_column`), owners come from the hot
+        // database the restores use.
+        let by_column = config
+            .archive
+            .as_ref()
+            .is_some_and(|archive| archive.hot.owner_column.is_some());
+        let owners = restore.as_ref().filter(|_| by_column).map(|restore| {
+            Owners::new(
+                config.record_route.clone(),
+                restore.restorer.hot_store().clone(),
+            )
+        });
+        let restore = restore.map(|restore| restore as Arc<dyn InProcess>);
         let shared = Arc::new(Shared {
             restore,
             kv,
             variables: Arc::new(config.edge_variables.clone()),
-            origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?,
+            origin: Origin::new(client.clone(), &config.origin.url, config.origin.timeout)?
+                .with_owners(owners),
             client,
             allowed_authorities: config
                 .blob_authority

@@ -16,6 +16,7 @@ mod edge_runtime;
 mod front;
 mod lingering;
 mod next_hop;
+mod owners;
 mod request_id;
 
 pub use front::{RunningServer, Server};

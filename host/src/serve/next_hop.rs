@@ -7,6 +7,7 @@
 //! stream machinery both ways. [`Origin::pass`] sends such a request from the host itself,
 //! changed exactly as that round trip changes it (`[edge] pass_in_host`, the default).
 
+use crate::serve::owners::{Owners, set_owner};
 use crate::wasm::bindings::wasi::http::handler::{Host, HostWithStore};
 use crate::wasm::outbound::HttpClient;
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use http::uri::{Authority, Scheme};
 use http::{HeaderMap, HeaderValue};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
 use std::time::Duration;
 use tiergate_core::read_plan::{Failure, OriginFailure};
 use wasmtime::AsContextMut;
@@ -35,6 +37,8 @@ pub struct Origin {
     base_path: String,
     /// How long to wait for response headers.
     pub timeout: Duration,
+    /// Where the owners of records the edge reads come from, when it checks them by column.
+    owners: Option<Arc<Owners>>,
 }
 
 impl Origin {
@@ -48,7 +52,17 @@ impl Origin {
             authority: authority.parse()?,
             base_path: base.path().trim_end_matches('/').to_owned(),
             timeout,
+            owners: None,
         })
+    }
+
+    /// The same origin, whose answers to the edge's record reads carry the record's owner
+    /// from `owners`.
+    pub(super) fn with_owners(self, owners: Option<Owners>) -> Self {
+        Self {
+            owners: owners.map(Arc::new),
+            ..self
+        }
     }
 
     /// Passes `request`, which the edge would pass on untouched, to the origin and its answer
@@ -127,7 +141,36 @@ impl<T: WasiHttpView + 'static> HostWithStore<T> for NextHop {
             Ok(converted) => converted,
             Err(e) => return e.downcast().map(Err),
         };
-        let response = match origin.exchange(request).await {
+        let read = origin.owners.as_ref().and_then(|owners| {
+            let id = owners.read_of(request.method(), request.uri())?;
+            Some((owners, id))
+        });
+        let response = match read {
+            None => origin.exchange(request).await,
+            // The owner is read while the origin answers.
+            Some((owners, id)) => {
+                let (response, owner) =
+                    tokio::join!(origin.exchange(request), owners.header_for(&id));
+                response.and_then(|mut response| {
+                    let served = response.status() == http::StatusCode::OK;
+                    let owner = match owner {
+                        Ok(owner) => owner.filter(|_| served),
+                        Err(_) if !served => None,
+                        // Without its owner the edge would refuse the record to its owner
+                        // too: a failure says what happened instead.
+                        Err(e) => {
+                            tracing::warn!(record = %id, error = %e, "reading a record's owner failed");
+                            return Err(ErrorCode::InternalError(Some(format!(
+                                "reading the owner of record {id} failed: {e}"
+                            ))));
+                        }
+                    };
+                    set_owner(response.headers_mut(), owner);
+                    Ok(response)
+                })
+            }
+        };
+        let response = match response {
             Ok(response) => response,
             Err(code) => return Ok(Err(code)),
         };
