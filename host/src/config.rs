@@ -2,6 +2,8 @@
 //! environment. Everything is checked at load, so a bad value stops the start with an error
 //! that names its key, rather than failing requests later.
 
+mod setting_keys;
+
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -680,12 +682,8 @@ impl Config {
             }
         }
         // The component would refuse these at its first request; refuse them now instead.
-        let edge = EdgeSettings::from_variables(|name| vars.get(name).cloned()).map_err(|e| {
-            ConfigError::Invalid {
-                key: "edge/cache/blob",
-                reason: e.to_string(),
-            }
-        })?;
+        let edge = EdgeSettings::from_variables(|name| vars.get(name).cloned())
+            .map_err(|e| setting_keys::in_config_terms(&e, "edge/cache/blob"))?;
         if let CacheBackend::Redis(redis) = &mut cache.backend {
             redis.entry_ttl = edge.cache_ttl;
         }
@@ -857,13 +855,8 @@ fn archive_config(
     if let Some(encoding) = section.encoding {
         variables.insert(names::ARCHIVE_ENCODING.to_owned(), encoding);
     }
-    let settings =
-        ArchiverSettings::from_variables(|name| variables.get(name).cloned()).map_err(|e| {
-            ConfigError::Invalid {
-                key: "archive/blob",
-                reason: e.to_string(),
-            }
-        })?;
+    let settings = ArchiverSettings::from_variables(|name| variables.get(name).cloned())
+        .map_err(|e| setting_keys::in_config_terms(&e, "archive/blob"))?;
     Ok(ArchiveConfig {
         hot,
         schedule,
@@ -1033,7 +1026,10 @@ mod tests {
         assert!(err("[archive]\nafter_days = 30").contains("[hot]"));
         let hot = "[hot]\nengine = \"sqlite\"\npath = \"r.db\"\n";
         assert!(err(&format!("{hot}[archive]\nschedule = \"often\"")).contains("archive.schedule"));
-        assert!(err(&format!("{hot}[archive]\nencoding = \"rar\"")).contains("archive_encoding"));
+        assert!(
+            err(&format!("{hot}[archive]\nencoding = \"rar\""))
+                .starts_with("config key archive.encoding: archive.encoding = \"rar\"")
+        );
         assert!(
             err("[hot]\nengine = \"sqlite\"\npath = \"r.db\"\nid_column = \"id; drop\"")
                 .contains("id_column")
@@ -1064,7 +1060,10 @@ mod tests {
         );
         assert!(missing.contains("TIERGATE_BLOB_ACCESS_KEY_ID"), "{missing}");
         let bad_ttl = err("[origin]\nurl = \"http://x\"\n[cache]\nttl_seconds = 0");
-        assert!(bad_ttl.contains("cache_ttl_seconds"), "{bad_ttl}");
+        assert!(
+            bad_ttl.starts_with("config key cache.ttl_seconds: cache.ttl_seconds = \"0\""),
+            "{bad_ttl}"
+        );
     }
 
     #[test]

@@ -404,7 +404,7 @@ async fn access_settings_that_cannot_work_stop_the_start() -> anyhow::Result<()>
             .edge_extra(&auth(&issuer, "").replace("mode = \"jwt\"", "mode = \"origin\"")),
     )
     .await;
-    assert!(err.contains("auth_check_url is required"), "{err}");
+    assert!(err.contains("edge.auth.check_url is required"), "{err}");
     let err = refused(
         base()
             .answer_hits_in_host(false)
