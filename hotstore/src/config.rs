@@ -34,7 +34,8 @@ pub struct HotConfig {
     /// The records table; may be schema-qualified on PostgreSQL (`billing.records`).
     #[serde(default = "defaults::table")]
     pub table: String,
-    /// The record id column (text).
+    /// The record id column: text, or any type whose text form is the id in the record's
+    /// path (bigint, uuid); ids are compared as the column's own type.
     #[serde(default = "defaults::id_column")]
     pub id_column: String,
     /// When the record last changed: PostgreSQL `timestamptz` or `timestamp` (as UTC);

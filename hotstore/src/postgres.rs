@@ -898,6 +898,11 @@ impl Sql {
         } = names;
         let col = |name: &SqlName| format!("{t}.{name}");
         let (id, changed) = (col(&names.id), col(&names.changed));
+        // Ids travel as text (the ledger's key, the components' strings): compared with the
+        // id column cast back to its own type, so that an index on it serves, and any id
+        // type (bigint, uuid, varchar) works.
+        let it = &facts.id_type;
+        let id_is_1 = format!("{id} = CAST($1::text AS {it})");
         let body = if body_is_bytea {
             col(&names.body)
         } else {
@@ -942,7 +947,7 @@ impl Sql {
             format!(
                 "FROM {t} WHERE {changed} < to_timestamp($2::bigint / 1000.0) \
                  AND {body} IS NOT NULL AND NOT {kept} \
-                 AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.id = {id} \
+                 AND NOT EXISTS (SELECT 1 FROM {l} AS l WHERE l.id = CAST({id} AS text) \
                  AND NOT (l.state = '{copying}' AND (l.lease_until IS NULL OR l.lease_until <= $1)) \
                  {fence})"
             )
@@ -957,7 +962,7 @@ impl Sql {
         // The hot side of a ledger row, for comparing versions.
         let hot = |filter: &str| {
             format!(
-                "(SELECT {id} AS id, {version} AS version, {kept} AS kept FROM {t} {filter}) AS h"
+                "(SELECT CAST({id} AS text) AS id, {version} AS version, {kept} AS kept FROM {t} {filter}) AS h"
             )
         };
         let ledger_columns = "l.id, l.state, l.version, l.blob_key, l.sha256, l.size, \
@@ -985,7 +990,7 @@ impl Sql {
         // A claim's walk: by changed time and id where an index on the changed column serves
         // it, else by id alone (the primary key's index). $6 (and $7) are the position of the
         // last record passed, as text, cast back to the columns' types.
-        let (ct, it) = (&facts.changed_type, &facts.id_type);
+        let ct = &facts.changed_type;
         let (walk, walked, after) = if facts.changed_indexed {
             (
                 format!("{changed}, {id}"),
@@ -1033,11 +1038,11 @@ impl Sql {
             changed_indexed: facts.changed_indexed,
             read: format!(
                 "SELECT CAST({id} AS text), {version}, {changed_ms}, {content_type}, {body}, {owner} \
-                 FROM {t} WHERE {id} = $1"
+                 FROM {t} WHERE {id_is_1}"
             ),
             owner: format!(
                 "SELECT owner FROM ( \
-                   SELECT 0 AS k, {owner} AS owner FROM {t} WHERE {id} = $1 \
+                   SELECT 0 AS k, {owner} AS owner FROM {t} WHERE {id_is_1} \
                    UNION ALL SELECT 1, {imaged_owner} FROM {l} AS l \
                    WHERE l.id = $1 AND l.row_columns IS NOT NULL) AS found \
                  ORDER BY k LIMIT 1"
@@ -1084,10 +1089,11 @@ impl Sql {
                  FOR UPDATE"
             ),
             lock_record: format!(
-                "SELECT {version}, {body}, {kept} FROM {t} WHERE {id} = $1 FOR UPDATE"
+                "SELECT {version}, {body}, {kept} FROM {t} WHERE {id_is_1} FOR UPDATE"
             ),
             delete_and_mark: format!(
-                "WITH gone AS (DELETE FROM {t} AS r WHERE r.{} = $1 RETURNING to_json(r) AS whole, \
+                "WITH gone AS (DELETE FROM {t} AS r WHERE r.{} = CAST($1::text AS {it}) \
+                   RETURNING to_json(r) AS whole, \
                    CAST(floor(extract(epoch FROM r.{}) * 1000) AS bigint) AS changed_ms) \
                  UPDATE {l} AS l SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
                    lease_until = NULL, updated_at = $2, record_changed_at = gone.changed_ms, \
@@ -1109,7 +1115,7 @@ impl Sql {
             write_lookup: format!(
                 "SELECT l.state, l.version, l.blob_key, l.sha256, l.size, l.stored_size, \
                  l.stored_sha256, l.encoding, l.delete_after, \
-                 EXISTS (SELECT 1 FROM {t} WHERE {id} = $1) \
+                 EXISTS (SELECT 1 FROM {t} WHERE {id_is_1}) \
                  FROM {l} AS l WHERE l.id = $1 FOR UPDATE OF l"
             ),
             hold_back: format!(
@@ -1118,7 +1124,7 @@ impl Sql {
             restore: restore_sql(names, body_is_bytea),
             forget_restored: format!(
                 "DELETE FROM {l} WHERE id = $1 AND state = '{deleted}' \
-                 AND EXISTS (SELECT 1 FROM {t} WHERE {id} = $1)"
+                 AND EXISTS (SELECT 1 FROM {t} WHERE {id_is_1})"
             ),
             forget: format!("DELETE FROM {l} WHERE id = $1 AND lease_owner = $2"),
             claim_expired: take_leases(

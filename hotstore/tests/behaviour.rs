@@ -40,6 +40,78 @@ on_both_engines!(
     concurrent_claims_never_share_an_id,
 );
 
+/// Integer ids (the common `bigint` key), through every step that finds a record by id:
+/// claims, reads, the delete, a write's look-up, a restore, the stale pass and owners.
+async fn integer_ids_go_through_every_step(f: &Fixture) {
+    let now = T0 + 5_000;
+    f.insert("7", T0, b"seven").await;
+    f.insert("42", T0 + 250, b"forty-two").await;
+    f.insert("1000", T0 + 9_000, b"hot").await;
+    let gone = due(f, "42", "a", now).await;
+    let before = f.store.read("42").await.unwrap().unwrap();
+    assert_eq!(before.id, "42");
+    assert_eq!(
+        delete(f, "a", now + 10, &gone).await,
+        DeleteOutcome::Deleted
+    );
+    assert!(!f.exists("42").await);
+    assert_eq!(
+        f.store.before_write("1000", now).await.unwrap(),
+        BeforeWrite::Hot
+    );
+    let BeforeWrite::Archived(copy) = f.store.before_write("42", now + 60_000).await.unwrap()
+    else {
+        panic!("the deleted record is not reported archived");
+    };
+    let row = RestoredRow {
+        id: "42".into(),
+        body: b"forty-two".to_vec(),
+        content_type: before.content_type.clone(),
+        version: copy.version,
+        now_ms: now + 20,
+    };
+    assert!(f.store.restore_row(&row).await.unwrap());
+    assert_eq!(f.store.read("42").await.unwrap(), Some(before));
+    assert_eq!(
+        f.store.before_write("42", now + 60_000).await.unwrap(),
+        BeforeWrite::StaleCopy
+    );
+    let later = now + 1_000;
+    let stale = f
+        .store
+        .claim_stale(&lease("b", later), 100, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["42"]
+    );
+    assert!(f.store.forget(&lease("b", later), "42").await.unwrap());
+    let by_owner = HotStore::open(&HotConfig {
+        owner_column: Some("state".into()),
+        ..f.config.clone()
+    })
+    .await
+    .unwrap();
+    f.update("7", "state = 'ACME'").await;
+    assert_eq!(by_owner.owner("7").await.unwrap().as_deref(), Some("ACME"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_ids_go_through_every_step_on_sqlite() {
+    let fixture = Fixture::sqlite_with_ids("INTEGER").await;
+    integer_ids_go_through_every_step(&fixture).await;
+    fixture.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_ids_go_through_every_step_on_postgres() {
+    if let Some(fixture) = Fixture::postgres_with_ids("bigint").await {
+        integer_ids_go_through_every_step(&fixture).await;
+        fixture.cleanup().await;
+    }
+}
+
 /// Claims cold records for `owner` at `now` (unless it holds `id` already) and marks `id`
 /// archived with a deletion time of `delete_after`; returns the copy as recorded.
 async fn archive(f: &Fixture, id: &str, owner: &str, now: i64, delete_after: i64) -> ArchivedCopy {

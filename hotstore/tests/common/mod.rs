@@ -149,10 +149,15 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     pub(crate) async fn sqlite() -> Fixture {
+        Self::sqlite_with_ids("TEXT").await
+    }
+
+    /// A SQLite fixture whose id column has type `id_type`.
+    pub(crate) async fn sqlite_with_ids(id_type: &str) -> Fixture {
         let (dir, db, mut config) = sqlite_db();
         let table = config.table.clone();
         db.exec(&format!(
-            "CREATE TABLE {table} (id TEXT PRIMARY KEY, updated_at TEXT NOT NULL, body BLOB, \
+            "CREATE TABLE {table} (id {id_type} PRIMARY KEY, updated_at TEXT NOT NULL, body BLOB, \
              content_type TEXT, held INTEGER NOT NULL DEFAULT 0, state TEXT); \
              CREATE INDEX {table}_updated_at ON {table} (updated_at)"
         ))
@@ -163,10 +168,16 @@ impl Fixture {
 
     /// `None` (after saying so) when no server is reachable and none is required.
     pub(crate) async fn postgres() -> Option<Fixture> {
+        Self::postgres_with_ids("text").await
+    }
+
+    /// A PostgreSQL fixture whose id column has type `id_type`; `None` as
+    /// [`postgres`](Self::postgres).
+    pub(crate) async fn postgres_with_ids(id_type: &str) -> Option<Fixture> {
         let (db, mut config) = postgres_db().await?;
         let table = config.table.clone();
         db.exec(&format!(
-            "CREATE TABLE {table} (id text PRIMARY KEY, updated_at timestamptz NOT NULL, body bytea, \
+            "CREATE TABLE {table} (id {id_type} PRIMARY KEY, updated_at timestamptz NOT NULL, body bytea, \
              content_type text, held boolean NOT NULL DEFAULT false, state text); \
              CREATE INDEX ON {table} (updated_at)"
         ))
