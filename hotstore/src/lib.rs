@@ -160,6 +160,17 @@ impl HotStore {
         }
     }
 
+    /// Whether a run's walk may go on from where an earlier run's stopped: only where the
+    /// walk goes by changed time (always on SQLite; on PostgreSQL with an index on the
+    /// changed column), since records that turn cold later come after it then. A walk in id
+    /// order must start over: a record that turns cold may have any id.
+    pub fn walks_resume(&self) -> bool {
+        match self {
+            HotStore::Sqlite(_) => true,
+            HotStore::Postgres(store) => store.changed_indexed(),
+        }
+    }
+
     /// Reads a record for copying; `None` when it is not in the hot table.
     pub async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
         dispatch!(self.read(id))

@@ -23,8 +23,9 @@
 //!   archived, so that the run's start-up is not taken for a slow first tenth);
 //! - makes a batch of recent records just cold (the newest cold records, of the highest
 //!   ids: the last in the walk, by changed time or by id) and times one claim again with a
-//!   fresh cursor: the next run's first claim, with every copy of the backfill in its grace
-//!   period.
+//!   fresh cursor: a run's first claim from the beginning, with every copy of the backfill
+//!   in its grace period; then makes as many more just cold and times a claim that goes on
+//!   from where that one stopped, as an archiver's next run does (with the index).
 //!
 //! The bar (issue 23): at 2M rows with 90% cold, with and without the index, the last
 //! tenth's records/s within 1.5x of the first tenth's, and the whole backfill under one
@@ -356,6 +357,8 @@ struct Measured {
     vacuum_s: f64,
     first_claim: ClaimTime,
     last_claim: ClaimTime,
+    /// A claim going on from where the last one stopped, as an archiver's next run does.
+    resumed_claim: ClaimTime,
     backfill: Backfill,
     /// The ledger's size on disk after the backfill (table, indexes, TOAST), per record
     /// it holds: every record copied and in its grace period.
@@ -397,6 +400,7 @@ impl Measured {
             "vacuum_analyze_seconds": self.vacuum_s,
             "claim_at_start": claim(self.first_claim),
             "claim_at_end": claim(self.last_claim),
+            "claim_at_end_resumed": claim(self.resumed_claim),
             "backfill_seconds": wall_s,
             "seconds_to_first_archived": tenths.startup_s(),
             "records_per_second": self.records_per_s(),
@@ -469,15 +473,15 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!(
         "| rows | cold | index | fill s | backfill s | records/s | first tenth rec/s | \
-         last tenth rec/s | last/first | claim ms at start | claim ms at end | peak RSS MiB \
-         | ledger B/record |"
+         last tenth rec/s | last/first | claim ms at start | claim ms at end | resumed claim \
+         ms at end | peak RSS MiB | ledger B/record |"
     );
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for m in &measured {
         let (first, last, ratio) = m.first_last();
         println!(
             "| {} | {:.0}% | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} \
-             | {:.0} | {:.0} |",
+             | {:.1} | {:.0} | {:.0} |",
             m.rows,
             m.cold as f64 * 100.0 / m.rows as f64,
             m.index_label(),
@@ -489,6 +493,7 @@ fn main() -> anyhow::Result<()> {
             ratio,
             m.first_claim.ms,
             m.last_claim.ms,
+            m.resumed_claim.ms,
             m.backfill.peak_rss_mib,
             m.ledger_bytes_per_record,
         );
@@ -511,7 +516,8 @@ fn main() -> anyhow::Result<()> {
         "fill s: the INSERT alone (index and VACUUM ANALYZE below). backfill s and \
          records/s: the whole run; tenths count from its first archived record. A claim is \
          one batch of {} as a run's first (a fresh cursor): at start before the run, at end \
-         with every copy of the backfill in its grace period and {} records just cold. Bar \
+         with every copy of the backfill in its grace period and {} records just cold; the \
+         resumed one goes on from there, as an archiver's next run does, to as many more. Bar \
          (issue 23, 2M rows, 90% cold): last/first at least 0.67, backfill under 3600 s. \
          Peak RSS is VmHWM of this process, reset before the run.",
         args.batch_size, args.batch_size,
@@ -597,8 +603,14 @@ async fn one_world(args: &Args, index: bool) -> anyhow::Result<Measured> {
     let archiver = world.archiver(args.instances).await?;
     let store = archiver.store();
     let lease = bench_lease();
-    let (first_claim, claims) =
-        timed_claim(store, &lease, world.cutoff_ms(), args.batch_size).await?;
+    let (first_claim, claims) = timed_claim(
+        store,
+        &lease,
+        world.cutoff_ms(),
+        args.batch_size,
+        &mut ColdCursor::default(),
+    )
+    .await?;
     for claim in &claims {
         // Due again at once (retry time: now), for the run to take.
         let released = store
@@ -638,10 +650,21 @@ async fn one_world(args: &Args, index: bool) -> anyhow::Result<Measured> {
 
     let cutoff_ms = world.make_just_cold(args.batch_size).await?;
     // Nothing to give back: the world goes next.
-    let (last_claim, _) = timed_claim(store, &bench_lease(), cutoff_ms, args.batch_size).await?;
+    let mut walk = ColdCursor::default();
+    let (last_claim, _) =
+        timed_claim(store, &bench_lease(), cutoff_ms, args.batch_size, &mut walk).await?;
     eprintln!(
         "{label}: claim after the backfill, of {} just cold, took {:.1} ms",
         last_claim.claimed, last_claim.ms
+    );
+    // An archiver's next run goes on from where its walk got to (with the index): past
+    // the batch just claimed, with every copy of the backfill behind it.
+    let cutoff_ms = world.make_just_cold(args.batch_size).await?;
+    let (resumed_claim, _) =
+        timed_claim(store, &bench_lease(), cutoff_ms, args.batch_size, &mut walk).await?;
+    eprintln!(
+        "{label}: claim going on from there, of {} more just cold, took {:.1} ms",
+        resumed_claim.claimed, resumed_claim.ms
     );
 
     // Said and timed because it is long: s3s-fs's files go one by one (minutes for a
@@ -664,23 +687,23 @@ async fn one_world(args: &Args, index: bool) -> anyhow::Result<Measured> {
         vacuum_s,
         first_claim,
         last_claim,
+        resumed_claim,
         backfill,
         ledger_bytes_per_record,
     })
 }
 
-/// One claim of up to `limit` records as a run's first: a fresh cursor, at the start of
-/// the walk.
+/// One claim of up to `limit` records, its walk at `cursor` (a fresh one: a run's first
+/// claim from the beginning).
 async fn timed_claim(
     store: &HotStore,
     lease: &Lease,
     cutoff_ms: i64,
     limit: u32,
+    cursor: &mut ColdCursor,
 ) -> anyhow::Result<(ClaimTime, Vec<Claim>)> {
     let started = Instant::now();
-    let claims = store
-        .claim_cold(lease, cutoff_ms, limit, &mut ColdCursor::default())
-        .await?;
+    let claims = store.claim_cold(lease, cutoff_ms, limit, cursor).await?;
     let time = ClaimTime {
         ms: started.elapsed().as_secs_f64() * 1e3,
         claimed: claims.len(),

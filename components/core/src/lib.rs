@@ -33,6 +33,8 @@
 //! - [`settings`]: the edge's settings, read by name from `wasi:config`/Spin variables.
 //! - [`server_timing`]: the `server-timing` header.
 //! - [`timed_out!`]: which `wasi:http` failures are timeouts.
+//! - [`stale_sweeps`] and [`walk_resumes`]: which records a run's stale pass looks at, and
+//!   where its walk over cold records starts.
 
 pub mod access;
 pub mod archival;
@@ -63,6 +65,7 @@ pub mod shared_cache;
 pub mod signed_url;
 pub mod stale_sweeps;
 pub mod timed_out;
+pub mod walk_resumes;
 
 pub use archival::{CopyFacts, MAX_RECORD_BYTES, PreparedCopy};
 pub use azure::AzureSigner;
@@ -86,3 +89,4 @@ pub use s3::S3Signer;
 pub use settings::{ArchiverSettings, EdgeSettings};
 pub use signed_url::{SignedPut, SignedUrl};
 pub use stale_sweeps::StaleSweeps;
+pub use walk_resumes::WalkResumes;

@@ -51,10 +51,11 @@ pub(super) struct Job {
     pub progress: watch::Sender<RunProgress>,
     fault: Option<Fault>,
     calls: AtomicUsize,
-    /// Where the run's walk over cold records has got to. One for all of the run's
-    /// instances, and held through each claim: they take turns, each claim goes on where
-    /// the last one stopped, and the run tries each record once (one that failed is not
-    /// met again until the next run).
+    /// Where the run's walk over cold records has got to: it starts at the beginning or
+    /// where an earlier run's got to ([`WalkResumes`](tiergate_core::WalkResumes)). One
+    /// for all of the run's instances, and held through each claim: they take turns, each
+    /// claim goes on where the last one stopped, and the run tries each record once (one
+    /// that failed is not met again until the next run).
     cursor: Mutex<ColdCursor>,
     /// The stale pass looks at the records changed since this (unix ms), or at all.
     stale_since_ms: Option<i64>,
@@ -67,14 +68,16 @@ pub(super) struct Job {
 
 impl Job {
     /// The job of run `owner` over `store`, whose claims are leased for `lease`, whose
-    /// delete pass takes copies marked before `copied_before_ms` and whose stale pass looks
-    /// at the records changed since `stale_since_ms` (all with `None`); `fault` injects a
-    /// crash.
+    /// delete pass takes copies marked before `copied_before_ms`, whose stale pass looks at
+    /// the records changed since `stale_since_ms` (all with `None`) and whose walk starts
+    /// at `walk`; `fault` injects a crash.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         store: Arc<HotStore>,
         owner: String,
         copied_before_ms: i64,
         stale_since_ms: Option<i64>,
+        walk: ColdCursor,
         lease: Duration,
         progress: watch::Sender<RunProgress>,
         fault: Option<Fault>,
@@ -87,7 +90,7 @@ impl Job {
             progress,
             fault,
             calls: AtomicUsize::new(0),
-            cursor: Mutex::default(),
+            cursor: Mutex::new(walk),
             stale_since_ms,
             stale_left: std::sync::Mutex::default(),
             locked: LockedDeletes::default(),
@@ -107,6 +110,11 @@ impl Job {
         let ids: Vec<String> = stale.into_iter().map(|copy| copy.id).collect();
         self.stale_left().extend(ids.iter().cloned());
         Ok(ids)
+    }
+
+    /// Where the run's walk has got to.
+    pub(super) async fn walked_to(&self) -> ColdCursor {
+        self.cursor.lock().await.clone()
     }
 
     /// Forgets the ledger row of `id`, whose stale copy is gone.

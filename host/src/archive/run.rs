@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use tiergate_core::settings::names;
-use tiergate_core::{RunReport, StaleSweeps};
-use tiergate_hotstore::{ColdCount, HotStore, RunRow, StoreError};
+use tiergate_core::{RunReport, StaleSweeps, WalkResumes};
+use tiergate_hotstore::{ColdCount, ColdCursor, HotStore, RunRow, StoreError};
 use tokio::sync::watch;
 use wasmtime::component::Component;
 use wasmtime::error::Context as _;
@@ -161,6 +161,8 @@ pub struct Archiver {
     instances: usize,
     /// What this archiver's stale passes have looked at so far.
     stale_sweeps: std::sync::Mutex<StaleSweeps>,
+    /// Where this archiver's walks over cold records got to.
+    walks: std::sync::Mutex<WalkResumes<ColdCursor>>,
 }
 
 impl std::fmt::Debug for Archiver {
@@ -216,6 +218,7 @@ impl Archiver {
             runs: AtomicUsize::new(0),
             instances: std::thread::available_parallelism().map_or(1, usize::from),
             stale_sweeps: std::sync::Mutex::default(),
+            walks: std::sync::Mutex::default(),
         })
     }
 
@@ -228,6 +231,12 @@ impl Archiver {
 
     fn sweeps(&self) -> std::sync::MutexGuard<'_, StaleSweeps> {
         self.stale_sweeps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn walks(&self) -> std::sync::MutexGuard<'_, WalkResumes<ColdCursor>> {
+        self.walks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -268,11 +277,18 @@ impl Archiver {
             .progress
             .unwrap_or_else(|| watch::channel(RunProgress::default()).0);
         let stale_since = self.sweeps().changed_since_ms();
+        let resumed_walk = if self.store.walks_resume() {
+            self.walks().start()
+        } else {
+            None
+        };
+        let resumed = resumed_walk.is_some();
         let job = Arc::new(Job::new(
             self.store.clone(),
             owner.clone(),
             copied_before_ms,
             stale_since,
+            resumed_walk.unwrap_or_default(),
             self.config.lease,
             progress,
             options.fault,
@@ -354,6 +370,16 @@ impl Archiver {
                 Err(e) => tracing::warn!(error = %e, "counting records that wait for a retry"),
             }
         }
+        // Records given back, waiting for a retry, or left by a run that broke off lie
+        // behind where the walk got to: the next walk starts over to find them.
+        let behind = match &result {
+            Ok(report) => {
+                report.aborted.is_some() || report.failed > 0 || report.waiting.records > 0
+            }
+            Err(_) => true,
+        };
+        let walked_to = job.walked_to().await;
+        self.walks().ended(resumed, walked_to, behind);
         let finished = SystemTime::now();
         let mut row = RunRow {
             owner,

@@ -1,0 +1,97 @@
+//! Where a run's walk over cold records starts: at the beginning now and then, otherwise
+//! where the same archiver's previous run got to.
+//!
+//! A walk that starts at the beginning passes every copy still in its grace period (each
+//! costs a look-up in the ledger): after a backfill of 1.8M records with a 7-day grace
+//! period, the next run's first claim took 7-20 s. A walk that goes on from the previous
+//! run's end passes none of them, and its first claim costs its batch. What it passes by
+//! is what became claimable behind that end since: a failed copy whose retry time came, a
+//! record restored without a write, a legal hold lifted, a row written without moving its
+//! changed column. So the walk starts at the beginning in an archiver's first run, after a
+//! run that gave records back for a retry (or left them waiting for one) or broke off, and
+//! in one run of every [`RESUMED_RUNS`] + 1, which finds the rest within a day of hourly
+//! runs. The archiver keeps this in memory, as it does its stale passes
+//! ([`StaleSweeps`](crate::stale_sweeps::StaleSweeps)).
+
+/// Runs in a row whose walks go on from the previous end before one starts over.
+pub const RESUMED_RUNS: u32 = 23;
+
+/// One archiver's walks so far, `P` being a walk's position.
+#[derive(Debug, Clone)]
+pub struct WalkResumes<P> {
+    /// Where the last run's walk got to, if the next may go on from there.
+    end: Option<P>,
+    /// Walks in a row that went on from an earlier end.
+    resumed: u32,
+}
+
+impl<P> Default for WalkResumes<P> {
+    fn default() -> Self {
+        Self {
+            end: None,
+            resumed: 0,
+        }
+    }
+}
+
+impl<P: Clone> WalkResumes<P> {
+    /// Where the next run's walk starts: after the position given, or at the beginning
+    /// (`None`).
+    pub fn start(&self) -> Option<P> {
+        if self.resumed >= RESUMED_RUNS {
+            return None;
+        }
+        self.end.clone()
+    }
+
+    /// Notes that a run's walk, which went on from an earlier end if `resumed`, got to
+    /// `end`; `behind` says that records may wait behind it (the run gave some back for a
+    /// retry, left some waiting for one, or broke off), so that the next walk starts over.
+    pub fn ended(&mut self, resumed: bool, end: P, behind: bool) {
+        self.resumed = if resumed { self.resumed + 1 } else { 0 };
+        self.end = (!behind).then_some(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_walk_starts_at_the_beginning_and_the_next_goes_on_from_its_end() {
+        let mut walks = WalkResumes::default();
+        assert_eq!(walks.start(), None);
+        walks.ended(false, 10, false);
+        assert_eq!(walks.start(), Some(10));
+        walks.ended(true, 20, false);
+        assert_eq!(walks.start(), Some(20));
+    }
+
+    #[test]
+    fn records_left_behind_make_the_next_walk_start_over() {
+        let mut walks = WalkResumes::default();
+        walks.ended(false, 10, false);
+        walks.ended(true, 20, true);
+        assert_eq!(walks.start(), None);
+        walks.ended(false, 30, false);
+        assert_eq!(walks.start(), Some(30));
+    }
+
+    #[test]
+    fn one_walk_in_every_resumed_runs_plus_one_starts_over() {
+        let mut walks = WalkResumes::default();
+        walks.ended(false, 0, false);
+        for run in 1..=RESUMED_RUNS {
+            let start = walks.start();
+            assert_eq!(start, Some(run - 1), "run {run}");
+            walks.ended(true, run, false);
+        }
+        assert_eq!(
+            walks.start(),
+            None,
+            "a full walk after {RESUMED_RUNS} resumed ones"
+        );
+        walks.ended(false, 100, false);
+        assert_eq!(walks.start(), Some(100));
+    }
+}
