@@ -52,12 +52,7 @@ impl SpinApp {
         variables: &[(&str, String)],
     ) -> anyhow::Result<Option<Self>> {
         let Some(spin) = spin_binary() else {
-            // Named per test (test threads bear the test's name): skips are counted by line.
-            let test = std::thread::current()
-                .name()
-                .unwrap_or("a Spin test")
-                .to_owned();
-            tiergate_tests::skipped(&format!("{test}: no spin on PATH (nor TIERGATE_SPIN)"));
+            tiergate_tests::skipped("no spin on PATH (nor TIERGATE_SPIN)");
             return Ok(None);
         };
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
