@@ -7,7 +7,7 @@
 //! stream machinery both ways. [`Origin::pass`] sends such a request from the host itself,
 //! changed exactly as that round trip changes it (`[edge] pass_in_host`, the default).
 
-use crate::serve::owners::{Owners, set_owner};
+use crate::serve::owners::Owners;
 use crate::wasm::bindings::wasi::http::handler::{Host, HostWithStore};
 use crate::wasm::outbound::HttpClient;
 use bytes::Bytes;
@@ -147,28 +147,7 @@ impl<T: WasiHttpView + 'static> HostWithStore<T> for NextHop {
         });
         let response = match read {
             None => origin.exchange(request).await,
-            // The owner is read while the origin answers.
-            Some((owners, id)) => {
-                let (response, owner) =
-                    tokio::join!(origin.exchange(request), owners.header_for(&id));
-                response.and_then(|mut response| {
-                    let served = response.status() == http::StatusCode::OK;
-                    let owner = match owner {
-                        Ok(owner) => owner.filter(|_| served),
-                        Err(_) if !served => None,
-                        // Without its owner the edge would refuse the record to its owner
-                        // too: a failure says what happened instead.
-                        Err(e) => {
-                            tracing::warn!(record = %id, error = %e, "reading a record's owner failed");
-                            return Err(ErrorCode::InternalError(Some(format!(
-                                "reading the owner of record {id} failed: {e}"
-                            ))));
-                        }
-                    };
-                    set_owner(response.headers_mut(), owner);
-                    Ok(response)
-                })
-            }
+            Some((owners, id)) => owners.answer(&id, origin.exchange(request)).await,
         };
         let response = match response {
             Ok(response) => response,

@@ -10,6 +10,7 @@ use tiergate_core::access::OWNER_HEADER;
 use tiergate_core::blob_object::escape_owner;
 use tiergate_core::{RecordId, RecordRoute, RequestKind};
 use tiergate_hotstore::{LazyHotStore, StoreError};
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
 /// Reads owners from the hot table for the records the edge asks the origin for.
 #[derive(Debug)]
@@ -35,24 +36,43 @@ impl Owners {
         }
     }
 
-    /// The header value naming the owner of `id`; `None` when the record has none.
-    pub(super) async fn header_for(
+    /// The origin's answer to the edge's read of record `id`, which `exchange` gets, with
+    /// the record's owner in [`OWNER_HEADER`] when it is a 200 (any such header the origin
+    /// sent is removed: only the host names owners). The owner is read while the origin
+    /// answers. A 200 whose owner cannot be read becomes an error: without its owner the
+    /// edge would refuse the record to its owner too.
+    pub(super) async fn answer<B>(
         &self,
         id: &RecordId,
-    ) -> Result<Option<HeaderValue>, StoreError> {
+        exchange: impl Future<Output = Result<http::Response<B>, ErrorCode>>,
+    ) -> Result<http::Response<B>, ErrorCode> {
+        let (response, owner) = tokio::join!(exchange, self.header_for(id));
+        let mut response = response?;
+        let served = response.status() == http::StatusCode::OK;
+        let owner = match owner {
+            Ok(owner) => owner.filter(|_| served),
+            Err(_) if !served => None,
+            Err(e) => {
+                tracing::warn!(record = %id, error = %e, "reading a record's owner failed");
+                return Err(ErrorCode::InternalError(Some(format!(
+                    "reading the owner of record {id} failed: {e}"
+                ))));
+            }
+        };
+        let headers = response.headers_mut();
+        headers.remove(OWNER_HEADER);
+        if let Some(owner) = owner {
+            headers.insert(OWNER_HEADER, owner);
+        }
+        Ok(response)
+    }
+
+    /// The header value naming the owner of `id`; `None` when the record has none.
+    async fn header_for(&self, id: &RecordId) -> Result<Option<HeaderValue>, StoreError> {
         let owner = self.store.get().await?.owner(id.as_str()).await?;
         Ok(owner.map(|owner| {
             HeaderValue::from_str(&escape_owner(&owner))
                 .expect("percent-encoded text is a header value")
         }))
-    }
-}
-
-/// Sets the owner header of `response` to `owner`, after removing any the origin sent: only
-/// the host names owners.
-pub(super) fn set_owner(headers: &mut http::HeaderMap, owner: Option<HeaderValue>) {
-    headers.remove(OWNER_HEADER);
-    if let Some(owner) = owner {
-        headers.insert(OWNER_HEADER, owner);
     }
 }
