@@ -15,7 +15,10 @@ const ERRORS_SHOWN: usize = 20;
 
 /// Runs once with a progress bar over the records the store estimates are cold (grown if
 /// the estimate was short), then prints the summary.
-pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<RunReport> {
+pub(crate) async fn run_with_progress(
+    archiver: &Archiver,
+    from_beginning: bool,
+) -> anyhow::Result<RunReport> {
     let estimate = archiver.estimate_cold().await?;
     let bar = ProgressBar::new(estimate).with_style(
         ProgressStyle::with_template(
@@ -30,6 +33,7 @@ pub(crate) async fn run_with_progress(archiver: &Archiver) -> anyhow::Result<Run
     let run = archiver.run(RunOptions {
         progress: Some(progress),
         fault: None,
+        from_beginning,
     });
     tokio::pin!(run);
     let report = loop {

@@ -107,6 +107,11 @@ enum Command {
         /// Say what a run would copy now, and change nothing.
         #[arg(long, conflicts_with = "once")]
         dry_run: bool,
+        /// With --once: walk the records table from the beginning, not from where the last
+        /// run got to, to archive at once what lies behind that point (records restored
+        /// without a write, holds lifted); otherwise one run in 24 does.
+        #[arg(long, requires = "once")]
+        from_beginning: bool,
     },
     /// Audit the archive: read back the blob copy of every archived and deleted record and
     /// check its size, hashes and metadata. Lists each problem by record id; exit 1 if any.
@@ -254,6 +259,7 @@ async fn run() -> anyhow::Result<ExitCode> {
             config,
             once,
             dry_run,
+            from_beginning,
         } => {
             let config = Config::load(&config)?;
             if dry_run {
@@ -267,7 +273,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                 // operator's scheduler may be all that runs it.
                 let ran = async {
                     let archiver = Archiver::new(&config, command_cache(&config)?).await?;
-                    console::run_with_progress(&archiver).await
+                    console::run_with_progress(&archiver, from_beginning).await
                 }
                 .await;
                 let alert = match &ran {

@@ -54,7 +54,8 @@ pub struct HotConfig {
     /// An SQL predicate over the records table; matching records are never archived.
     pub exclude_where: Option<String>,
     /// tiergate's own ledger table, created in the same database; may be schema-qualified
-    /// on PostgreSQL. `<ledger_table>_runs` and `<ledger_table>_schema` go beside it.
+    /// on PostgreSQL. `<ledger_table>_runs`, `<ledger_table>_walk` and
+    /// `<ledger_table>_schema` go beside it.
     #[serde(default = "defaults::ledger_table")]
     pub ledger_table: String,
     /// PostgreSQL: how many connections the pool may open.

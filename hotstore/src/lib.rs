@@ -37,7 +37,7 @@ pub use config::{Engine, HotConfig};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use tiergate_core::WaitingForRetry;
+pub use tiergate_core::{WaitingForRetry, WalkResumes};
 pub use types::{
     ArchivedCopy, BeforeWrite, Claim, ColdCount, DeleteOutcome, HotRecord, Lease, LedgerRow,
     MAX_RUN_ERRORS, RestoredRow, RunRow, StaleCopy, StateCount, Status,
@@ -169,6 +169,20 @@ impl HotStore {
             HotStore::Sqlite(_) => true,
             HotStore::Postgres(store) => store.changed_indexed(),
         }
+    }
+
+    /// Where the archivers' walk over cold records got to, as the last run to end left it
+    /// ([`keep_walk`](Self::keep_walk)): kept in the database, beside the ledger, so that
+    /// the next run goes on from there whichever process makes it. Nothing kept yet reads
+    /// as a walk to start at the beginning.
+    pub async fn walk(&self) -> Result<WalkResumes<ColdCursor>, StoreError> {
+        dispatch!(self.walk())
+    }
+
+    /// Keeps where a run's walk got to, for the next run ([`walk`](Self::walk)); the last
+    /// run to end sets it.
+    pub async fn keep_walk(&self, walk: &WalkResumes<ColdCursor>) -> Result<(), StoreError> {
+        dispatch!(self.keep_walk(walk))
     }
 
     /// Reads a record for copying; `None` when it is not in the hot table.
@@ -361,6 +375,13 @@ impl HotStore {
     /// when the first of them comes free.
     pub async fn waiting_for_retry(&self, now_ms: i64) -> Result<WaitingForRetry, StoreError> {
         dispatch!(self.waiting_for_retry(now_ms))
+    }
+
+    /// Whether any record's copy is unfinished (its ledger row still `copying`): a claim in
+    /// progress, this host's or another's; a dead run's claim, not yet taken over; a failed
+    /// copy waiting for its retry, or past it.
+    pub async fn copying_left(&self) -> Result<bool, StoreError> {
+        dispatch!(self.copying_left())
     }
 
     /// Counts and sizes per tier for `tiergate status`; sizes are computed in SQL, bodies

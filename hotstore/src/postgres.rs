@@ -19,7 +19,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tiergate_core::archival::LockedRow;
-use tiergate_core::{LedgerState, WaitingForRetry};
+use tiergate_core::{LedgerState, WaitingForRetry, WalkResumes};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -35,7 +35,7 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 const SESSION_OPTIONS: &str = "-c TimeZone=UTC -c DateStyle=ISO";
 
 /// The version of the ledger tables this code creates and expects.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 
 /// The hot store on a PostgreSQL server.
 #[derive(Clone)]
@@ -108,6 +108,9 @@ struct Sql {
     waiting: String,
     insert_run: String,
     ledger_page: String,
+    walk: String,
+    keep_walk: String,
+    copying_left: String,
 }
 
 impl PostgresStore {
@@ -164,7 +167,9 @@ impl PostgresStore {
         let mut sql = Sql::new(&names, config.exclude_where.as_deref(), &facts);
         sql.schema = schema;
         for statement in sql.all() {
-            if schema < 2 && sql.of_schema_2().contains(&statement) {
+            if (schema < 2 && sql.of_schema_2().contains(&statement))
+                || (schema < 3 && sql.of_schema_3().contains(&statement))
+            {
                 continue;
             }
             client.prepare_cached(statement).await.map_err(|e| {
@@ -271,6 +276,40 @@ impl PostgresStore {
 
     pub(crate) fn changed_indexed(&self) -> bool {
         self.sql.changed_indexed
+    }
+
+    pub(crate) async fn walk(&self) -> Result<WalkResumes<ColdCursor>, StoreError> {
+        let doing = "reading where the last walk got to";
+        let rows = self.query(doing, &self.sql.walk, &[]).await?;
+        let Some(row) = rows.first() else {
+            return Ok(WalkResumes::default());
+        };
+        let fail = self.fail(doing);
+        let changed: Option<String> = row.try_get(0).map_err(&fail)?;
+        let id: Option<String> = row.try_get(1).map_err(&fail)?;
+        let resumed: i32 = row.try_get(2).map_err(&fail)?;
+        Ok(WalkResumes {
+            end: changed.zip(id).map(|(changed, id)| ColdCursor {
+                at: Some(Position::Postgres { changed, id }),
+            }),
+            resumed: u32::try_from(resumed).unwrap_or(0),
+        })
+    }
+
+    pub(crate) async fn keep_walk(&self, walk: &WalkResumes<ColdCursor>) -> Result<(), StoreError> {
+        let (changed, id) = match walk.end.as_ref().and_then(|end| end.at.as_ref()) {
+            None => (None, None),
+            Some(Position::Postgres { changed, id }) => (Some(changed), Some(id)),
+            Some(Position::Sqlite { .. }) => return Err(crate::cold_cursor::foreign()),
+        };
+        let resumed = i32::try_from(walk.resumed).unwrap_or(i32::MAX);
+        self.execute(
+            "keeping where the walk got to",
+            &self.sql.keep_walk,
+            &[&changed, &id, &resumed],
+        )
+        .await?;
+        Ok(())
     }
 
     pub(crate) async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
@@ -789,6 +828,15 @@ impl PostgresStore {
         })
     }
 
+    pub(crate) async fn copying_left(&self) -> Result<bool, StoreError> {
+        let doing = "looking for unfinished copies";
+        let rows = self.query(doing, &self.sql.copying_left, &[]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Invalid(format!("{doing}: no row from EXISTS")))?;
+        row.try_get(0).map_err(self.fail(doing))
+    }
+
     pub(crate) async fn status(&self) -> Result<Status, StoreError> {
         let doing = "reading the status";
         let hot = self.query(doing, &self.sql.hot_totals, &[]).await?;
@@ -979,6 +1027,7 @@ impl Sql {
             )
         };
         let runs = l.with_suffix("_runs");
+        let walk_table = l.with_suffix("_walk");
         let run_columns = "owner, started_ms, finished_ms, claimed, archived, deleted, restored, \
             failed, bytes_in, bytes_out, dry_run, errors";
         // Ledger rows whose copy no longer matches the hot row `h` (NULL when gone).
@@ -1096,7 +1145,8 @@ impl Sql {
                    RETURNING to_json(r) AS whole, \
                    CAST(floor(extract(epoch FROM r.{}) * 1000) AS bigint) AS changed_ms) \
                  UPDATE {l} AS l SET state = '{deleted}', deleted_at = $2, lease_owner = NULL, \
-                   lease_until = NULL, updated_at = $2, record_changed_at = gone.changed_ms, \
+                   lease_until = NULL, updated_at = $2, \
+                   record_changed_at = gone.changed_ms, \
                    row_columns = (SELECT json_object_agg(e.key, e.value) FROM json_each(gone.whole) AS e \
                      WHERE e.key <> '{}') \
                  FROM gone WHERE l.id = $1",
@@ -1183,7 +1233,19 @@ impl Sql {
                 "SELECT {ledger_columns} FROM {l} AS l WHERE $1::text IS NULL OR l.id > $1 \
                  ORDER BY l.id LIMIT $2"
             ),
+            walk: format!("SELECT changed, id, resumed FROM {walk_table} WHERE k = 1"),
+            copying_left: format!("SELECT EXISTS (SELECT 1 FROM {l} WHERE state = '{copying}')"),
+            keep_walk: format!(
+                "INSERT INTO {walk_table} (k, changed, id, resumed) VALUES (1, $1, $2, $3) \
+                 ON CONFLICT (k) DO UPDATE SET changed = EXCLUDED.changed, id = EXCLUDED.id, \
+                 resumed = EXCLUDED.resumed"
+            ),
         }
+    }
+
+    /// The statements on the table schema version 3 added, which only the archiver runs.
+    fn of_schema_3(&self) -> [&str; 2] {
+        [&self.walk, &self.keep_walk]
     }
 
     /// The statements that read or write what schema version 2 added, which a read-only
@@ -1201,7 +1263,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 31] {
+    fn all(&self) -> [&str; 34] {
         [
             &self.deleted_between,
             &self.claim_expired,
@@ -1234,6 +1296,9 @@ impl Sql {
             &self.insert_run,
             &self.ledger_page,
             &self.waiting,
+            &self.walk,
+            &self.keep_walk,
+            &self.copying_left,
         ]
     }
 }
@@ -1410,14 +1475,30 @@ async fn migrate(
                 restored bigint NOT NULL, failed bigint NOT NULL, bytes_in bigint NOT NULL,
                 bytes_out bigint NOT NULL, dry_run boolean NOT NULL, errors text NOT NULL);
              CREATE INDEX IF NOT EXISTS {runs_index} ON {runs} (started_ms);
-             INSERT INTO {schema} (version) VALUES ({SCHEMA_VERSION});"
+             {}
+             INSERT INTO {schema} (version) VALUES ({SCHEMA_VERSION});",
+            of_version_3(create, l)
         ))
         .await
         .map_err(failed)?;
-    } else if version < 2 && access == Access::ReadOnly {
+    } else if version < SCHEMA_VERSION && access == Access::ReadOnly {
         tx.commit().await.map_err(failed)?;
         return Ok(version);
-    } else if version < 2 {
+    } else {
+        upgrade(&tx, l, version).await.map_err(failed)?;
+    }
+    tx.commit().await.map_err(failed)?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// Brings the ledger tables of schema `version` (at least 1) up to [`SCHEMA_VERSION`].
+async fn upgrade(
+    tx: &tokio_postgres::Transaction<'_>,
+    l: &SqlName,
+    version: i32,
+) -> Result<(), tokio_postgres::Error> {
+    let schema = l.with_suffix("_schema");
+    if version < 2 {
         // Version 2 keeps the rest of a deleted record's row and its changed time (for
         // retention). Rows deleted before keep what they had: a restore puts back their
         // configured columns, and their retention counts from their claim, which came after
@@ -1435,11 +1516,29 @@ async fn migrate(
              INSERT INTO {schema} (version) VALUES (2);",
             crate::ledger_upgrade::publish_unstaged(l)
         ))
-        .await
-        .map_err(failed)?;
+        .await?;
     }
-    tx.commit().await.map_err(failed)?;
-    Ok(SCHEMA_VERSION)
+    if version < 3 {
+        tracing::info!(ledger = %l, "upgrading tiergate's ledger to schema version 3");
+        tx.batch_execute(&format!(
+            "{}
+             INSERT INTO {schema} (version) VALUES (3);",
+            of_version_3("CREATE TABLE", l)
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// What schema version 3 adds: the table that keeps where the archivers' walk over cold
+/// records got to, one row ([`tiergate_core::WalkResumes`], the position in the session's
+/// text forms).
+fn of_version_3(create: &str, l: &SqlName) -> String {
+    format!(
+        "{create} IF NOT EXISTS {} (k integer PRIMARY KEY CHECK (k = 1), changed text, \
+           id text, resumed integer NOT NULL);",
+        l.with_suffix("_walk"),
+    )
 }
 
 /// The planner's row estimate in the top line of an `EXPLAIN`, such as

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tiergate_core::archival::LockedRow;
-use tiergate_core::{LedgerState, WaitingForRetry};
+use tiergate_core::{LedgerState, WaitingForRetry, WalkResumes};
 
 /// How long a writer waits for another one before the call fails as
 /// [`StoreError::Unavailable`]; claims and deletes hold the lock for milliseconds.
@@ -38,7 +38,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MMAP_BYTES: i64 = 1 << 30;
 
 /// The version of the ledger tables this code creates and expects.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The hot store on a SQLite file.
 #[derive(Debug, Clone)]
@@ -112,6 +112,9 @@ struct Sql {
     waiting: String,
     insert_run: String,
     ledger_page: String,
+    walk: String,
+    keep_walk: String,
+    copying_left: String,
 }
 
 impl SqliteStore {
@@ -226,6 +229,46 @@ impl SqliteStore {
 
     pub(crate) fn changed_indexed(&self) -> bool {
         self.inner.sql.changed_indexed
+    }
+
+    pub(crate) async fn walk(&self) -> Result<WalkResumes<ColdCursor>, StoreError> {
+        self.run("reading where the last walk got to", |conn, sql| {
+            let kept = conn
+                .prepare_cached(&sql.walk)?
+                .query_row([], |row| {
+                    Ok((
+                        row.get::<_, Value>(0)?,
+                        row.get::<_, Value>(1)?,
+                        row.get::<_, u32>(2)?,
+                    ))
+                })
+                .optional()?;
+            Ok(match kept {
+                None => WalkResumes::default(),
+                Some((changed, id, resumed)) => WalkResumes {
+                    end: (changed != Value::Null && id != Value::Null).then_some(ColdCursor {
+                        at: Some(Position::Sqlite { changed, id }),
+                    }),
+                    resumed,
+                },
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn keep_walk(&self, walk: &WalkResumes<ColdCursor>) -> Result<(), StoreError> {
+        let (changed, id) = match walk.end.as_ref().and_then(|end| end.at.as_ref()) {
+            None => (Value::Null, Value::Null),
+            Some(Position::Sqlite { changed, id }) => (changed.clone(), id.clone()),
+            Some(Position::Postgres { .. }) => return Err(crate::cold_cursor::foreign()),
+        };
+        let resumed = walk.resumed;
+        self.run("keeping where the walk got to", move |conn, sql| {
+            conn.prepare_cached(&sql.keep_walk)?
+                .execute(params![changed, id, resumed])?;
+            Ok(())
+        })
+        .await
     }
 
     pub(crate) async fn read(&self, id: &str) -> Result<Option<HotRecord>, StoreError> {
@@ -687,6 +730,14 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn copying_left(&self) -> Result<bool, StoreError> {
+        self.run("looking for unfinished copies", |conn, sql| {
+            conn.prepare_cached(&sql.copying_left)?
+                .query_row([], |row| row.get(0))
+        })
+        .await
+    }
+
     pub(crate) async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
         let run = run.clone();
         self.run("recording a run", move |conn, sql| {
@@ -834,6 +885,7 @@ impl Sql {
             stored_sha256, encoding, attempts, last_error, lease_owner, lease_until, \
             claimed_at, archived_at, delete_after, deleted_at, updated_at";
         let runs = l.with_suffix("_runs");
+        let walk_table = l.with_suffix("_walk");
         let run_columns = "owner, started_ms, finished_ms, claimed, archived, deleted, restored, \
             failed, bytes_in, bytes_out, dry_run, errors";
         Self {
@@ -924,8 +976,8 @@ impl Sql {
             ),
             mark_deleted: format!(
                 "UPDATE {l} SET state = '{deleted}', deleted_at = ?2, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = ?2, row_columns = ?3, record_changed_at = ?4 \
-                 WHERE id = ?1"
+                 lease_until = NULL, updated_at = ?2, row_columns = ?3, \
+                 record_changed_at = ?4 WHERE id = ?1"
             ),
             forget: format!("DELETE FROM {l} WHERE id = ?1 AND lease_owner = ?2"),
             expired: format!(
@@ -976,7 +1028,19 @@ impl Sql {
             ledger_page: format!(
                 "SELECT {ledger_columns} FROM {l} WHERE (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2"
             ),
+            walk: format!("SELECT changed, id, resumed FROM {walk_table} WHERE k = 1"),
+            copying_left: format!("SELECT EXISTS (SELECT 1 FROM {l} WHERE state = '{copying}')"),
+            keep_walk: format!(
+                "INSERT INTO {walk_table} (k, changed, id, resumed) VALUES (1, ?1, ?2, ?3) \
+                 ON CONFLICT (k) DO UPDATE SET changed = excluded.changed, id = excluded.id, \
+                 resumed = excluded.resumed"
+            ),
         }
+    }
+
+    /// The statements on the table schema version 3 added, which only the archiver runs.
+    fn of_schema_3(&self) -> [&str; 2] {
+        [&self.walk, &self.keep_walk]
     }
 
     /// The statements that read or write what schema version 2 added, which a read-only
@@ -994,7 +1058,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 35] {
+    fn all(&self) -> [&str; 38] {
         [
             &self.deleted_between,
             &self.expired,
@@ -1031,6 +1095,9 @@ impl Sql {
             &self.insert_run,
             &self.ledger_page,
             &self.waiting,
+            &self.walk,
+            &self.keep_walk,
+            &self.copying_left,
         ]
     }
 }
@@ -1070,7 +1137,9 @@ fn connect(
     sql.changed_indexed = changed_indexed(&conn, names)?;
     sql.schema = migrate(&mut conn, &names.ledger, access)?;
     for statement in sql.all() {
-        if sql.schema < 2 && sql.of_schema_2().contains(&statement) {
+        if (sql.schema < 2 && sql.of_schema_2().contains(&statement))
+            || (sql.schema < 3 && sql.of_schema_3().contains(&statement))
+        {
             continue;
         }
         conn.prepare_cached(statement).map_err(|e| {
@@ -1200,14 +1269,28 @@ fn migrate(conn: &mut Connection, ledger: &SqlName, access: Access) -> Result<i6
                 bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, dry_run INTEGER NOT NULL,
                 errors TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS {runs_index} ON {runs} (started_ms);
-             INSERT INTO {schema} (version) VALUES ({SCHEMA_VERSION});"
+             {}
+             INSERT INTO {schema} (version) VALUES ({SCHEMA_VERSION});",
+            of_version_3(create, l)
         ))
         .map_err(failed)?;
-    } else if version < 2 && access == Access::ReadWrite {
-        upgrade_to_2(&tx, l).map_err(failed)?;
-    } else if version < 2 {
+    } else if version < SCHEMA_VERSION && access == Access::ReadOnly {
         tx.commit().map_err(failed)?;
         return Ok(version);
+    } else {
+        if version < 2 {
+            upgrade_to_2(&tx, l).map_err(failed)?;
+        }
+        if version < 3 {
+            tracing::info!(ledger = %l, "upgrading tiergate's ledger to schema version 3");
+            tx.execute_batch(&format!(
+                "{}
+                 INSERT INTO {} (version) VALUES (3);",
+                of_version_3("CREATE TABLE", l),
+                l.with_suffix("_schema")
+            ))
+            .map_err(failed)?;
+        }
     }
     tx.commit().map_err(failed)?;
     Ok(SCHEMA_VERSION)
@@ -1254,6 +1337,18 @@ fn upgrade_to_2(tx: &rusqlite::Transaction<'_>, l: &SqlName) -> rusqlite::Result
         l.with_suffix("_state_changed"),
         l.with_suffix("_schema")
     ))
+}
+
+/// What schema version 3 adds: the table that keeps where the archivers' walk over cold
+/// records got to, one row ([`WalkResumes`]), whose position columns have no type, so that
+/// they keep the cells as they were, whatever their storage class, and compare as the
+/// table's own.
+fn of_version_3(create: &str, l: &SqlName) -> String {
+    format!(
+        "{create} IF NOT EXISTS {} (k INTEGER PRIMARY KEY CHECK (k = 1), changed, id, \
+           resumed INTEGER NOT NULL);",
+        l.with_suffix("_walk"),
+    )
 }
 
 /// Every column of the locked row `id` but the body, as a [`row_image`], and its changed

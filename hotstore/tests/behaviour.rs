@@ -8,12 +8,13 @@ use tiergate_core::LedgerState;
 use tiergate_core::digest::sha256_hex;
 use tiergate_hotstore::{
     ArchivedCopy, BeforeWrite, Claim, ColdCursor, DeleteOutcome, HotConfig, HotStore, RestoredRow,
-    RunRow, StaleCopy, StoreError,
+    RunRow, StaleCopy, StoreError, WalkResumes,
 };
 
 on_both_engines!(
     claims_oldest_first_up_to_the_limit,
     a_walk_goes_on_past_what_it_passed,
+    a_walk_is_kept_for_the_next_process,
     held_and_excluded_records_are_never_claimed,
     a_claimed_record_is_claimed_again_only_after_its_lease_expires,
     mark_archived_refuses_after_the_lease_moved_to_another_owner,
@@ -222,6 +223,55 @@ async fn a_walk_goes_on_past_what_it_passed(f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(ids(&next_run), ["a"], "the next run's walk starts over");
+}
+
+/// Where a walk got to outlives the store that walked: another store (the next
+/// `archive --once`, a process of its own) goes on from there. A ledger of schema version 2
+/// gains the table when the archiver's store opens it, and reads as nothing kept.
+async fn a_walk_is_kept_for_the_next_process(f: &Fixture) {
+    for (i, id) in ["a", "b", "c"].into_iter().enumerate() {
+        f.insert(id, T0 + 1_000 * i as i64, id.as_bytes()).await;
+    }
+    let now = T0 + 20_000;
+    let l = &f.config.ledger_table;
+    f.db.exec(&format!(
+        "DROP TABLE {l}_walk; UPDATE {l}_schema SET version = 2"
+    ))
+    .await;
+    let store = HotStore::open(&f.config).await.unwrap();
+    let kept = store.walk().await.unwrap();
+    assert!(kept.end.is_none() && kept.resumed == 0, "{kept:?}");
+    let mut walk = ColdCursor::default();
+    let first = store
+        .claim_cold(&lease("run-1", now), now, 1, &mut walk)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["a"], "{}", f.db.engine());
+    assert!(
+        store
+            .release(&lease("run-1", now), "a", "refused", now)
+            .await
+            .unwrap()
+    );
+    let end = WalkResumes {
+        end: Some(walk),
+        resumed: 3,
+    };
+    store.keep_walk(&end).await.unwrap();
+    drop(store);
+
+    let next = HotStore::open(&f.config).await.unwrap();
+    let kept = next.walk().await.unwrap();
+    assert_eq!(kept.resumed, 3);
+    let mut walk = kept.end.expect("the walk's end was kept");
+    let rest = next
+        .claim_cold(&lease("run-2", now), now, 5, &mut walk)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), ["b", "c"], "the next process went on past a");
+    next.keep_walk(&WalkResumes::default()).await.unwrap();
+    let kept = next.walk().await.unwrap();
+    assert!(kept.end.is_none() && kept.resumed == 0, "{kept:?}");
 }
 
 async fn claims_oldest_first_up_to_the_limit(f: &Fixture) {
@@ -879,7 +929,8 @@ async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &
     let l = &f.config.ledger_table;
     f.db.exec(&format!(
         "DROP INDEX \"{l}_state_changed\"; ALTER TABLE {l} DROP COLUMN row_columns; \
-         ALTER TABLE {l} DROP COLUMN record_changed_at; UPDATE {l}_schema SET version = 1"
+         ALTER TABLE {l} DROP COLUMN record_changed_at; DROP TABLE {l}_walk; \
+         UPDATE {l}_schema SET version = 1"
     ))
     .await;
 
@@ -904,8 +955,9 @@ async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &
             "SELECT CAST(max(version) AS bigint) FROM {l}_schema"
         ))
         .await,
-        2
+        3
     );
+    assert!(upgraded.walk().await.unwrap().end.is_none());
     // Its claim (at `now`) stands in for its last change.
     assert_eq!(upgraded.count_expiring(now).await.unwrap().records, 0);
     assert_eq!(upgraded.count_expiring(now + 1).await.unwrap().records, 1);

@@ -91,7 +91,7 @@ async fn a_changed_column_that_is_not_a_timestamp_is_invalid_and_named() {
     .await;
     let error = HotStore::open(&config).await.unwrap_err();
     db.exec(&format!(
-        "DROP TABLE {table}; DROP TABLE IF EXISTS {0}, {0}_runs, {0}_schema",
+        "DROP TABLE {table}; DROP TABLE IF EXISTS {0}, {0}_runs, {0}_walk, {0}_schema",
         config.ledger_table
     ))
     .await;
@@ -118,7 +118,12 @@ async fn a_read_only_store_creates_nothing() {
     assert!(status.states.iter().all(|s| s.records == 0), "{status:?}");
     assert_eq!(store.count_cold(T0, T0).await.unwrap().records, 1);
     // Seen from another session, as every other client of the database sees it.
-    for table in [l.clone(), format!("{l}_runs"), format!("{l}_schema")] {
+    for table in [
+        l.clone(),
+        format!("{l}_runs"),
+        format!("{l}_walk"),
+        format!("{l}_schema"),
+    ] {
         assert_eq!(
             db.count(&format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}' AND schemaname NOT LIKE 'pg_temp%'"))
                 .await,

@@ -307,7 +307,8 @@ impl Drop for Engine {
                     client
                         .batch_execute(&format!(
                             "DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {table}_ledger; \
-                             DROP TABLE IF EXISTS {table}_ledger_runs; DROP TABLE IF EXISTS {table}_ledger_schema;"
+                             DROP TABLE IF EXISTS {table}_ledger_runs; DROP TABLE IF EXISTS {table}_ledger_walk; \
+                             DROP TABLE IF EXISTS {table}_ledger_schema;"
                         ))
                         .await
                 })

@@ -137,6 +137,7 @@ on_both_engines!(
     runs_after_refused_copies_say_which_records_wait_for_a_retry,
     virtual_hosted_s3_archives_serves_and_audits,
     copies_past_their_retention_period_are_deleted_for_good,
+    claims_a_dead_run_left_are_taken_once_their_lease_expires,
 );
 
 async fn verify_names_every_record_whose_copy_is_missing_or_damaged(
@@ -510,6 +511,67 @@ async fn a_record_changed_after_its_copy_keeps_its_new_content(db: HotDb) -> any
     assert_served(&reply, "INV-7", "origin", &changed);
     world.assert_every_record_served().await?;
     Ok(())
+}
+
+/// A run that dies leaves its claims leased. Runs meanwhile walk past them and archive the
+/// rest; once the lease has expired, the next run takes them: a walk does not go on from
+/// beyond records it could not take, in this archiver or another.
+async fn claims_a_dead_run_left_are_taken_once_their_lease_expires(
+    db: HotDb,
+) -> anyhow::Result<()> {
+    const DEAD_LEASE: Duration = Duration::from_secs(4);
+    let mut world = World::start(db, "").await?;
+    for i in 0..6 {
+        world
+            .insert(
+                &format!("INV-{i}"),
+                OLD + Duration::from_secs(i * 60),
+                10_000,
+            )
+            .await?;
+    }
+    // Walks by changed time, which go on from where the last one got to (on PostgreSQL,
+    // only with an index on the changed column, which an archiver looks for as it opens).
+    let table = world.db.table().to_owned();
+    world
+        .db
+        .execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS {table}_changed ON {table} (updated_at)"
+        ))
+        .await?;
+    let (archiver, another) = (world.gate.archiver().await?, world.gate.archiver().await?);
+    assert!(archiver.store().walks_resume());
+
+    let started = tokio::time::Instant::now();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+    let dead = tiergate_hotstore::Lease {
+        owner: "a-run-that-died".into(),
+        now_ms,
+        duration_ms: DEAD_LEASE.as_millis() as i64,
+    };
+    let cutoff_ms = now_ms - NEW.as_millis() as i64;
+    let taken = archiver
+        .store()
+        .claim_cold(
+            &dead,
+            cutoff_ms,
+            2,
+            &mut tiergate_hotstore::ColdCursor::default(),
+        )
+        .await?;
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    let meanwhile = archiver.run(RunOptions::default()).await?;
+    assert_eq!(meanwhile.archived, 4, "{meanwhile:?}");
+    let report = another.run(RunOptions::default()).await?;
+    assert_eq!(report.archived, 0, "{report:?}");
+    assert!(
+        started.elapsed() < DEAD_LEASE,
+        "the runs outlasted the dead run's lease: the test proves nothing"
+    );
+    tokio::time::sleep_until(started + DEAD_LEASE + Duration::from_millis(100)).await;
+    let report = another.run(RunOptions::default()).await?;
+    assert_eq!(report.archived, 2, "the dead run's claims: {report:?}");
+    world.assert_every_record_served().await
 }
 
 async fn records_under_legal_hold_are_never_archived(db: HotDb) -> anyhow::Result<()> {

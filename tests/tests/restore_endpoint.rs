@@ -96,12 +96,21 @@ async fn signed_requests_restore_and_others_change_nothing() -> anyhow::Result<(
         (200, "hot\n".to_owned())
     );
     // The row came back exactly as it left, its changed time too: a record nobody wrote to
-    // is still cold. It lies behind where this archiver's walk got to, so its next run,
-    // which goes on from there, leaves it hot; a walk from the beginning (an archiver's
-    // first run, and one in every 24) copies it again.
+    // is still cold. It lies behind where the last run's walk got to, so the next run,
+    // which goes on from there, leaves it hot, in this archiver or another (the walk's end
+    // is kept in the database); a walk from the beginning (`--from-beginning`, and one run
+    // in every 24) copies it again.
     let resumed = archiver.run(RunOptions::default()).await?;
     assert_eq!(resumed.archived, 0, "{resumed:?}");
-    let again = gate.archiver().await?.run(RunOptions::default()).await?;
+    let another = gate.archiver().await?;
+    let resumed = another.run(RunOptions::default()).await?;
+    assert_eq!(resumed.archived, 0, "{resumed:?}");
+    let again = another
+        .run(RunOptions {
+            from_beginning: true,
+            ..Default::default()
+        })
+        .await?;
     assert_eq!(again.archived, 1, "{again:?}");
     Ok(())
 }

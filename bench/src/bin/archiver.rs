@@ -558,7 +558,7 @@ async fn timed_run(archiver: &tiergate::Archiver, what: &str) -> anyhow::Result<
     let result = archiver
         .run(RunOptions {
             progress: Some(progress),
-            fault: None,
+            ..Default::default()
         })
         .await;
     let wall = started.elapsed();

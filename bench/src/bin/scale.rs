@@ -741,7 +741,7 @@ async fn backfill(
     let started = Instant::now();
     let run = archiver.run(RunOptions {
         progress: Some(progress),
-        fault: None,
+        ..Default::default()
     });
     let mut run = std::pin::pin!(run);
     let report = loop {

@@ -1,5 +1,5 @@
 //! Where a run's walk over cold records starts: at the beginning now and then, otherwise
-//! where the same archiver's previous run got to.
+//! where the previous run got to.
 //!
 //! A walk that starts at the beginning passes every copy still in its grace period (each
 //! costs a look-up in the ledger): after a backfill of 1.8M records with a 7-day grace
@@ -7,11 +7,12 @@
 //! run's end passes none of them, and its first claim costs its batch. What it passes by
 //! is what became claimable behind that end since: a failed copy whose retry time came, a
 //! record restored without a write, a legal hold lifted, a row written without moving its
-//! changed column. So the walk starts at the beginning in an archiver's first run, after a
-//! run that gave records back for a retry (or left them waiting for one) or broke off, and
-//! in one run of every [`RESUMED_RUNS`] + 1, which finds the rest within a day of hourly
-//! runs. The archiver keeps this in memory, as it does its stale passes
-//! ([`StaleSweeps`](crate::stale_sweeps::StaleSweeps)).
+//! changed column. So the walk starts at the beginning after a run that broke off or that
+//! ended with any copy unfinished (given back for a retry, or claimed by another run,
+//! live or dead, which the walk passed), and in one run of every [`RESUMED_RUNS`] + 1,
+//! which finds the rest within a day of hourly runs. The host keeps this in the hot
+//! database beside the ledger, so that the next run goes on from there whichever process
+//! makes it (`tiergate archive --once` is a new process every time).
 
 /// Runs in a row whose walks go on from the previous end before one starts over.
 pub const RESUMED_RUNS: u32 = 23;
@@ -20,9 +21,9 @@ pub const RESUMED_RUNS: u32 = 23;
 #[derive(Debug, Clone)]
 pub struct WalkResumes<P> {
     /// Where the last run's walk got to, if the next may go on from there.
-    end: Option<P>,
+    pub end: Option<P>,
     /// Walks in a row that went on from an earlier end.
-    resumed: u32,
+    pub resumed: u32,
 }
 
 impl<P> Default for WalkResumes<P> {
@@ -45,8 +46,8 @@ impl<P: Clone> WalkResumes<P> {
     }
 
     /// Notes that a run's walk, which went on from an earlier end if `resumed`, got to
-    /// `end`; `behind` says that records may wait behind it (the run gave some back for a
-    /// retry, left some waiting for one, or broke off), so that the next walk starts over.
+    /// `end`; `behind` says that records may wait behind it (the run broke off, or copies
+    /// were left unfinished), so that the next walk starts over.
     pub fn ended(&mut self, resumed: bool, end: P, behind: bool) {
         self.resumed = if resumed { self.resumed + 1 } else { 0 };
         self.end = (!behind).then_some(end);

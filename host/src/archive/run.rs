@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use tiergate_core::settings::names;
 use tiergate_core::{RunReport, StaleSweeps, WalkResumes};
-use tiergate_hotstore::{ColdCount, ColdCursor, HotStore, RunRow, StoreError};
+use tiergate_hotstore::{ColdCount, HotStore, RunRow, StoreError};
 use tokio::sync::watch;
 use wasmtime::component::Component;
 use wasmtime::error::Context as _;
@@ -44,6 +44,10 @@ pub struct RunOptions {
     pub progress: Option<watch::Sender<RunProgress>>,
     /// A crash to inject.
     pub fault: Option<Fault>,
+    /// Walk the records table from the beginning rather than from where the last run's
+    /// walk got to: finds at once what lies behind it (records restored without a write,
+    /// holds lifted), which a resumed walk leaves for the next walk from the beginning.
+    pub from_beginning: bool,
 }
 
 /// What a dry run finds: what a run would do now, with nothing changed.
@@ -161,8 +165,6 @@ pub struct Archiver {
     instances: usize,
     /// What this archiver's stale passes have looked at so far.
     stale_sweeps: std::sync::Mutex<StaleSweeps>,
-    /// Where this archiver's walks over cold records got to.
-    walks: std::sync::Mutex<WalkResumes<ColdCursor>>,
 }
 
 impl std::fmt::Debug for Archiver {
@@ -218,7 +220,6 @@ impl Archiver {
             runs: AtomicUsize::new(0),
             instances: std::thread::available_parallelism().map_or(1, usize::from),
             stale_sweeps: std::sync::Mutex::default(),
-            walks: std::sync::Mutex::default(),
         })
     }
 
@@ -231,12 +232,6 @@ impl Archiver {
 
     fn sweeps(&self) -> std::sync::MutexGuard<'_, StaleSweeps> {
         self.stale_sweeps
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn walks(&self) -> std::sync::MutexGuard<'_, WalkResumes<ColdCursor>> {
-        self.walks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -277,11 +272,16 @@ impl Archiver {
             .progress
             .unwrap_or_else(|| watch::channel(RunProgress::default()).0);
         let stale_since = self.sweeps().changed_since_ms();
-        let resumed_walk = if self.store.walks_resume() {
-            self.walks().start()
+        // Where the last run's walk got to, whichever process made it.
+        let mut walks = if self.store.walks_resume() && !options.from_beginning {
+            self.store
+                .walk()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading where the last run's walk got to: {e}"))?
         } else {
-            None
+            WalkResumes::default()
         };
+        let resumed_walk = walks.start();
         let resumed = resumed_walk.is_some();
         let job = Arc::new(Job::new(
             self.store.clone(),
@@ -370,16 +370,28 @@ impl Archiver {
                 Err(e) => tracing::warn!(error = %e, "counting records that wait for a retry"),
             }
         }
-        // Records given back, waiting for a retry, or left by a run that broke off lie
-        // behind where the walk got to: the next walk starts over to find them.
-        let behind = match &result {
-            Ok(report) => {
-                report.aborted.is_some() || report.failed > 0 || report.waiting.records > 0
+        if self.store.walks_resume() {
+            // What a walk passed and could not take lies behind where it got to: records
+            // left by a run that broke off, and every record whose copy is unfinished at
+            // the end (given back for a retry, or claimed by another run, live or dead,
+            // which may never finish it). The next walk starts over to find them.
+            let behind = match &result {
+                Ok(report) => {
+                    report.aborted.is_some()
+                        || self.store.copying_left().await.unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "looking for unfinished copies");
+                            true
+                        })
+                }
+                Err(_) => true,
+            };
+            walks.ended(resumed, job.walked_to().await, behind);
+            if let Err(e) = self.store.keep_walk(&walks).await {
+                // The next run goes on from where an earlier one kept, or starts over: at
+                // worst it leaves a record behind for the next walk from the beginning.
+                tracing::warn!(error = %e, "keeping where the walk got to");
             }
-            Err(_) => true,
-        };
-        let walked_to = job.walked_to().await;
-        self.walks().ended(resumed, walked_to, behind);
+        }
         let finished = SystemTime::now();
         let mut row = RunRow {
             owner,

@@ -205,7 +205,7 @@ impl Fixture {
             let ledger = &self.config.ledger_table;
             self.db
                 .exec(&format!(
-                    "DROP TABLE IF EXISTS {}, {ledger}, {ledger}_runs, {ledger}_schema",
+                    "DROP TABLE IF EXISTS {}, {ledger}, {ledger}_runs, {ledger}_walk, {ledger}_schema",
                     self.table
                 ))
                 .await;
