@@ -25,7 +25,11 @@
 //!   ids: the last in the walk, by changed time or by id) and times one claim again with a
 //!   fresh cursor: a run's first claim from the beginning, with every copy of the backfill
 //!   in its grace period; then makes as many more just cold and times a claim that goes on
-//!   from where that one stopped, as an archiver's next run does (with the index).
+//!   from where that one stopped, as an archiver's next run does (with the index);
+//! - with `--delete-pass` (and `--grace-seconds 0`, so that every copy's grace period is
+//!   over when the backfill ends): runs the archiver again, whose delete step reads back
+//!   each copy, checks it and deletes its hot row, and measures that run and the ledger
+//!   after it (`VACUUM`ed first, as autovacuum would have it), table and indexes apart.
 //!
 //! The bar (issue 23): at 2M rows with 90% cold, with and without the index, the last
 //! tenth's records/s within 1.5x of the first tenth's, and the whole backfill under one
@@ -113,6 +117,11 @@ struct Args {
     /// `[archive] grace_seconds`: longer than the run, so that no hot row is deleted in it.
     #[arg(long, default_value_t = 7 * 86_400)]
     grace_seconds: u64,
+    /// After the backfill, run the archiver again to delete the hot rows of the copies
+    /// whose grace period is over (all of them with --grace-seconds 0), and measure the
+    /// ledger after it.
+    #[arg(long)]
+    delete_pass: bool,
     /// Where s3s-fs keeps its files [default: the temp directory].
     #[arg(long)]
     scratch_dir: Option<PathBuf>,
@@ -363,6 +372,33 @@ struct Measured {
     /// The ledger's size on disk after the backfill (table, indexes, TOAST), per record
     /// it holds: every record copied and in its grace period.
     ledger_bytes_per_record: f64,
+    /// With `--delete-pass`: the run that deleted the hot rows, and the ledger after it.
+    delete_pass: Option<DeletePass>,
+}
+
+/// The run after the backfill that deleted the copied records' hot rows.
+#[derive(Debug, Clone)]
+struct DeletePass {
+    deleted: u64,
+    wall_s: f64,
+    /// The ledger's bytes per deleted record after `VACUUM`: in all, then its table (with
+    /// TOAST) and its indexes.
+    ledger_bytes_per_record: f64,
+    parts: Vec<(String, f64)>,
+}
+
+impl DeletePass {
+    fn to_json(&self) -> Value {
+        json!({
+            "deleted": self.deleted,
+            "seconds": self.wall_s,
+            "records_per_second": self.deleted as f64 / self.wall_s,
+            "ledger_bytes_per_record": self.ledger_bytes_per_record,
+            "ledger_parts_bytes_per_record": self.parts.iter()
+                .map(|(name, bytes)| json!({ "relation": name, "bytes_per_record": bytes }))
+                .collect::<Vec<_>>(),
+        })
+    }
 }
 
 impl Measured {
@@ -418,6 +454,7 @@ impl Measured {
             "cpu_seconds": cpu_s,
             "peak_rss_mib": peak_rss_mib,
             "ledger_bytes_per_record": self.ledger_bytes_per_record,
+            "delete_pass": self.delete_pass.as_ref().map(DeletePass::to_json),
             "report": {
                 "claimed": report.claimed,
                 "archived": report.archived,
@@ -536,6 +573,26 @@ fn main() -> anyhow::Result<()> {
             m.backfill.cpu_s,
         );
     }
+    for m in &measured {
+        let Some(pass) = &m.delete_pass else {
+            continue;
+        };
+        let parts: Vec<String> = pass
+            .parts
+            .iter()
+            .map(|(name, bytes)| format!("{name} {bytes:.0}"))
+            .collect();
+        println!(
+            "index {}: delete pass: {} hot rows deleted in {:.1} s ({:.0}/s); ledger after it, \
+             VACUUMed: {:.0} B/record ({})",
+            m.index_label(),
+            pass.deleted,
+            pass.wall_s,
+            pass.deleted as f64 / pass.wall_s,
+            pass.ledger_bytes_per_record,
+            parts.join(", "),
+        );
+    }
     println!("load at start: {load_start}; at end: {load_end}");
 
     let report = json!({
@@ -554,6 +611,7 @@ fn main() -> anyhow::Result<()> {
             "concurrency": args.concurrency,
             "instances": args.instances.map_or_else(|| json!("one per core"), |n| json!(n)),
             "grace_seconds": args.grace_seconds,
+            "delete_pass": args.delete_pass,
             "body_bytes": "about 1400",
             "runtime_worker_threads": 2,
             "hot_db": "postgresql",
@@ -667,6 +725,12 @@ async fn one_world(args: &Args, index: bool) -> anyhow::Result<Measured> {
         resumed_claim.claimed, resumed_claim.ms
     );
 
+    let delete_pass = if args.delete_pass {
+        Some(delete_pass(&world, &archiver, cold, label).await?)
+    } else {
+        None
+    };
+
     // Said and timed because it is long: s3s-fs's files go one by one (minutes for a
     // million copies on this machine's ext4).
     eprintln!("{label}: removing the table and the blob store's files");
@@ -690,6 +754,47 @@ async fn one_world(args: &Args, index: bool) -> anyhow::Result<Measured> {
         resumed_claim,
         backfill,
         ledger_bytes_per_record,
+        delete_pass,
+    })
+}
+
+/// The archiver's next run after the backfill, which deletes the hot rows of the `cold`
+/// copies (their grace period over), then the ledger's size per record after `VACUUM`.
+async fn delete_pass(
+    world: &World,
+    archiver: &tiergate::Archiver,
+    cold: u64,
+    label: &str,
+) -> anyhow::Result<DeletePass> {
+    eprintln!("{label}: delete pass");
+    let started = Instant::now();
+    let report = archiver.run(RunOptions::default()).await?;
+    let wall_s = started.elapsed().as_secs_f64();
+    if u64::from(report.deleted) != cold || report.failed > 0 || report.aborted.is_some() {
+        bail!(
+            "{label}: the delete pass was to delete all {cold} copied records' hot rows \
+             (is --grace-seconds 0?): {report:?}"
+        );
+    }
+    let ledger = format!("{}_ledger", world.db.table());
+    world.db.execute_batch(&format!("VACUUM {ledger}")).await?;
+    let total = world
+        .db
+        .number(&format!("SELECT pg_total_relation_size('{ledger}')"))
+        .await?;
+    let mut parts = Vec::new();
+    for (part, size) in [("table", "pg_table_size"), ("indexes", "pg_indexes_size")] {
+        let bytes = world
+            .db
+            .number(&format!("SELECT {size}('{ledger}')"))
+            .await?;
+        parts.push((part.to_owned(), bytes as f64 / cold as f64));
+    }
+    Ok(DeletePass {
+        deleted: report.deleted.into(),
+        wall_s,
+        ledger_bytes_per_record: total as f64 / cold as f64,
+        parts,
     })
 }
 
