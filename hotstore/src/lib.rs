@@ -52,6 +52,13 @@ pub(crate) enum Access {
     ReadOnly,
 }
 
+/// What the delete step clears from a ledger row: the times of its claim, its copy and
+/// its grace period, which a finished record no longer needs (the index of copies due for
+/// the delete step leaves it too). What `verify`, a restore, the stale pass and retention
+/// read stays.
+pub(crate) const COMPACTED_AT_DELETE: &str =
+    "claimed_at = NULL, archived_at = NULL, delete_after = NULL";
+
 /// How many ids [`HotStore::count_cold`] lists: enough for `--dry-run` to show what kind of
 /// records would move, few enough for one line each on a terminal.
 pub const COLD_SAMPLE: u32 = 10;

@@ -235,7 +235,9 @@ async fn a_walk_is_kept_for_the_next_process(f: &Fixture) {
     let now = T0 + 20_000;
     let l = &f.config.ledger_table;
     f.db.exec(&format!(
-        "DROP TABLE {l}_walk; UPDATE {l}_schema SET version = 2"
+        "DROP TABLE {l}_walk; DROP INDEX \"{l}_archived_due\"; \
+         CREATE INDEX \"{l}_state_due\" ON {l} (state, delete_after); \
+         UPDATE {l}_schema SET version = 2"
     ))
     .await;
     let store = HotStore::open(&f.config).await.unwrap();
@@ -559,6 +561,32 @@ async fn delete_removes_an_unchanged_record_and_marks_it_deleted_together(f: &Fi
     assert_eq!(
         (row.deleted_at, row.lease_owner, row.lease_until),
         (Some(now + 10), None, None)
+    );
+    // Compacted: what the copy's claim, copying and grace period needed is gone; what
+    // verify, a restore, the stale pass and retention read stays.
+    assert_eq!(
+        (row.claimed_at, row.archived_at, row.delete_after),
+        (None, None, None)
+    );
+    assert_eq!(
+        (row.blob_key.as_deref(), row.sha256.as_deref(), row.size),
+        (
+            Some(copy.blob_key.as_str()),
+            Some(copy.sha256.as_str()),
+            Some(copy.size)
+        )
+    );
+    assert_eq!(
+        (
+            row.stored_sha256.as_deref(),
+            row.stored_size,
+            row.encoding.as_deref()
+        ),
+        (
+            Some(copy.stored_sha256.as_str()),
+            Some(copy.stored_size),
+            Some(copy.encoding.as_str())
+        )
     );
     // Repeating it (a crash before the caller saw the answer) changes nothing.
     let again = delete(f, "a", now + 20, &copy).await;
@@ -917,6 +945,8 @@ async fn retention_takes_deleted_copies_by_the_time_their_record_last_changed(f:
 /// tiergate published copies in their grace period beside the hot row: they become stale
 /// copies, which a write hides and the stale pass removes.
 async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &Fixture) {
+    // Built with today's steps, then taken back to what schema 1 had (a deleted row kept
+    // the times of its claim and copy then).
     let now = T0 + 5_000;
     f.insert("before", T0, b"deleted by the old version").await;
     let copy = due(f, "before", "a", now).await;
@@ -930,6 +960,8 @@ async fn a_ledger_of_schema_1_is_read_as_it_is_and_upgraded_by_the_archiver(f: &
     f.db.exec(&format!(
         "DROP INDEX \"{l}_state_changed\"; ALTER TABLE {l} DROP COLUMN row_columns; \
          ALTER TABLE {l} DROP COLUMN record_changed_at; DROP TABLE {l}_walk; \
+         DROP INDEX \"{l}_archived_due\"; CREATE INDEX \"{l}_state_due\" ON {l} (state, delete_after); \
+         UPDATE {l} SET claimed_at = {now}, archived_at = {now} WHERE state = 'deleted'; \
          UPDATE {l}_schema SET version = 1"
     ))
     .await;
