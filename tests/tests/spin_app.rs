@@ -11,7 +11,9 @@ use tiergate_tests::assertions::{assert_refused_as_missing, assert_served};
 use tiergate_tests::blob_store::{ACCESS_KEY_ID, BUCKET, SECRET_ACCESS_KEY};
 use tiergate_tests::issuer::{AUDIENCE, ISSUER};
 use tiergate_tests::records::{CONTENT_TYPE, LARGE_RECORD_BYTES};
-use tiergate_tests::{BlobStore, HttpClient, Issuer, Origin, ScratchDir, billing_record};
+use tiergate_tests::{
+    BlobStore, HttpClient, Issuer, Origin, RedisServer, ScratchDir, billing_record,
+};
 
 /// A `spin up` in a process group of its own, stopped with its children (`spin up` runs the
 /// trigger as a child process) when dropped.
@@ -45,11 +47,13 @@ struct SpinApp {
 
 impl SpinApp {
     /// `spin build`, then `spin up` in front of `origin` and `store`, with the variables in
-    /// `variables` (name, value) set too; `None` (the test says SKIPPED) without a spin.
+    /// `variables` (name, value) set too, and Spin's runtime config from `runtime_config`
+    /// if given; `None` (the test says SKIPPED) without a spin.
     async fn start(
         origin: &Origin,
         store: &BlobStore,
         variables: &[(&str, String)],
+        runtime_config: Option<&Path>,
     ) -> anyhow::Result<Option<Self>> {
         let Some(spin) = spin_binary() else {
             tiergate_tests::skipped("no spin on PATH (nor TIERGATE_SPIN)");
@@ -81,6 +85,9 @@ impl SpinApp {
             .env("SPIN_VARIABLE_BLOB_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
             .stdin(Stdio::null())
             .process_group(0);
+        if let Some(file) = runtime_config {
+            command.arg("--runtime-config-file").arg(file);
+        }
         for (name, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
         }
@@ -118,7 +125,7 @@ async fn spin_serves_records_from_blob_cache_and_origin_and_passes_the_rest() ->
     let hot = "INV-2024-000402";
     let hot_body = billing_record(hot, 402, LARGE_RECORD_BYTES);
     origin.insert(hot, hot_body.clone(), CONTENT_TYPE);
-    let Some(app) = SpinApp::start(&origin, &store, &[]).await? else {
+    let Some(app) = SpinApp::start(&origin, &store, &[], None).await? else {
         return Ok(());
     };
 
@@ -186,7 +193,7 @@ async fn spin_checks_tokens_and_owners_as_the_host_does() -> anyhow::Result<()> 
         ("auth_owner_claim", "customer_id".to_owned()),
         ("auth_owner_pointer", "/customer".to_owned()),
     ];
-    let Some(app) = SpinApp::start(&origin, &store, &variables).await? else {
+    let Some(app) = SpinApp::start(&origin, &store, &variables, None).await? else {
         return Ok(());
     };
     let client = HttpClient::new();
@@ -225,6 +232,81 @@ async fn spin_checks_tokens_and_owners_as_the_host_does() -> anyhow::Result<()> 
         reply.header("www-authenticate"),
         Some("Bearer realm=\"tiergate\"")
     );
+    Ok(())
+}
+
+/// Two `spin up`s with the repository's `spin-runtime-config.toml` (its URL pointed at a
+/// Redis of the test's own) share the edge's cache, as `tiergate serve` hosts do with
+/// `[cache] backend = "redis"` (`shared_cache.rs`): what one caches the other serves, and a
+/// write through one is seen through the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_instances_share_the_edge_cache_in_redis() -> anyhow::Result<()> {
+    let Some(redis) = RedisServer::start_if_installed().await? else {
+        return Ok(());
+    };
+    let origin = Origin::start().await?;
+    let store = BlobStore::start().await?;
+    let archived = "INV-2024-000421";
+    let archived_body = billing_record(archived, 421, LARGE_RECORD_BYTES);
+    store
+        .archive(archived, &archived_body, CONTENT_TYPE)
+        .await?;
+    let hot = "INV-2024-000422";
+    let hot_body = billing_record(hot, 422, LARGE_RECORD_BYTES);
+    origin.insert(hot, hot_body.clone(), CONTENT_TYPE);
+
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
+    let documented = std::fs::read_to_string(workspace.join("spin-runtime-config.toml"))?;
+    let url_line = "url = \"redis://127.0.0.1:6379\"";
+    anyhow::ensure!(
+        documented.contains(url_line),
+        "spin-runtime-config.toml no longer has {url_line}"
+    );
+    let config_dir = ScratchDir::create("spin-runtime-config")?;
+    let config = config_dir.path().join("spin-runtime-config.toml");
+    std::fs::write(
+        &config,
+        documented.replace(url_line, &format!("url = \"{}\"", redis.url())),
+    )?;
+    let Some(a) = SpinApp::start(&origin, &store, &[], Some(&config)).await? else {
+        return Ok(());
+    };
+    let Some(b) = SpinApp::start(&origin, &store, &[], Some(&config)).await? else {
+        return Ok(());
+    };
+
+    let client = HttpClient::new();
+    assert_served(
+        &client.get(&a.record(archived)).await?,
+        archived,
+        "blob",
+        &archived_body,
+    );
+    assert_served(
+        &client.get(&b.record(archived)).await?,
+        archived,
+        "cache",
+        &archived_body,
+    );
+    assert_served(&client.get(&b.record(hot)).await?, hot, "origin", &hot_body);
+    assert_served(&client.get(&a.record(hot)).await?, hot, "cache", &hot_body);
+
+    // A write through a drops the copy b would serve.
+    let written = billing_record(hot, 423, LARGE_RECORD_BYTES);
+    let put = hyper::Request::put(a.record(hot))
+        .header("content-type", CONTENT_TYPE)
+        .body(http_body_util::Full::new(written.clone()))?;
+    let reply = client.send(put).await?;
+    assert!(
+        reply.status.is_success(),
+        "PUT through spin: {} {}",
+        reply.status,
+        reply.text()
+    );
+    assert_served(&client.get(&b.record(hot)).await?, hot, "origin", &written);
+    assert_served(&client.get(&a.record(hot)).await?, hot, "cache", &written);
     Ok(())
 }
 
