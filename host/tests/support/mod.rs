@@ -157,8 +157,8 @@ pub(crate) async fn get_as(url: &str, token: Option<&str>) -> anyhow::Result<Rep
 }
 
 /// `PUT url` with `body`.
-pub(crate) async fn put(url: &str, body: &'static [u8]) -> anyhow::Result<Reply> {
-    send(http::Request::put(url).body(Full::new(Bytes::from_static(body)))?).await
+pub(crate) async fn put(url: &str, body: impl Into<Bytes>) -> anyhow::Result<Reply> {
+    send(http::Request::put(url).body(Full::new(body.into()))?).await
 }
 
 async fn send(request: http::Request<Full<Bytes>>) -> anyhow::Result<Reply> {
