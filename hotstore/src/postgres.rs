@@ -59,7 +59,7 @@ struct Sql {
     /// What a user sees in messages: the records table's name.
     table: String,
     /// A run's first claim, and the claims after it, which go on from the last record
-    /// passed (the walk's position, `$6` and maybe `$7`).
+    /// passed (the walk's position, `$7` and maybe `$8`).
     claim_cold_first: String,
     claim_cold_after: String,
     /// Whether the walk goes by changed time (an index leads with the changed column) or,
@@ -236,10 +236,18 @@ impl PostgresStore {
     ) -> Result<Vec<Claim>, StoreError> {
         let doing = "claiming cold records";
         let fail = self.fail(doing);
-        let (limit, until) = (i64::from(limit), lease.until_ms());
+        let (asked, until) = (i64::from(limit), lease.until_ms());
         loop {
-            let mut params: Vec<&(dyn ToSql + Sync)> =
-                vec![&lease.now_ms, &cutoff_ms, &limit, &lease.owner, &until];
+            let window = cursor.window(limit);
+            let rows_looked_at = i64::from(window);
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+                &lease.now_ms,
+                &cutoff_ms,
+                &asked,
+                &lease.owner,
+                &until,
+                &rows_looked_at,
+            ];
             let statement = match &cursor.at {
                 None => &self.sql.claim_cold_first,
                 Some(Position::Postgres { changed, id }) => {
@@ -252,22 +260,31 @@ impl PostgresStore {
                 Some(Position::Sqlite { .. }) => return Err(crate::cold_cursor::foreign()),
             };
             let rows = self.query(doing, statement, &params).await?;
-            let Some(last) = rows.last() else {
+            // No row: the window was empty, the walk is at its end.
+            let Some(first) = rows.first() else {
                 return Ok(Vec::new());
             };
-            cursor.at = Some(Position::Postgres {
-                id: last.try_get(0).map_err(&fail)?,
-                changed: last.try_get(2).map_err(&fail)?,
-            });
+            let edge = Position::Postgres {
+                id: first.try_get(0).map_err(&fail)?,
+                changed: first.try_get(1).map_err(&fail)?,
+            };
+            let mut found = Vec::with_capacity(rows.len());
             let mut claims = Vec::with_capacity(rows.len());
             for row in &rows {
-                if row.try_get(3).map_err(&fail)? {
+                let Some(id) = row.try_get::<_, Option<String>>(2).map_err(&fail)? else {
+                    continue;
+                };
+                let changed: String = row.try_get(4).map_err(&fail)?;
+                if row.try_get(5).map_err(&fail)? {
                     claims.push(Claim {
-                        id: row.try_get(0).map_err(&fail)?,
-                        version: row.try_get(1).map_err(&fail)?,
+                        id: id.clone(),
+                        version: row.try_get(3).map_err(&fail)?,
                     });
                 }
+                found.push(Position::Postgres { changed, id });
             }
+            let count = found.len();
+            cursor.pass(window, limit, count, found.pop(), edge);
             if !claims.is_empty() {
                 return Ok(claims);
             }
@@ -289,9 +306,9 @@ impl PostgresStore {
         let id: Option<String> = row.try_get(1).map_err(&fail)?;
         let resumed: i32 = row.try_get(2).map_err(&fail)?;
         Ok(WalkResumes {
-            end: changed.zip(id).map(|(changed, id)| ColdCursor {
-                at: Some(Position::Postgres { changed, id }),
-            }),
+            end: changed
+                .zip(id)
+                .map(|(changed, id)| ColdCursor::after(Position::Postgres { changed, id })),
             resumed: u32::try_from(resumed).unwrap_or(0),
         })
     }
@@ -1041,35 +1058,53 @@ impl Sql {
              OR (l.state IN ('{deleted}', '{expired}') AND h.id IS NOT NULL))"
         );
         // A claim's walk: by changed time and id where an index on the changed column serves
-        // it, else by id alone (the primary key's index). $6 (and $7) are the position of the
-        // last record passed, as text, cast back to the columns' types.
+        // it, else by id alone (the primary key's index). $7 (and $8) are the position of the
+        // last record passed, as text, cast back to the columns' types. `up_to_edge` keeps
+        // a statement within its window (`edge` is the window's last row); the plain bound
+        // on the leading column is what lets the index scan stop there.
         let ct = &facts.changed_type;
-        let (walk, walked, after) = if facts.changed_indexed {
+        let (walk, walk_back, walked, within, after, up_to_edge) = if facts.changed_indexed {
             (
                 format!("{changed}, {id}"),
+                "walk_changed DESC, walk_id DESC",
                 "c.changed, c.walk_id",
+                format!("{changed} < to_timestamp($2::bigint / 1000.0)"),
                 format!(
-                    "AND {changed} >= CAST($6::text AS {ct}) \
-                     AND ({changed}, {id}) > (CAST($6::text AS {ct}), CAST($7::text AS {it}))"
+                    "AND {changed} >= CAST($7::text AS {ct}) \
+                     AND ({changed}, {id}) > (CAST($7::text AS {ct}), CAST($8::text AS {it}))"
+                ),
+                format!(
+                    "AND {changed} <= (SELECT walk_changed FROM edge) \
+                     AND ({changed}, {id}) <= (SELECT walk_changed, walk_id FROM edge)"
                 ),
             )
         } else {
             (
                 id.clone(),
+                "walk_id DESC",
                 "c.walk_id",
-                format!("AND {id} > CAST($6::text AS {it})"),
+                "TRUE".to_owned(),
+                format!("AND {id} > CAST($7::text AS {it})"),
+                format!("AND {id} <= (SELECT walk_id FROM edge)"),
             )
         };
-        // FOR NO KEY UPDATE: enough to keep concurrent claims apart, and unlike FOR UPDATE
-        // it does not block inserts elsewhere that reference a record by key. Every row
-        // looked at comes back, claimed or not (another claim that raced this one took
-        // it), so that the walk moves past it.
+        // $6 = the window: how many rows of the walk the statement looks at. Every row
+        // found claimable comes back, claimed or not (another claim that raced this one
+        // took it), with the window's edge on every row (alone when none was found), so
+        // that the walk moves past what was looked at. FOR NO KEY UPDATE: enough to keep
+        // concurrent claims apart, and unlike FOR UPDATE it does not block inserts
+        // elsewhere that reference a record by key.
         let claim_cold = |after: &str| {
             format!(
-                "WITH candidates AS ( \
+                "WITH window_rows AS ( \
+                   SELECT {id} AS walk_id, {changed} AS walk_changed FROM {t} \
+                   WHERE {within} {after} ORDER BY {walk} LIMIT $6), \
+                 edge AS (SELECT walk_id, walk_changed FROM window_rows ORDER BY {walk_back} LIMIT 1), \
+                 candidates AS ( \
                    SELECT CAST({id} AS text) AS id, {version} AS version, \
                      CAST({changed} AS text) AS changed_text, {id} AS walk_id, {changed} AS changed \
-                   {eligible_one_by_one} {after} ORDER BY {walk} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
+                   {eligible_one_by_one} {after} {up_to_edge} \
+                   ORDER BY {walk} LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED), \
                  claimed AS ( \
                    INSERT INTO {l} AS l (id, state, version, attempts, lease_owner, lease_until, claimed_at, updated_at) \
                    SELECT id, '{copying}', version, 1, $4::text, $5::bigint, $1::bigint, $1::bigint FROM candidates \
@@ -1079,8 +1114,10 @@ impl Sql {
                      updated_at = EXCLUDED.updated_at \
                    WHERE l.state = '{copying}' AND {free} \
                    RETURNING l.id) \
-                 SELECT c.id, c.version, c.changed_text, claimed.id IS NOT NULL \
-                 FROM candidates AS c LEFT JOIN claimed USING (id) \
+                 SELECT CAST(e.walk_id AS text), CAST(e.walk_changed AS text), \
+                   c.id, c.version, c.changed_text, claimed.id IS NOT NULL \
+                 FROM edge AS e LEFT JOIN candidates AS c ON TRUE \
+                   LEFT JOIN claimed ON claimed.id = c.id \
                  ORDER BY {walked}"
             )
         };

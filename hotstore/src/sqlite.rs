@@ -66,8 +66,13 @@ struct Sql {
     body_is_text: bool,
     /// The ledger's schema version: older than [`SCHEMA_VERSION`] only when read-only.
     schema: i64,
+    /// The last row of a claim's window (`?1` rows of the walk): from the beginning, and
+    /// after the last record passed (`?3`, `?4`: its changed and id cells).
+    claim_edge_first: String,
+    claim_edge_after: String,
     /// A run's first claim's candidates, and the candidates after the last record passed
-    /// (`?4`, `?5`: its changed and id cells).
+    /// (`?4`, `?5`: its changed and id cells), up to the window's last row (the two
+    /// cells after those).
     claim_candidates_first: String,
     claim_candidates_after: String,
     /// Whether an index leads with the changed column.
@@ -167,64 +172,94 @@ impl SqliteStore {
         limit: u32,
         cursor: &mut ColdCursor,
     ) -> Result<Vec<Claim>, StoreError> {
-        let at = match &cursor.at {
-            None => None,
-            Some(Position::Sqlite { changed, id }) => Some((changed.clone(), id.clone())),
-            Some(Position::Postgres { .. }) => return Err(crate::cold_cursor::foreign()),
-        };
-        let lease = lease.clone();
-        let (claims, passed) = self
-            .run("claiming cold records", move |conn, sql| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let to_candidate = |row: &Row<'_>| {
-                    let claim = Claim {
-                        id: row.get(0)?,
-                        version: row.get(1)?,
+        loop {
+            let at = match &cursor.at {
+                None => None,
+                Some(Position::Sqlite { changed, id }) => Some((changed.clone(), id.clone())),
+                Some(Position::Postgres { .. }) => return Err(crate::cold_cursor::foreign()),
+            };
+            let window = cursor.window(limit);
+            let lease = lease.clone();
+            let looked = self
+                .run("claiming cold records", move |conn, sql| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let to_position =
+                        |row: &Row<'_>| Ok((row.get::<_, Value>(0)?, row.get::<_, Value>(1)?));
+                    let edge = match &at {
+                        None => tx
+                            .prepare_cached(&sql.claim_edge_first)?
+                            .query_row(params![window, cutoff_ms], to_position)
+                            .optional()?,
+                        Some((changed, id)) => tx
+                            .prepare_cached(&sql.claim_edge_after)?
+                            .query_row(params![window, cutoff_ms, changed, id], to_position)
+                            .optional()?,
                     };
-                    Ok((claim, row.get::<_, Value>(2)?, row.get::<_, Value>(3)?))
-                };
-                let candidates = match &at {
-                    None => tx
-                        .prepare_cached(&sql.claim_candidates_first)?
-                        .query_map(params![lease.now_ms, cutoff_ms, limit], to_candidate)?
-                        .collect::<rusqlite::Result<Vec<_>>>()?,
-                    Some((changed, id)) => tx
-                        .prepare_cached(&sql.claim_candidates_after)?
-                        .query_map(
-                            params![lease.now_ms, cutoff_ms, limit, changed, id],
-                            to_candidate,
-                        )?
-                        .collect::<rusqlite::Result<Vec<_>>>()?,
-                };
-                let passed = candidates
-                    .last()
-                    .map(|(_, changed, id)| (changed.clone(), id.clone()));
-                // SQLite has one writer: no claim runs between this one's read and its
-                // upserts, whose condition is the candidates' own, so each one takes its row.
-                let mut claims = Vec::with_capacity(candidates.len());
-                {
-                    let mut upsert = tx.prepare_cached(&sql.claim_upsert)?;
-                    for (claim, ..) in candidates {
-                        let params = params![
-                            claim.id,
-                            claim.version,
-                            lease.owner,
-                            lease.until_ms(),
-                            lease.now_ms
-                        ];
-                        if upsert.execute(params)? == 1 {
-                            claims.push(claim);
+                    // No row: the window is empty, the walk is at its end.
+                    let Some((edge_changed, edge_id)) = edge else {
+                        return Ok(None);
+                    };
+                    let to_candidate = |row: &Row<'_>| {
+                        let claim = Claim {
+                            id: row.get(0)?,
+                            version: row.get(1)?,
+                        };
+                        Ok((claim, row.get::<_, Value>(2)?, row.get::<_, Value>(3)?))
+                    };
+                    let now = lease.now_ms;
+                    let candidates = match &at {
+                        None => tx
+                            .prepare_cached(&sql.claim_candidates_first)?
+                            .query_map(
+                                params![now, cutoff_ms, limit, edge_changed, edge_id],
+                                to_candidate,
+                            )?
+                            .collect::<rusqlite::Result<Vec<_>>>()?,
+                        Some((changed, id)) => tx
+                            .prepare_cached(&sql.claim_candidates_after)?
+                            .query_map(
+                                params![now, cutoff_ms, limit, changed, id, edge_changed, edge_id],
+                                to_candidate,
+                            )?
+                            .collect::<rusqlite::Result<Vec<_>>>()?,
+                    };
+                    let found = candidates.len();
+                    let last_found = candidates
+                        .last()
+                        .map(|(_, changed, id)| (changed.clone(), id.clone()));
+                    // SQLite has one writer: no claim runs between this one's read and its
+                    // upserts, whose condition is the candidates' own, so each one takes
+                    // its row.
+                    let mut claims = Vec::with_capacity(found);
+                    {
+                        let mut upsert = tx.prepare_cached(&sql.claim_upsert)?;
+                        for (claim, ..) in candidates {
+                            let params = params![
+                                claim.id,
+                                claim.version,
+                                lease.owner,
+                                lease.until_ms(),
+                                lease.now_ms
+                            ];
+                            if upsert.execute(params)? == 1 {
+                                claims.push(claim);
+                            }
                         }
                     }
-                }
-                tx.commit()?;
-                Ok((claims, passed))
-            })
-            .await?;
-        if let Some((changed, id)) = passed {
-            cursor.at = Some(Position::Sqlite { changed, id });
+                    tx.commit()?;
+                    Ok(Some((claims, found, last_found, (edge_changed, edge_id))))
+                })
+                .await?;
+            let Some((claims, found, last_found, (changed, id))) = looked else {
+                return Ok(Vec::new());
+            };
+            let last_found = last_found.map(|(changed, id)| Position::Sqlite { changed, id });
+            let edge = Position::Sqlite { changed, id };
+            cursor.pass(window, limit, found, last_found, edge);
+            if !claims.is_empty() {
+                return Ok(claims);
+            }
         }
-        Ok(claims)
     }
 
     pub(crate) fn changed_indexed(&self) -> bool {
@@ -246,9 +281,8 @@ impl SqliteStore {
             Ok(match kept {
                 None => WalkResumes::default(),
                 Some((changed, id, resumed)) => WalkResumes {
-                    end: (changed != Value::Null && id != Value::Null).then_some(ColdCursor {
-                        at: Some(Position::Sqlite { changed, id }),
-                    }),
+                    end: (changed != Value::Null && id != Value::Null)
+                        .then_some(ColdCursor::after(Position::Sqlite { changed, id })),
                     resumed,
                 },
             })
@@ -865,6 +899,9 @@ impl Sql {
              AND NOT (l.state = '{copying}' AND (l.lease_until IS NULL OR l.lease_until <= ?1))) \
              THEN FALSE ELSE {changed_ms} < ?2 AND {body} IS NOT NULL AND NOT {kept} END"
         );
+        // The rows of the walk a claim looks at: every cold record, claimable or not (?2 =
+        // cutoff; the bound narrows the index's range, the exact test decides).
+        let window = format!("FROM {t} WHERE {changed} < {changed_bound} AND {changed_ms} < ?2");
         // Oldest first in the column's own order, which an index on it gives without a
         // sort, so a claim stops after `limit` rows.
         let order = format!("ORDER BY {changed}, {id}");
@@ -893,12 +930,23 @@ impl Sql {
             table_sql: t.to_string(),
             table_name: t.name().to_owned(),
             body_name: names.body.name().to_owned(),
+            claim_edge_first: format!(
+                "SELECT c, i FROM (SELECT {changed} AS c, {id} AS i {window} {order} LIMIT ?1) \
+                 ORDER BY c DESC, i DESC LIMIT 1"
+            ),
+            claim_edge_after: format!(
+                "SELECT c, i FROM (SELECT {changed} AS c, {id} AS i {window} \
+                 AND {changed} >= ?3 AND ({changed}, {id}) > (?3, ?4) {order} LIMIT ?1) \
+                 ORDER BY c DESC, i DESC LIMIT 1"
+            ),
             claim_candidates_first: format!(
-                "SELECT CAST({id} AS TEXT), {version}, {changed}, {id} {eligible} {order} LIMIT ?3"
+                "SELECT CAST({id} AS TEXT), {version}, {changed}, {id} {eligible} \
+                 AND {changed} <= ?4 AND ({changed}, {id}) <= (?4, ?5) {order} LIMIT ?3"
             ),
             claim_candidates_after: format!(
                 "SELECT CAST({id} AS TEXT), {version}, {changed}, {id} {eligible} \
-                 AND {changed} >= ?4 AND ({changed}, {id}) > (?4, ?5) {order} LIMIT ?3"
+                 AND {changed} >= ?4 AND ({changed}, {id}) > (?4, ?5) \
+                 AND {changed} <= ?6 AND ({changed}, {id}) <= (?6, ?7) {order} LIMIT ?3"
             ),
             changed_indexed: false,
             claim_upsert: format!(
@@ -1059,7 +1107,7 @@ impl Sql {
     }
 
     /// Every statement, for checking at open that they compile against the tables.
-    fn all(&self) -> [&str; 38] {
+    fn all(&self) -> [&str; 40] {
         [
             &self.deleted_between,
             &self.expired,
@@ -1068,6 +1116,8 @@ impl Sql {
             &self.expiring_sample,
             &self.capture,
             &self.captured,
+            &self.claim_edge_first,
+            &self.claim_edge_after,
             &self.claim_candidates_first,
             &self.claim_candidates_after,
             &self.claim_upsert,

@@ -14,6 +14,7 @@ use tiergate_hotstore::{
 on_both_engines!(
     claims_oldest_first_up_to_the_limit,
     a_walk_goes_on_past_what_it_passed,
+    a_walk_passes_a_long_stretch_of_copies_window_by_window,
     a_walk_is_kept_for_the_next_process,
     held_and_excluded_records_are_never_claimed,
     a_claimed_record_is_claimed_again_only_after_its_lease_expires,
@@ -223,6 +224,64 @@ async fn a_walk_goes_on_past_what_it_passed(f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(ids(&next_run), ["a"], "the next run's walk starts over");
+}
+
+/// A claim looks at the walk a window at a time: a stretch of copies in their grace period
+/// many windows long is passed statement by statement, and a window with more claimable
+/// records than the batch leaves the rest for the next claim.
+async fn a_walk_passes_a_long_stretch_of_copies_window_by_window(f: &Fixture) {
+    let name = |i: i64| format!("r{i:03}");
+    for i in 0..280 {
+        f.insert(&name(i), T0 + i, b"x").await;
+    }
+    let now = T0 + 10_000;
+    for i in 0..280 {
+        archive(f, &name(i), "earlier", now, now + 86_400_000).await;
+    }
+    for i in 280..300 {
+        f.insert(&name(i), T0 + i, b"x").await;
+    }
+    let batches = |store: HotStore, owner: &'static str, at: i64| async move {
+        let (mut walk, mut batches) = (ColdCursor::default(), Vec::new());
+        loop {
+            let claims = store
+                .claim_cold(&lease(owner, at), now, 5, &mut walk)
+                .await
+                .unwrap();
+            if claims.is_empty() {
+                return batches;
+            }
+            batches.push(ids(&claims).join(","));
+        }
+    };
+    let expected: Vec<String> = (0..4)
+        .map(|batch| {
+            (280 + 5 * batch..285 + 5 * batch)
+                .map(name)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let engine = f.db.engine();
+    assert_eq!(
+        batches(f.store.clone(), "run-2", now).await,
+        expected,
+        "{engine}"
+    );
+    // Without the index: PostgreSQL walks by id, SQLite scans. Run 2's leases are over.
+    let index = match engine {
+        "sqlite" => format!("{}_updated_at", f.table),
+        _ => format!("{}_updated_at_idx", f.table),
+    };
+    f.db.exec(&format!("DROP INDEX {index}")).await;
+    let store = HotStore::open(&f.config).await.unwrap();
+    assert!(!store.changed_indexed(), "{engine}");
+    let later = now + 5_000;
+    assert_eq!(
+        batches(store, "run-3", later).await,
+        expected,
+        "{engine}, no index"
+    );
 }
 
 /// Where a walk got to outlives the store that walked: another store (the next
