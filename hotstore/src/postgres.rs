@@ -268,7 +268,7 @@ impl PostgresStore {
                 id: first.try_get(0).map_err(&fail)?,
                 changed: first.try_get(1).map_err(&fail)?,
             };
-            let mut found = Vec::with_capacity(rows.len());
+            let (mut found, mut last_found) = (0, None);
             let mut claims = Vec::with_capacity(rows.len());
             for row in &rows {
                 let Some(id) = row.try_get::<_, Option<String>>(2).map_err(&fail)? else {
@@ -281,10 +281,10 @@ impl PostgresStore {
                         version: row.try_get(3).map_err(&fail)?,
                     });
                 }
-                found.push(Position::Postgres { changed, id });
+                found += 1;
+                last_found = Some(Position::Postgres { changed, id });
             }
-            let count = found.len();
-            cursor.pass(window, limit, count, found.pop(), edge);
+            cursor.pass(window, limit, found, last_found, edge);
             if !claims.is_empty() {
                 return Ok(claims);
             }
